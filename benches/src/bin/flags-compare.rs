@@ -1,0 +1,5 @@
+//! `flags-compare`: every model on the same work, side by side.
+
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,200 @@
+//! The command line every model binary shares, and the job it describes.
+//!
+//! The options are declared once here ([`CommonArgs`]); a model with options
+//! of its own (`--executor`, `--metadata`) adds them as a second
+//! [`clap::Args`] struct, flattened next to these.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{ArgMatches, Args, Command, FromArgMatches, value_parser};
+
+use crate::codes::{CodeSelection, expand_cc_args};
+use crate::retry::RetryPolicy;
+use crate::url::{ServerChoice, resolve_server};
+use crate::UsageError;
+
+/// The options of every model binary, as `../shared/CONTRACT.md` fixes them.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Country code, or one letter for all its codes (B = BA..BZ)
+    #[arg(value_name = "CC")]
+    pub cc: Vec<String>,
+    /// All 194 available flags (AD to ZW)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Every possible code AA..ZZ (676)
+    #[arg(short, long)]
+    pub every: bool,
+    /// Only the first N codes (after sorting)
+    #[arg(short, long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// Maximum concurrent requests (workers, tasks or processes)
+    #[arg(short = 'm', long, value_name = "N", default_value = "1",
+          value_parser = value_parser!(u64).range(1..))]
+    pub max_req: u64,
+    /// LOCAL | DELAY | ERROR | REMOTE (any case) or a base URL
+    #[arg(short, long, value_name = "SERVER", default_value = "LOCAL")]
+    pub server: String,
+    /// One line per code instead of the progress bar
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Where flags are saved
+    #[arg(short, long, value_name = "DIR", default_value = "downloaded")]
+    pub dest: PathBuf,
+    /// Per-request timeout, in seconds
+    #[arg(long, value_name = "SECS", default_value = "3.1", value_parser = parse_seconds)]
+    pub timeout: Duration,
+    /// Retry transient failures (not 404) with exponential backoff
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+}
+
+/// No options beyond the common ones: what `flags-seq` and `flags-process`
+/// take.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NoExtraArgs {}
+
+/// Everything a model's `download_many` needs to know about one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadJob {
+    /// The codes to download, upper case, sorted, without duplicates.
+    pub country_codes: Vec<String>,
+    /// Where flags are found, without a trailing `/`.
+    pub base_url: String,
+    /// Where flags are saved; it exists and can be written to.
+    pub dest_dir: PathBuf,
+    /// The concurrency to use: min(`-m`, the model's maximum, the number of
+    /// codes), and at least 1.
+    pub max_req: usize,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retries after a failed attempt (not for 404).
+    pub retries: u32,
+    /// Print one line per code.
+    pub verbose: bool,
+}
+
+impl DownloadJob {
+    /// A job with the command line's defaults: one request at a time, a
+    /// 3.1 s timeout, no retry, quiet.
+    pub fn new(
+        country_codes: Vec<String>,
+        base_url: impl Into<String>,
+        dest_dir: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            country_codes,
+            base_url: base_url.into(),
+            dest_dir: dest_dir.into(),
+            max_req: 1,
+            timeout: Duration::from_secs_f64(3.1),
+            retries: 0,
+            verbose: false,
+        }
+    }
+
+    /// The same job with another concurrency.
+    pub fn with_max_req(mut self, max_req: usize) -> Self {
+        self.max_req = max_req.max(1);
+        self
+    }
+
+    /// The retry policy of `--retries`.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::new(self.retries)
+    }
+}
+
+/// A parsed command line: the server, the job, and the model's own options.
+#[derive(Debug, Clone)]
+pub struct ParsedArgs<E> {
+    /// The server chosen with `-s`.
+    pub server: ServerChoice,
+    /// What to download, where, and how.
+    pub job: DownloadJob,
+    /// The model's own options.
+    pub extra: E,
+}
+
+/// The `clap` command of a model: the common options, then the model's own.
+pub fn command<E: Args>(default_max_req: usize) -> Command {
+    let command = Command::new("flags")
+        .about("Download flags of countries (with error handling). Default: the top 20 countries by population.");
+    E::augment_args(CommonArgs::augment_args(command))
+        .mut_arg("max_req", |arg| arg.default_value(default_max_req.to_string()))
+}
+
+/// Parse a command line (`argv[0]` first), expand the codes, and cap the
+/// concurrency at `max_max_req` and the number of codes.
+///
+/// Every usage error is a [`clap::Error`] whose exit code is 2.
+pub fn parse_args<E, I, T>(
+    argv: I,
+    default_max_req: usize,
+    max_max_req: usize,
+) -> Result<ParsedArgs<E>, clap::Error>
+where
+    E: Args + FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut command = command::<E>(default_max_req);
+    let matches: ArgMatches = command.try_get_matches_from_mut(argv)?;
+    let common = CommonArgs::from_arg_matches(&matches)?;
+    let extra = E::from_arg_matches(&matches)?;
+    let mut to_clap = |error: UsageError| command.error(ErrorKind::ValueValidation, error);
+    let server = resolve_server(&common.server).map_err(&mut to_clap)?;
+    let selection = CodeSelection {
+        every: common.every,
+        all: common.all,
+        codes: common.cc.clone(),
+        limit: common.limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX)),
+    };
+    let country_codes = expand_cc_args(&selection).map_err(|error| to_clap(error.into()))?;
+    let requested = usize::try_from(common.max_req).unwrap_or(usize::MAX);
+    let max_req = requested.min(max_max_req).min(country_codes.len()).max(1);
+    let job = DownloadJob {
+        country_codes,
+        base_url: server.base_url.clone(),
+        dest_dir: common.dest,
+        max_req,
+        timeout: common.timeout,
+        retries: common.retries,
+        verbose: common.verbose,
+    };
+    Ok(ParsedArgs { server, job, extra })
+}
+
+/// Parse `--timeout`: a positive number of seconds.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!("must be more than 0 and at most 86400, not {text}"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Print a usage error (or `--help`) the way the contract wants it: the
+/// message and the usage on stderr, then the exit code (2 for errors, 0 for
+/// help and version).
+pub fn report_usage_error(error: &clap::Error, bin_name: &str) -> u8 {
+    let rendered = error.render().to_string();
+    if error.use_stderr() {
+        eprint!("{rendered}");
+        if !rendered.contains("Usage:") {
+            let usage = command::<NoExtraArgs>(1)
+                .bin_name(bin_name)
+                .render_usage();
+            eprintln!("\n{usage}");
+        }
+    } else {
+        print!("{rendered}");
+    }
+    u8::try_from(error.exit_code()).unwrap_or(2)
+}

@@ -1,0 +1,223 @@
+//! What every concurrency model shares, and nothing about concurrency.
+//!
+//! The model crates (`flags-seq`, `flags-threadpool`, `flags-async`,
+//! `flags-process`) differ only in how they schedule downloads. Everything
+//! else lives here, once, the way the book's `flags2_common.py` serves all
+//! its scripts:
+//!
+//! - [`countries`]: the 20 most populous countries, the 194 flags, `AA..ZZ`.
+//! - [`codes`]: turning `CC` arguments, `-a`, `-e` and `-l` into codes.
+//! - [`url`]: server labels and the URL of each flag.
+//! - [`save`]: writing a flag atomically (temporary file, then rename).
+//! - [`status`]: [`DownloadStatus`], [`FlagOutcome`] and [`StatusCounter`].
+//! - [`retry`]: [`FetchError`](retry::FetchError) and the backoff policy.
+//! - [`report`]: the lines printed before and after a run.
+//! - [`progress`]: the progress bar or the `-v` lines.
+//! - [`cli`]: the shared command line and the [`DownloadJob`] it yields.
+//! - [`interrupt`]: Ctrl-C.
+//! - [`run`]: what every binary's `main` calls.
+//!
+//! This crate knows nothing of threads, tokio or child processes: a model
+//! receives a [`DownloadJob`] and returns a [`StatusCounter`].
+
+pub mod cli;
+pub mod codes;
+pub mod countries;
+pub mod interrupt;
+pub mod progress;
+pub mod report;
+pub mod retry;
+pub mod save;
+pub mod status;
+pub mod url;
+
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+pub use cli::{DownloadJob, NoExtraArgs, ParsedArgs};
+pub use progress::Progress;
+pub use status::{DownloadStatus, FlagOutcome, StatusCounter};
+
+/// A bad command line: reported with the usage, exit status 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    /// A `CC` argument that is not a letter or two.
+    #[error(transparent)]
+    BadCountryCode(#[from] codes::BadCountryCode),
+    /// `-s` with a label we do not know.
+    #[error("--server must be LOCAL, DELAY, ERROR, REMOTE or a base URL, not '{value}'")]
+    UnknownServer {
+        /// What was given.
+        value: String,
+    },
+    /// `-s` with a URL that cannot be used.
+    #[error("--server '{url}' is not a usable base URL: {reason}")]
+    BadUrl {
+        /// What was given.
+        url: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+}
+
+/// A failure that stops a run before any flag is tried: the run cannot
+/// start at all. (A failed flag is not one of these: it is counted.)
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The destination folder cannot be created or written to.
+    #[error("cannot use --dest {}: {source}", path.display())]
+    Dest {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The flag server cannot be reached at all.
+    #[error(
+        "cannot reach the flag server at {url} ({reason}); start one with `flags-server` \
+         (cargo run --release -p flags-server) or choose another with --server"
+    )]
+    Unreachable {
+        /// The base URL.
+        url: String,
+        /// What the connection attempt said.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// The model's machinery (a runtime, a pool, worker processes) could
+    /// not be started.
+    #[error("cannot start the {what}: {reason}")]
+    Start {
+        /// What could not be started.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Exit status of a run that ended with an error or could not start.
+pub const EXIT_ERROR: u8 = 1;
+/// Exit status of a usage error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Run a model from the command line, as the book's `flags2_common.main`:
+/// parse the arguments, print the initial report, call `download_many`,
+/// print the final report, and return the exit status (0 when no code
+/// ended in error, 1 otherwise or when the server cannot be reached, 2 for
+/// a usage error, 130 after Ctrl-C).
+///
+/// `default_max_req` is the model's default `-m`; `max_max_req` caps it.
+pub fn run<F>(download_many: F, default_max_req: usize, max_max_req: usize) -> ExitCode
+where
+    F: FnOnce(&DownloadJob) -> Result<StatusCounter, SetupError>,
+{
+    run_with(
+        |job: &DownloadJob, _: &NoExtraArgs| download_many(job),
+        default_max_req,
+        max_max_req,
+    )
+}
+
+/// [`run`] for a model with options of its own, declared by `E`.
+pub fn run_with<E, F>(download_many: F, default_max_req: usize, max_max_req: usize) -> ExitCode
+where
+    E: clap::Args + clap::FromArgMatches,
+    F: FnOnce(&DownloadJob, &E) -> Result<StatusCounter, SetupError>,
+{
+    let argv: Vec<_> = std::env::args_os().collect();
+    let bin_name = argv
+        .first()
+        .map(PathBuf::from)
+        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "flags".to_string());
+    let parsed = match cli::parse_args::<E, _, _>(argv, default_max_req, max_max_req) {
+        Ok(parsed) => parsed,
+        Err(error) => return ExitCode::from(cli::report_usage_error(&error, &bin_name)),
+    };
+    let job = &parsed.job;
+    if let Err(source) = save::prepare_dest(&job.dest_dir) {
+        let error = SetupError::Dest {
+            path: job.dest_dir.clone(),
+            source,
+        };
+        eprintln!("{bin_name}: {error}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    print_flush(&report::initial_report(
+        &parsed.server.label,
+        &job.base_url,
+        &job.country_codes,
+        job.max_req,
+    ));
+    if let Err(error) = check_reachable(&job.base_url, job.timeout) {
+        eprintln!("{bin_name}: {error}");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    if let Err(error) = interrupt::install() {
+        eprintln!("{bin_name}: Ctrl-C will not stop cleanly: {error}");
+    }
+    let start = Instant::now();
+    let counter = match download_many(job, &parsed.extra) {
+        Ok(counter) => counter,
+        Err(error) => {
+            eprintln!("{bin_name}: {error}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    print_flush(&report::final_report(&counter, start.elapsed()));
+    ExitCode::from(exit_status(&counter, interrupt::requested()))
+}
+
+/// The exit status of a finished run.
+///
+/// ```
+/// use flags_core::{StatusCounter, exit_status};
+/// assert_eq!(exit_status(&StatusCounter { ok: 3, not_found: 2, error: 0 }, false), 0);
+/// assert_eq!(exit_status(&StatusCounter { ok: 3, not_found: 0, error: 1 }, false), 1);
+/// assert_eq!(exit_status(&StatusCounter::default(), true), 130);
+/// ```
+pub fn exit_status(counter: &StatusCounter, interrupted: bool) -> u8 {
+    if interrupted {
+        interrupt::EXIT_INTERRUPTED
+    } else if counter.error > 0 {
+        EXIT_ERROR
+    } else {
+        0
+    }
+}
+
+/// Check once, before the run, that something listens at the server's
+/// address, so that a server that is not running is one clear line rather
+/// than one error per flag. Only a TCP connection is made: no request, so
+/// the server's statistics do not see it.
+pub fn check_reachable(base_url: &str, timeout: Duration) -> Result<(), SetupError> {
+    let unreachable = |reason: String| SetupError::Unreachable {
+        url: base_url.to_string(),
+        reason,
+    };
+    let authority = url::host_and_port(base_url).ok_or_else(|| unreachable("no host".into()))?;
+    let addresses = authority
+        .to_socket_addrs()
+        .map_err(|error| unreachable(error.to_string()))?;
+    let mut last_error = None;
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(_) => return Ok(()),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(unreachable(
+        last_error.map_or_else(|| "no address".to_string(), |error| error.to_string()),
+    ))
+}
+
+fn print_flush(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}

@@ -1,0 +1,145 @@
+//! Why a fetch failed, and when to try again.
+//!
+//! The models differ in how they wait (a thread sleeps, a task awaits a
+//! timer), not in what they decide: that lives here, once.
+
+use std::time::Duration;
+
+/// The largest body accepted, 10 MiB; a larger one is an error.
+pub const MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Why fetching one URL failed. Model-independent: the HTTP client's own
+/// error is turned into a one-line message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// 404: there is no such flag. Never retried.
+    #[error("HTTP 404 Not Found")]
+    NotFound,
+    /// Any other status than 200.
+    #[error("HTTP {code} {reason}")]
+    Status {
+        /// The status code.
+        code: u16,
+        /// Its reason phrase, like `I'm a teapot`.
+        reason: String,
+        /// The server's `Retry-After`, when it sent one in seconds.
+        retry_after: Option<Duration>,
+    },
+    /// The body is longer than [`MAX_BODY_BYTES`].
+    #[error("body over the {} MiB cap", MAX_BODY_BYTES / 1024 / 1024)]
+    TooLarge,
+    /// The request did not complete: timeout, refused, reset, truncated.
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl FetchError {
+    /// Whether trying again may help: everything but a 404.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, FetchError::NotFound)
+    }
+}
+
+/// `--retries`: how many times to try again, and how long to wait.
+///
+/// The wait doubles each time (exponential backoff) and is drawn at random
+/// between half and all of that (jitter), so that many clients that failed
+/// together do not all come back at the same instant. A `Retry-After` from
+/// the server (429, 503) is honoured instead, up to `max_delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt; 0 means try once.
+    pub retries: u32,
+    /// The wait before the first retry, before jitter.
+    pub base_delay: Duration,
+    /// The longest wait, also for `Retry-After`.
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// A policy with `retries` retries, waiting 50 ms, 100 ms, 200 ms ...
+    /// up to 5 s.
+    pub fn new(retries: u32) -> Self {
+        Self {
+            retries,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+
+    /// Whether attempt number `attempt` (0 for the first) that failed with
+    /// `error` should be followed by another.
+    pub fn should_retry(&self, attempt: u32, error: &FetchError) -> bool {
+        attempt < self.retries && error.is_retryable()
+    }
+
+    /// How long to wait after failed attempt number `attempt`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flags_core::retry::{FetchError, RetryPolicy};
+    /// let policy = RetryPolicy::new(3);
+    /// let timeout = FetchError::Transport("timed out".into());
+    /// let wait = policy.delay(2, &timeout);
+    /// assert!(wait >= Duration::from_millis(100) && wait <= Duration::from_millis(200));
+    /// let busy = FetchError::Status { code: 503, reason: "Service Unavailable".into(),
+    ///                                 retry_after: Some(Duration::from_secs(1)) };
+    /// assert_eq!(policy.delay(0, &busy), Duration::from_secs(1));
+    /// ```
+    pub fn delay(&self, attempt: u32, error: &FetchError) -> Duration {
+        if let FetchError::Status {
+            retry_after: Some(wait),
+            ..
+        } = error
+        {
+            return (*wait).min(self.max_delay);
+        }
+        let doubled = self
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(attempt.min(20)));
+        let ceiling = doubled.min(self.max_delay);
+        // Jitter: somewhere between half and all of the ceiling.
+        ceiling.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+}
+
+/// Read a `Retry-After` header given in seconds (the HTTP-date form is not
+/// used by flag servers and is ignored).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(flags_core::retry::parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+/// assert_eq!(flags_core::retry::parse_retry_after("soon"), None);
+/// ```
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// One line for an error from an HTTP client: the messages of its chain of
+/// causes, the outermost dropped when it only repeats the URL.
+///
+/// ```
+/// let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "operation timed out");
+/// assert_eq!(flags_core::retry::error_chain(&error), "operation timed out");
+/// ```
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages = Vec::new();
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        let message = cause.to_string();
+        // reqwest's outer message names the URL, which the report already
+        // shows next to the code; keep the causes that say what happened.
+        if !message.starts_with("error sending request for url")
+            && !message.starts_with("error decoding response body")
+            && !messages.contains(&message)
+        {
+            messages.push(message);
+        }
+        current = cause.source();
+    }
+    if messages.is_empty() {
+        error.to_string()
+    } else {
+        messages.join(": ")
+    }
+}

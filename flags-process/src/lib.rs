@@ -1,0 +1,2 @@
+//! The process model. Not written yet: this crate is a placeholder so that the
+//! workspace builds; its binary says so and exits with status 1.

@@ -1,0 +1,52 @@
+//! The plain sequential script, the book's first example: download the
+//! flags of the 20 most populous countries, one after another, and print
+//! each code as it is saved. No error handling: the first failure stops it.
+//!
+//! ```text
+//! cargo run --release -p flags-seq --example flags -- --server http://127.0.0.1:8001/flags
+//! BD BR CD CN DE EG ET FR ID IN IR JP MX NG PH PK RU TR US VN
+//! 20 downloads in 0.52s
+//! ```
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use flags_core::countries::POP20_CC;
+use flags_core::save::{flag_file_name, save_flag};
+use flags_core::url::{flag_url, resolve_server};
+
+fn get_flag(client: &reqwest::blocking::Client, base_url: &str, country_code: &str) -> reqwest::Result<Vec<u8>> {
+    let response = client.get(flag_url(base_url, country_code)).send()?;
+    Ok(response.error_for_status()?.bytes()?.to_vec())
+}
+
+fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, Box<dyn std::error::Error>> {
+    let client = reqwest::blocking::Client::new();
+    let mut codes = POP20_CC.to_vec();
+    codes.sort();
+    for country_code in &codes {
+        // One at a time: the next request starts only when this one is saved.
+        let image = get_flag(&client, base_url, country_code)?;
+        save_flag(dest_dir, &flag_file_name(country_code), &image)?;
+        print!("{country_code} ");
+        std::io::stdout().flush()?;
+    }
+    Ok(codes.len())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `--server LABEL|URL`, LOCAL by default: the only option of this script.
+    let args: Vec<String> = std::env::args().collect();
+    let server = match args.iter().position(|arg| arg == "--server" || arg == "-s") {
+        Some(index) => args.get(index + 1).map(String::as_str).unwrap_or("LOCAL"),
+        None => "LOCAL",
+    };
+    let base_url = resolve_server(server)?.base_url;
+    let dest_dir = Path::new("downloaded");
+    std::fs::create_dir_all(dest_dir)?;
+    let start = Instant::now();
+    let count = download_many(&base_url, dest_dir)?;
+    println!("\n{count} downloads in {:.2}s", start.elapsed().as_secs_f64());
+    Ok(())
+}

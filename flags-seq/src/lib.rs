@@ -1,0 +1,158 @@
+//! The sequential model: one flag after another, on one thread.
+//!
+//! - **The model in one sentence:** a plain `for` loop that downloads a
+//!   flag, saves it, and only then starts the next one.
+//! - **How work is split and joined:** it is not; the loop is the schedule,
+//!   and results arrive in the order of the codes.
+//! - **What caps concurrency:** nothing needs to: there is exactly one
+//!   request in flight at any time, so `-m` is ignored (maximum 1).
+//! - **How errors come back:** [`download_one`] turns every failure into a
+//!   [`FlagOutcome`]; the loop counts it and goes on.
+//! - **Compare with:** `flags-threadpool` (the same [`download_one`], run by
+//!   a pool of threads) and `flags-async` (the same steps as tasks).
+//!
+//! The total time is the sum of every request's time: with a 0.1 s server
+//! delay, 194 flags take at least 19.4 s. Every other model exists to beat
+//! that number.
+//!
+//! One [`reqwest::blocking::Client`] serves the whole run: it keeps the TCP
+//! connection open between requests (HTTP keep-alive), so only the first
+//! request pays for connecting.
+
+use std::io::Read;
+use std::time::Duration;
+
+use flags_core::retry::{FetchError, MAX_BODY_BYTES, error_chain, parse_retry_after};
+use flags_core::save::{flag_file_name, save_flag};
+use flags_core::url::flag_url;
+use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
+use reqwest::blocking::{Client, Response};
+
+/// `-m` when none is given: one request at a time.
+pub const DEFAULT_MAX_REQ: usize = 1;
+/// The most requests this model ever has in flight.
+pub const MAX_MAX_REQ: usize = 1;
+
+/// Download every flag of `job`, one after another, and count the outcomes.
+///
+/// Returns `Err` only when the run cannot start (the HTTP client cannot be
+/// built); a flag that fails is counted as an error and the loop goes on.
+/// Stops early, between two flags, after Ctrl-C.
+pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
+    let client = http_client(job.timeout)?;
+    let progress = Progress::new(job.country_codes.len(), job.verbose);
+    let mut counter = StatusCounter::default();
+    for country_code in &job.country_codes {
+        // Ctrl-C: stop before starting another download. The one that was
+        // in flight has already finished, so nothing is left half done.
+        if interrupt::requested() {
+            break;
+        }
+        // The whole model is this line: wait for one flag, then the next.
+        let outcome = download_one(&client, country_code, job);
+        progress.record(&outcome);
+        counter.record(&outcome);
+    }
+    progress.finish();
+    Ok(counter)
+}
+
+/// Download one flag, with retries, and save it: every failure becomes an
+/// error outcome, a 404 becomes "not found".
+///
+/// This is the function the thread pool reuses, as the book's
+/// `flags2_threadpool.py` imports `download_one` from the sequential
+/// script: it is safe to call from many threads at once with one shared
+/// `client`.
+pub fn download_one(client: &Client, country_code: &str, job: &DownloadJob) -> FlagOutcome {
+    let policy = job.retry_policy();
+    let mut attempt = 0;
+    let fetched = loop {
+        match get_flag(client, &job.base_url, country_code) {
+            Err(error) if policy.should_retry(attempt, &error) && !interrupt::requested() => {
+                // A blocking wait: this thread has nothing else to do.
+                std::thread::sleep(policy.delay(attempt, &error));
+                attempt += 1;
+            }
+            result => break result,
+        }
+    };
+    match fetched {
+        Ok(image) => match save_flag(&job.dest_dir, &flag_file_name(country_code), &image) {
+            Ok(bytes) => FlagOutcome::ok(country_code, bytes),
+            Err(error) => FlagOutcome::error(country_code, format!("cannot save: {error}")),
+        },
+        Err(FetchError::NotFound) => FlagOutcome::not_found(country_code),
+        Err(error) => FlagOutcome::error(country_code, error.to_string()),
+    }
+}
+
+/// Fetch one flag's bytes: one attempt, no retry.
+pub fn get_flag(client: &Client, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError> {
+    let response = client
+        .get(flag_url(base_url, country_code))
+        .send()
+        .map_err(|error| FetchError::Transport(error_chain(&error)))?;
+    read_body(check_status(response)?)
+}
+
+/// Build the one client of a run: a timeout for each whole request, and
+/// no limit on idle connections kept for reuse.
+pub fn http_client(timeout: Duration) -> Result<Client, SetupError> {
+    Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|error| SetupError::Client(error_chain(&error)))
+}
+
+/// Turn every status but 200 into a [`FetchError`].
+fn check_status(response: Response) -> Result<Response, FetchError> {
+    let status = response.status();
+    if status == reqwest::StatusCode::OK {
+        return Ok(response);
+    }
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Err(FetchError::NotFound);
+    }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(parse_retry_after);
+    Err(FetchError::Status {
+        code: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or("").to_string(),
+        retry_after,
+    })
+}
+
+/// Read a body of at most [`MAX_BODY_BYTES`]; a longer one is refused
+/// without reading it all, a truncated one is a transport error.
+fn read_body(response: Response) -> Result<Vec<u8>, FetchError> {
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(FetchError::TooLarge);
+    }
+    let capacity = usize::try_from(declared.unwrap_or(0).min(MAX_BODY_BYTES)).unwrap_or(0);
+    let mut image = Vec::with_capacity(capacity);
+    // Read one byte past the cap: if it comes, the body is too large.
+    response
+        .take(MAX_BODY_BYTES + 1)
+        .read_to_end(&mut image)
+        .map_err(|error| FetchError::Transport(error_chain(&error)))?;
+    if image.len() as u64 > MAX_BODY_BYTES {
+        return Err(FetchError::TooLarge);
+    }
+    if declared.is_some_and(|length| length != image.len() as u64) {
+        return Err(FetchError::Transport(format!(
+            "body truncated: {} of {} bytes",
+            image.len(),
+            declared.unwrap_or(0)
+        )));
+    }
+    if image.is_empty() {
+        return Err(FetchError::Transport("empty body".to_string()));
+    }
+    Ok(image)
+}
