@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
-use clap::{ArgMatches, Args, Command, FromArgMatches, value_parser};
+use clap::{ArgMatches, Args, Command, FromArgMatches};
 
 use crate::codes::{CodeSelection, expand_cc_args};
 use crate::retry::RetryPolicy;
@@ -29,11 +29,11 @@ pub struct CommonArgs {
     #[arg(short, long)]
     pub every: bool,
     /// Only the first N codes (after sorting)
-    #[arg(short, long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
+    #[arg(short, long, value_name = "N", value_parser = parse_at_least_one)]
     pub limit: Option<u64>,
     /// Maximum concurrent requests (workers, tasks or processes)
     #[arg(short = 'm', long, value_name = "N", default_value = "1",
-          value_parser = value_parser!(u64).range(1..))]
+          value_parser = parse_at_least_one)]
     pub max_req: u64,
     /// LOCAL | DELAY | ERROR | REMOTE (any case) or a base URL
     #[arg(short, long, value_name = "SERVER", default_value = "LOCAL")]
@@ -121,9 +121,12 @@ pub struct ParsedArgs<E> {
 
 /// The `clap` command of a model: the common options, then the model's own.
 pub fn command<E: Args>(default_max_req: usize) -> Command {
-    let command = Command::new("flags")
-        .about("Download flags of countries (with error handling). Default: the top 20 countries by population.");
+    let command = Command::new("flags");
+    // The about text is set last: `augment_args` would otherwise take it
+    // from the doc comment of the structs.
     E::augment_args(CommonArgs::augment_args(command))
+        .about("Download flags of countries (with error handling). Default: the top 20 countries by population.")
+        .long_about(None)
         .mut_arg("max_req", |arg| arg.default_value(default_max_req.to_string()))
 }
 
@@ -166,6 +169,15 @@ where
         verbose: common.verbose,
     };
     Ok(ParsedArgs { server, job, extra })
+}
+
+/// Parse `-m` and `-l`: a whole number, at least 1.
+fn parse_at_least_one(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(number) => Ok(number),
+        Err(_) => Err(format!("'{text}' is not a whole number of 1 or more")),
+    }
 }
 
 /// Parse `--timeout`: a positive number of seconds.

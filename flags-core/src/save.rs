@@ -123,6 +123,12 @@ fn plain_child(dest_dir: &Path, file_name: &str) -> io::Result<PathBuf> {
 /// needed. Called once before a run, so that a bad `--dest` is one clear
 /// error instead of one error per flag.
 pub fn prepare_dest(dest_dir: &Path) -> io::Result<()> {
+    if dest_dir.exists() && !dest_dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "it exists and is not a directory",
+        ));
+    }
     std::fs::create_dir_all(dest_dir)?;
     if !dest_dir.is_dir() {
         return Err(io::Error::new(
