@@ -11,10 +11,10 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 
+use crate::UsageError;
 use crate::codes::{CodeSelection, expand_cc_args};
 use crate::retry::RetryPolicy;
 use crate::url::{ServerChoice, resolve_server};
-use crate::UsageError;
 
 /// The options of every model binary, as `../shared/CONTRACT.md` fixes them.
 #[derive(Debug, Clone, Args)]
@@ -154,7 +154,9 @@ where
         every: common.every,
         all: common.all,
         codes: common.cc.clone(),
-        limit: common.limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX)),
+        limit: common
+            .limit
+            .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX)),
     };
     let country_codes = expand_cc_args(&selection).map_err(|error| to_clap(error.into()))?;
     let requested = usize::try_from(common.max_req).unwrap_or(usize::MAX);
@@ -200,9 +202,7 @@ pub fn report_usage_error(error: &clap::Error, bin_name: &str) -> u8 {
     if error.use_stderr() {
         eprint!("{rendered}");
         if !rendered.contains("Usage:") {
-            let usage = command::<NoExtraArgs>(1)
-                .bin_name(bin_name)
-                .render_usage();
+            let usage = command::<NoExtraArgs>(1).bin_name(bin_name).render_usage();
             eprintln!("\n{usage}");
         }
     } else {

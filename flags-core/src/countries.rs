@@ -220,7 +220,10 @@ pub const ALL_COUNTRIES: [(&str, &str); 194] = [
 /// assert_eq!((codes[0], codes[193]), ("AD", "ZW"));
 /// ```
 pub fn all_cc() -> Vec<&'static str> {
-    ALL_COUNTRIES.iter().map(|(country_code, _)| *country_code).collect()
+    ALL_COUNTRIES
+        .iter()
+        .map(|(country_code, _)| *country_code)
+        .collect()
 }
 
 /// Every possible two-letter code, `AA` to `ZZ`: 676 codes, sorted.

@@ -14,7 +14,7 @@
 //! - [`report`]: the lines printed before and after a run.
 //! - [`progress`]: the progress bar or the `-v` lines.
 //! - [`cli`]: the shared command line and the [`DownloadJob`] it yields.
-//! - [`interrupt`]: Ctrl-C.
+//! - [`interrupt`]: what Ctrl-C does.
 //! - [`run`]: what every binary's `main` calls.
 //!
 //! This crate knows nothing of threads, tokio or child processes: a model
@@ -133,7 +133,10 @@ where
     let bin_name = argv
         .first()
         .map(PathBuf::from)
-        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "flags".to_string());
     let parsed = match cli::parse_args::<E, _, _>(argv, default_max_req, max_max_req) {
         Ok(parsed) => parsed,
@@ -211,9 +214,10 @@ pub fn check_reachable(base_url: &str, timeout: Duration) -> Result<(), SetupErr
             Err(error) => last_error = Some(error),
         }
     }
-    Err(unreachable(
-        last_error.map_or_else(|| "no address".to_string(), |error| error.to_string()),
-    ))
+    Err(unreachable(last_error.map_or_else(
+        || "no address".to_string(),
+        |error| error.to_string(),
+    )))
 }
 
 fn print_flush(text: &str) {

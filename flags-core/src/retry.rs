@@ -123,23 +123,35 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// assert_eq!(flags_core::retry::error_chain(&error), "operation timed out");
 /// ```
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut messages = Vec::new();
+    // reqwest and hyper wrap the cause in layers that name the URL (which
+    // the report already shows next to the code) or only say where the
+    // cause was found; keep the causes that say what happened.
+    const WRAPPERS: [&str; 4] = [
+        "error sending request for url",
+        "error decoding response body",
+        "request or response body error",
+        "error reading a body from connection",
+    ];
+    let mut messages: Vec<String> = Vec::new();
+    let mut in_body = false;
     let mut current = Some(error);
     while let Some(cause) = current {
         let message = cause.to_string();
-        // reqwest's outer message names the URL, which the report already
-        // shows next to the code; keep the causes that say what happened.
-        if !message.starts_with("error sending request for url")
-            && !message.starts_with("error decoding response body")
-            && !messages.contains(&message)
-        {
+        if WRAPPERS.iter().any(|wrapper| message.starts_with(wrapper)) {
+            in_body |= message.contains("body");
+        } else if !messages.contains(&message) {
             messages.push(message);
         }
         current = cause.source();
     }
-    if messages.is_empty() {
+    let text = if messages.is_empty() {
         error.to_string()
     } else {
         messages.join(": ")
+    };
+    if in_body {
+        format!("body: {text}")
+    } else {
+        text
     }
 }

@@ -93,10 +93,13 @@ pub fn save_flag(dest_dir: &Path, file_name: &str, image: &[u8]) -> io::Result<u
     let target = plain_child(dest_dir, file_name)?;
     // The temporary file lives in the destination folder itself: a rename
     // is only atomic within one file system.
-    let mut temporary = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(".tmp")
-        .tempfile_in(dest_dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX).suffix(".tmp");
+    // A temporary file is private (0600) by default; a saved flag should
+    // get the usual permissions of a new file (0666 less the umask).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut temporary = builder.tempfile_in(dest_dir)?;
     temporary.write_all(image)?;
     temporary.flush()?;
     // `persist` renames over any older flag of the same name. On error the

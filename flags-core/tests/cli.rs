@@ -60,9 +60,15 @@ fn one_letter_expands() {
 #[test]
 fn all_and_every() {
     let all = codes(&["-a"]);
-    assert_eq!((all.len(), all[0].as_str(), all[193].as_str()), (194, "AD", "ZW"));
+    assert_eq!(
+        (all.len(), all[0].as_str(), all[193].as_str()),
+        (194, "AD", "ZW")
+    );
     let every = codes(&["--every"]);
-    assert_eq!((every.len(), every[0].as_str(), every[675].as_str()), (676, "AA", "ZZ"));
+    assert_eq!(
+        (every.len(), every[0].as_str(), every[675].as_str()),
+        (676, "AA", "ZZ")
+    );
     assert_eq!(codes(&["-e", "-a"]).len(), 676, "-e wins over -a");
     assert_eq!(codes(&["-a", "-l", "5"]), ["AD", "AE", "AF", "AG", "AL"]);
 }
@@ -147,8 +153,18 @@ fn help_lists_every_option() {
     assert_eq!(error.exit_code(), 0);
     let help = error.to_string();
     for option in [
-        "--all", "--every", "--limit", "--max-req", "--server", "--verbose", "--dest",
-        "--timeout", "--retries", "[default: 30]", "[default: LOCAL]", "[default: 3.1]",
+        "--all",
+        "--every",
+        "--limit",
+        "--max-req",
+        "--server",
+        "--verbose",
+        "--dest",
+        "--timeout",
+        "--retries",
+        "[default: 30]",
+        "[default: LOCAL]",
+        "[default: 3.1]",
     ] {
         assert!(help.contains(option), "help lacks {option}:\n{help}");
     }

@@ -18,7 +18,11 @@ fn contract_example() {
         .collect::<Vec<_>>();
     let text = initial_report("DELAY", "http://localhost:8001/flags", &all, 30)
         + &final_report(
-            &StatusCounter { ok: 190, not_found: 3, error: 1 },
+            &StatusCounter {
+                ok: 190,
+                not_found: 3,
+                error: 1,
+            },
             Duration::from_millis(720),
         );
     assert_eq!(
@@ -41,7 +45,10 @@ fn ten_codes_listed_eleven_ranged() {
             .contains("Searching for 10 flags: AA, AB, AC, AD, AE, AF, AG, AH, AI, AJ\n")
     );
     let eleven = codes("AA AB AC AD AE AF AG AH AI AJ AK");
-    assert!(initial_report("LOCAL", "u", &eleven, 10).contains("Searching for 11 flags: from AA to AK\n"));
+    assert!(
+        initial_report("LOCAL", "u", &eleven, 10)
+            .contains("Searching for 11 flags: from AA to AK\n")
+    );
 }
 
 /// One flag, one connection: singular words.
@@ -52,7 +59,14 @@ fn singulars() {
         "LOCAL site: http://localhost:8000/flags\nSearching for 1 flag: BR\n1 connection will be used.\n"
     );
     assert_eq!(
-        final_report(&StatusCounter { ok: 1, not_found: 0, error: 0 }, Duration::from_millis(5)),
+        final_report(
+            &StatusCounter {
+                ok: 1,
+                not_found: 0,
+                error: 0
+            },
+            Duration::from_millis(5)
+        ),
         "--------------------\n  1 flag downloaded.\nElapsed time: 0.01s\n"
     );
 }
@@ -61,7 +75,14 @@ fn singulars() {
 #[test]
 fn zero_lines_left_out() {
     assert_eq!(
-        final_report(&StatusCounter { ok: 0, not_found: 676, error: 12 }, Duration::from_secs(12)),
+        final_report(
+            &StatusCounter {
+                ok: 0,
+                not_found: 676,
+                error: 12
+            },
+            Duration::from_secs(12)
+        ),
         "--------------------\n  0 flags downloaded.\n676 not found.\n 12 errors.\nElapsed time: 12.00s\n"
     );
 }

@@ -16,7 +16,11 @@ use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::url::{flag_url, resolve_server};
 
-fn get_flag(client: &reqwest::blocking::Client, base_url: &str, country_code: &str) -> reqwest::Result<Vec<u8>> {
+fn get_flag(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    country_code: &str,
+) -> reqwest::Result<Vec<u8>> {
     let response = client.get(flag_url(base_url, country_code)).send()?;
     Ok(response.error_for_status()?.bytes()?.to_vec())
 }
@@ -47,6 +51,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dest_dir)?;
     let start = Instant::now();
     let count = download_many(&base_url, dest_dir)?;
-    println!("\n{count} downloads in {:.2}s", start.elapsed().as_secs_f64());
+    println!(
+        "\n{count} downloads in {:.2}s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

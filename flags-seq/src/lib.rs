@@ -88,7 +88,11 @@ pub fn download_one(client: &Client, country_code: &str, job: &DownloadJob) -> F
 }
 
 /// Fetch one flag's bytes: one attempt, no retry.
-pub fn get_flag(client: &Client, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError> {
+pub fn get_flag(
+    client: &Client,
+    base_url: &str,
+    country_code: &str,
+) -> Result<Vec<u8>, FetchError> {
     let response = client
         .get(flag_url(base_url, country_code))
         .send()

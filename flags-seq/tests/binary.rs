@@ -27,12 +27,21 @@ fn closed_port() -> u16 {
 #[test]
 fn verbose_run_prints_contract_lines() {
     let mut config = ServerConfig::default();
-    config.scripted.insert("ar".into(), vec![Fault::Status(418)]);
+    config
+        .scripted
+        .insert("ar".into(), vec![Fault::Status(418)]);
     let server = FlagServer::start(config).expect("server starts");
     let dest = tempfile::tempdir().expect("temp dir");
     let base_url = server.base_url();
     let output = flags_seq(&[
-        "-v", "-s", &base_url, "-d", dest.path().to_str().expect("utf-8 path"), "br", "zz", "AR",
+        "-v",
+        "-s",
+        &base_url,
+        "-d",
+        dest.path().to_str().expect("utf-8 path"),
+        "br",
+        "zz",
+        "AR",
     ]);
     let stdout = text(&output.stdout);
     let expected_head = format!(
@@ -58,12 +67,23 @@ fn not_found_only_exits_zero() {
     let server = FlagServer::start(ServerConfig::default()).expect("server starts");
     let dest = tempfile::tempdir().expect("temp dir");
     let output = flags_seq(&[
-        "-s", &server.base_url(), "-d", dest.path().to_str().expect("utf-8 path"), "BR", "QQ",
+        "-s",
+        &server.base_url(),
+        "-d",
+        dest.path().to_str().expect("utf-8 path"),
+        "BR",
+        "QQ",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("\n  1 flag downloaded.\n  1 not found.\nElapsed time: "), "{stdout}");
-    assert!(output.stderr.is_empty(), "no progress bar when stderr is not a terminal");
+    assert!(
+        stdout.contains("\n  1 flag downloaded.\n  1 not found.\nElapsed time: "),
+        "{stdout}"
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
 }
 
 /// A server that is not running: one clear line naming the URL and how to
@@ -72,12 +92,25 @@ fn not_found_only_exits_zero() {
 fn unreachable_server_is_one_clear_line() {
     let dest = tempfile::tempdir().expect("temp dir");
     let url = format!("http://127.0.0.1:{}/flags", closed_port());
-    let output = flags_seq(&["-a", "-v", "-s", &url, "-d", dest.path().to_str().expect("utf-8 path")]);
+    let output = flags_seq(&[
+        "-a",
+        "-v",
+        "-s",
+        &url,
+        "-d",
+        dest.path().to_str().expect("utf-8 path"),
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "stderr was:\n{stderr}");
-    assert!(stderr.contains(&url) && stderr.contains("flags-server"), "{stderr}");
-    assert!(!text(&output.stdout).contains(" error"), "no per-flag errors");
+    assert!(
+        stderr.contains(&url) && stderr.contains("flags-server"),
+        "{stderr}"
+    );
+    assert!(
+        !text(&output.stdout).contains(" error"),
+        "no per-flag errors"
+    );
 }
 
 /// Every usage error: a message and the usage on stderr, exit 2, and no
@@ -105,7 +138,10 @@ fn usage_errors_exit_2_with_usage() {
         assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         if !args.contains(&"-d") {
-            assert!(stderr.contains("Usage:"), "{args:?} without usage: {stderr}");
+            assert!(
+                stderr.contains("Usage:"),
+                "{args:?} without usage: {stderr}"
+            );
         }
     }
 }
@@ -118,5 +154,31 @@ fn refused_connection_is_an_error_outcome() {
     let job = flags_core::DownloadJob::new(vec!["BR".into(), "CN".into()], url, dest.path());
     let counter = flags_seq::download_many(&job).expect("the run starts");
     assert_eq!((counter.ok, counter.not_found, counter.error), (0, 0, 2));
-    assert_eq!(std::fs::read_dir(dest.path()).expect("read dest").count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dest.path()).expect("read dest").count(),
+        0
+    );
+}
+
+fn model() -> flags_server::contract::ModelBinary<'static> {
+    flags_server::contract::ModelBinary {
+        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
+        extra_args: &[],
+    }
+}
+
+/// Ctrl-C mid-run: exit 130, a report for what finished, no partial file.
+#[test]
+fn ctrl_c_reports_what_finished() {
+    assert_eq!(flags_server::contract::check_interrupt(&model()), Ok(()));
+}
+
+/// Writes that fail (a file-size limit) are counted per flag and leave no
+/// partial or temporary file.
+#[test]
+fn write_failures_are_counted() {
+    assert_eq!(
+        flags_server::contract::check_write_failure(&model()),
+        Ok(())
+    );
 }

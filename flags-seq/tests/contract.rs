@@ -11,3 +11,12 @@ fn sequential_model_keeps_the_contract() {
         Ok(())
     );
 }
+
+/// Every fault mode of the server: counted, nothing partial, retried.
+#[test]
+fn sequential_model_survives_every_fault() {
+    assert_eq!(
+        flags_server::contract::check_fault_matrix(&flags_seq::download_many, 4),
+        Ok(())
+    );
+}

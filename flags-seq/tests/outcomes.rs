@@ -24,7 +24,10 @@ fn one(fault: Option<Fault>, timeout: Duration) -> flags_core::FlagOutcome {
     } else {
         assert!(!saved.exists(), "no file for {outcome}");
     }
-    assert_eq!(std::fs::read_dir(dest.path()).expect("read dest").count(), usize::from(saved.exists()));
+    assert_eq!(
+        std::fs::read_dir(dest.path()).expect("read dest").count(),
+        usize::from(saved.exists())
+    );
     outcome
 }
 
@@ -39,13 +42,19 @@ fn ok_is_saved() {
 /// 404 of a scripted status is "not found", like a missing flag.
 #[test]
 fn status_404_is_not_found() {
-    assert_eq!(one(Some(Fault::Status(404)), TIMEOUT).to_string(), "BR not found");
+    assert_eq!(
+        one(Some(Fault::Status(404)), TIMEOUT).to_string(),
+        "BR not found"
+    );
 }
 
 /// 418 and 500 are errors named by status and reason.
 #[test]
 fn other_statuses_are_errors() {
-    assert_eq!(one(Some(Fault::Status(418)), TIMEOUT).to_string(), "BR error: HTTP 418 I'm a teapot");
+    assert_eq!(
+        one(Some(Fault::Status(418)), TIMEOUT).to_string(),
+        "BR error: HTTP 418 I'm a teapot"
+    );
     assert_eq!(
         one(Some(Fault::Status(500)), TIMEOUT).to_string(),
         "BR error: HTTP 500 Internal Server Error"
@@ -66,7 +75,11 @@ fn timeout_is_an_error() {
 fn broken_bodies_are_errors() {
     for fault in [Fault::Truncate, Fault::Drop, Fault::Huge] {
         let outcome = one(Some(fault), Duration::from_secs(5));
-        assert_eq!(outcome.status(), DownloadStatus::Error, "{fault:?}: {outcome}");
+        assert_eq!(
+            outcome.status(),
+            DownloadStatus::Error,
+            "{fault:?}: {outcome}"
+        );
     }
     let huge = one(Some(Fault::Huge), Duration::from_secs(5));
     assert!(huge.to_string().contains("cap"), "{huge}");
@@ -81,7 +94,11 @@ fn slow_but_in_time_is_ok() {
     };
     let server = FlagServer::start(config).expect("server starts");
     let dest = tempfile::tempdir().expect("temp dir");
-    let job = DownloadJob::new(vec!["BR".into(), "JP".into()], server.base_url(), dest.path());
+    let job = DownloadJob::new(
+        vec!["BR".into(), "JP".into()],
+        server.base_url(),
+        dest.path(),
+    );
     let counter = flags_seq::download_many(&job).expect("the run starts");
     assert_eq!(counter.ok, 2);
     assert_eq!(server.stats().peak_in_flight, 1, "one request at a time");

@@ -1,0 +1,313 @@
+//! What a server does besides serving: its delay, its error rate and the
+//! faults it injects.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long the server waits before answering a flag or metadata request.
+///
+/// Parsed from the command line as seconds: `"0.5"` is a fixed delay,
+/// `"0.5..5.0"` a delay drawn uniformly between the two bounds, `"0"` none.
+///
+/// ```
+/// use std::time::Duration;
+/// use flags_server::Delay;
+///
+/// assert_eq!("0".parse::<Delay>().unwrap(), Delay::None);
+/// assert_eq!("0.25".parse::<Delay>().unwrap(), Delay::Fixed(Duration::from_millis(250)));
+/// assert_eq!(
+///     "0.5..5".parse::<Delay>().unwrap(),
+///     Delay::Uniform { min: Duration::from_millis(500), max: Duration::from_secs(5) },
+/// );
+/// assert!("5..0.5".parse::<Delay>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delay {
+    /// Answer at once.
+    #[default]
+    None,
+    /// Always wait this long.
+    Fixed(Duration),
+    /// Wait a time drawn uniformly in `min..=max`.
+    Uniform {
+        /// The shortest wait.
+        min: Duration,
+        /// The longest wait.
+        max: Duration,
+    },
+}
+
+impl Delay {
+    /// Draws one wait from this delay, using `rng` for the uniform case.
+    pub(crate) fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
+        match *self {
+            Delay::None => Duration::ZERO,
+            Delay::Fixed(wait) => wait,
+            Delay::Uniform { min, max } => min + (max - min).mul_f64(rng.f64()),
+        }
+    }
+}
+
+/// Why a `--delay` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseDelayError {
+    /// A bound is not a number of seconds (or is negative, infinite or NaN).
+    #[error("{0:?} is not a number of seconds (expected e.g. 0.5 or 0.5..5.0)")]
+    NotSeconds(String),
+    /// The range is upside down.
+    #[error("the minimum delay {min}s is larger than the maximum {max}s")]
+    Reversed {
+        /// The lower bound as written.
+        min: String,
+        /// The upper bound as written.
+        max: String,
+    },
+}
+
+/// Parses one bound of a delay: a finite, non-negative number of seconds.
+fn parse_seconds(text: &str) -> Result<Duration, ParseDelayError> {
+    let trimmed = text.trim();
+    trimmed
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| ParseDelayError::NotSeconds(trimmed.to_owned()))
+}
+
+impl FromStr for Delay {
+    type Err = ParseDelayError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once("..") {
+            None => {
+                let wait = parse_seconds(text)?;
+                Ok(if wait.is_zero() {
+                    Delay::None
+                } else {
+                    Delay::Fixed(wait)
+                })
+            }
+            Some((min_text, max_text)) => {
+                let (min, max) = (parse_seconds(min_text)?, parse_seconds(max_text)?);
+                if min > max {
+                    return Err(ParseDelayError::Reversed {
+                        min: min_text.trim().to_owned(),
+                        max: max_text.trim().to_owned(),
+                    });
+                }
+                Ok(Delay::Uniform { min, max })
+            }
+        }
+    }
+}
+
+impl fmt::Display for Delay {
+    /// Writes the delay the way [`FromStr`] reads it: `0`, `0.5`, `0.5..5`.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Delay::None => write!(formatter, "0"),
+            Delay::Fixed(wait) => write!(formatter, "{}", wait.as_secs_f64()),
+            Delay::Uniform { min, max } => {
+                write!(formatter, "{}..{}", min.as_secs_f64(), max.as_secs_f64())
+            }
+        }
+    }
+}
+
+/// A misbehaviour the server can inject into one response.
+///
+/// Random faults are drawn per request from the rates of [`ServerConfig`];
+/// scripted ones are listed per code in [`ServerConfig::scripted`]. Each
+/// injected fault is counted in [`Stats::faults`](crate::Stats::faults)
+/// under the name given by each variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status and a short text body instead of the flag.
+    /// 503 and 429 come with `Retry-After: 0`; 418 is the book's
+    /// "I'm a teapot". Counted as `status_{code}`, e.g. `status_503`.
+    Status(u16),
+    /// Send the headers (with the real `Content-Length`), then close the
+    /// connection without a byte of body. Counted as `drop`.
+    Drop,
+    /// Send about half of the body, then close the connection: the client
+    /// gets fewer bytes than `Content-Length` says. Counted as `truncate`.
+    Truncate,
+    /// Read the request and never answer, until the server shuts down (then
+    /// the connection is closed without an answer). Counted as `stall`.
+    Stall,
+    /// Claim and stream an 11 MiB body, over the 10 MiB cap that clients
+    /// enforce. Counted as `huge`.
+    Huge,
+    /// Send the body in about 20 small pieces with short sleeps in between,
+    /// about 0.3 s in all. Counted as `slow_body`.
+    SlowBody,
+    /// Wait this long (instead of the configured delay), then answer
+    /// normally. Counted as `delay`.
+    Delay(Duration),
+}
+
+impl Fault {
+    /// The name under which this fault is counted in the statistics.
+    pub fn name(&self) -> String {
+        match self {
+            Fault::Status(code) => format!("status_{code}"),
+            Fault::Drop => "drop".to_owned(),
+            Fault::Truncate => "truncate".to_owned(),
+            Fault::Stall => "stall".to_owned(),
+            Fault::Huge => "huge".to_owned(),
+            Fault::SlowBody => "slow_body".to_owned(),
+            Fault::Delay(_) => "delay".to_owned(),
+        }
+    }
+}
+
+/// Everything that makes one server differ from another.
+///
+/// The default is the LOCAL server of the book: no delay, no error, no
+/// fault, the built-in flags.
+///
+/// ```
+/// use std::time::Duration;
+/// use flags_server::{Delay, ServerConfig};
+///
+/// // The ERROR server of the book.
+/// let config = ServerConfig {
+///     delay: Delay::Fixed(Duration::from_millis(500)),
+///     error_rate: 0.25,
+///     ..ServerConfig::default()
+/// };
+/// # let _ = config;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    /// Applied to every request under `/flags/` before answering (not to
+    /// `/stats`).
+    pub delay: Delay,
+    /// Probability of answering 418 I'm a teapot instead of the resource.
+    pub error_rate: f64,
+    /// Seed of the random generator behind delays and faults: the same seed
+    /// and the same sequence of requests give the same answers. `None`
+    /// seeds from the system.
+    pub seed: Option<u64>,
+    /// Serve `{dir}/{cc}/{cc}.gif` and `{dir}/{cc}/metadata.json` instead of
+    /// the built-in data. No file outside `dir` is ever served, not even
+    /// through a symbolic link.
+    pub dir: Option<PathBuf>,
+    /// Probability of [`Fault::Drop`].
+    pub drop_rate: f64,
+    /// Probability of [`Fault::Truncate`].
+    pub truncate_rate: f64,
+    /// Probability of [`Fault::Stall`].
+    pub stall_rate: f64,
+    /// Probability of [`Fault::Huge`].
+    pub huge_rate: f64,
+    /// Probabilities of other statuses, e.g. `[(503, 0.1), (429, 0.05)]`.
+    pub status_rates: Vec<(u16, f64)>,
+    /// Send every successful body slowly ([`Fault::SlowBody`]).
+    pub slow_body: bool,
+    /// Faults scripted per flag (key: lower-case country code like `"br"`):
+    /// the n-th request for that code's GIF gets the n-th fault of the list;
+    /// once the list is used up the code is served normally (and random
+    /// faults apply again). Lets tests fault exactly known codes, e.g.
+    /// `"xx" => vec![Fault::Status(500); 100]` (always fails) or
+    /// `"br" => vec![Fault::Status(503), Fault::Status(503)]` (flaky: fails
+    /// twice then succeeds). The configured delay still applies to scripted
+    /// requests, except with [`Fault::Delay`], which replaces it.
+    pub scripted: BTreeMap<String, Vec<Fault>>,
+}
+
+impl ServerConfig {
+    /// Draws the random fault of one request, if any, from one uniform
+    /// number: the rates are laid end to end in the order status rates,
+    /// error rate (418), drop, truncate, stall, huge. So each fault has
+    /// exactly its own probability as long as the rates add up to at most 1.
+    pub(crate) fn draw_fault(&self, rng: &mut fastrand::Rng) -> Option<Fault> {
+        let draw = rng.f64();
+        let mut threshold = 0.0;
+        let candidates = self
+            .status_rates
+            .iter()
+            .map(|&(code, rate)| (Fault::Status(code), rate))
+            .chain([
+                (Fault::Status(418), self.error_rate),
+                (Fault::Drop, self.drop_rate),
+                (Fault::Truncate, self.truncate_rate),
+                (Fault::Stall, self.stall_rate),
+                (Fault::Huge, self.huge_rate),
+            ]);
+        for (fault, rate) in candidates {
+            threshold += rate;
+            if draw < threshold {
+                return Some(fault);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Delays read the way `--delay` documents, and print back the same way.
+    #[test]
+    fn delay_parses_and_prints() {
+        assert_eq!("0.0".parse(), Ok(Delay::None));
+        assert_eq!(
+            " 1.5 ".parse(),
+            Ok(Delay::Fixed(Duration::from_millis(1500)))
+        );
+        let uniform: Delay = "0.5..5.0".parse().expect("a valid range");
+        assert_eq!(uniform.to_string(), "0.5..5");
+        assert_eq!(
+            "0.5".parse::<Delay>().map(|d| d.to_string()),
+            Ok("0.5".into())
+        );
+        for bad in [
+            "", "abc", "-1", "NaN", "inf", "1..", "..1", "2..1", "1..2..3",
+        ] {
+            assert!(bad.parse::<Delay>().is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    /// A uniform delay stays within its bounds.
+    #[test]
+    fn uniform_delay_samples_within_bounds() {
+        let delay = Delay::Uniform {
+            min: Duration::from_millis(100),
+            max: Duration::from_millis(200),
+        };
+        let mut rng = fastrand::Rng::with_seed(1);
+        for _ in 0..1000 {
+            let wait = delay.sample(&mut rng);
+            assert!((Duration::from_millis(100)..=Duration::from_millis(200)).contains(&wait));
+        }
+    }
+
+    /// With rates adding up to 1, every draw gives a fault, in proportion.
+    #[test]
+    fn fault_rates_partition_the_draw() {
+        let config = ServerConfig {
+            error_rate: 0.5,
+            status_rates: vec![(503, 0.5)],
+            ..ServerConfig::default()
+        };
+        let mut rng = fastrand::Rng::with_seed(3);
+        let faults: Vec<_> = (0..1000).map(|_| config.draw_fault(&mut rng)).collect();
+        let teapots = faults
+            .iter()
+            .filter(|f| **f == Some(Fault::Status(418)))
+            .count();
+        let unavailable = faults
+            .iter()
+            .filter(|f| **f == Some(Fault::Status(503)))
+            .count();
+        assert_eq!(teapots + unavailable, 1000);
+        assert!((400..600).contains(&teapots), "{teapots}");
+        let none = ServerConfig::default();
+        assert!((0..100).all(|_| none.draw_fault(&mut rng).is_none()));
+    }
+}

@@ -1,0 +1,695 @@
+//! The contract every model must keep, as one reusable check.
+//!
+//! Each model crate's `tests/contract.rs` calls [`check_model`] with its own
+//! `download_many`; the same servers, codes, faults and expectations are used
+//! for all of them, so "same totals" means the same thing everywhere.
+//!
+//! The checks run real HTTP against [`FlagServer`]s on `127.0.0.1:0` and
+//! save into temporary folders. They return a description of the first
+//! broken promise instead of panicking, so a test reads
+//! `assert_eq!(check_model(..), Ok(()))`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use flags_core::save::{TEMP_PREFIX, flag_file_name};
+use flags_core::{DownloadJob, SetupError, StatusCounter};
+
+use crate::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
+
+/// A model's `download_many`, as the contract check calls it.
+pub trait DownloadMany: Fn(&DownloadJob) -> Result<StatusCounter, SetupError> {}
+impl<F: Fn(&DownloadJob) -> Result<StatusCounter, SetupError>> DownloadMany for F {}
+
+/// Real flags every scenario downloads successfully.
+pub const GOOD_CODES: [&str; 8] = ["BR", "CN", "DE", "IN", "JP", "NG", "US", "VN"];
+/// Codes no server has: 404, not found.
+pub const MISSING_CODES: [&str; 3] = ["QQ", "XA", "ZZ"];
+/// Real flags the mixed scenario faults, each with its fault.
+pub fn faulted_codes(timeout: Duration) -> Vec<(&'static str, Fault)> {
+    vec![
+        ("AR", Fault::Status(418)),
+        ("BD", Fault::Status(500)),
+        ("CA", Fault::Delay(timeout * 4)),
+        ("EG", Fault::Truncate),
+        ("FR", Fault::Huge),
+        ("GH", Fault::Drop),
+    ]
+}
+
+/// Run every scenario of the contract on one model. `max_req` is the
+/// concurrency the model is asked for; `model_max` is the most the model
+/// ever uses (1 for the sequential model).
+pub fn check_model(
+    download_many: &dyn DownloadMany,
+    max_req: usize,
+    model_max: usize,
+) -> Result<(), String> {
+    check_mixed_outcomes(download_many, max_req)?;
+    check_peak_concurrency(download_many, max_req, model_max)?;
+    check_retries(download_many, max_req)?;
+    check_overwrite(download_many, max_req)?;
+    Ok(())
+}
+
+fn temp_dir() -> Result<tempfile::TempDir, String> {
+    tempfile::tempdir().map_err(|error| format!("cannot make a temporary folder: {error}"))
+}
+
+fn start(config: ServerConfig) -> Result<FlagServer, String> {
+    FlagServer::start(config).map_err(|error| format!("cannot start the flag server: {error}"))
+}
+
+fn job_for(codes: &[&str], server: &FlagServer, dest: &Path, max_req: usize) -> DownloadJob {
+    let mut codes: Vec<String> = codes.iter().map(|code| code.to_string()).collect();
+    codes.sort();
+    DownloadJob::new(codes, server.base_url(), dest).with_max_req(max_req)
+}
+
+fn expect_counter(
+    scenario: &str,
+    got: Result<StatusCounter, SetupError>,
+    expected: StatusCounter,
+) -> Result<(), String> {
+    match got {
+        Ok(counter) if counter == expected => Ok(()),
+        Ok(counter) => Err(format!(
+            "{scenario}: counted {counter:?}, expected {expected:?}"
+        )),
+        Err(error) => Err(format!(
+            "{scenario}: download_many failed to start: {error}"
+        )),
+    }
+}
+
+/// Check that `dest` holds exactly the flags of `codes`, each byte-identical
+/// to the built-in image, and nothing else: no temporary, partial or empty
+/// file.
+pub fn check_saved_files(scenario: &str, dest: &Path, codes: &[&str]) -> Result<(), String> {
+    let mut expected: BTreeMap<String, &[u8]> = BTreeMap::new();
+    for code in codes {
+        let image = builtin_flag(code).ok_or_else(|| format!("{code} has no built-in flag"))?;
+        expected.insert(flag_file_name(code), image);
+    }
+    let entries = std::fs::read_dir(dest).map_err(|error| format!("{scenario}: {error}"))?;
+    let mut found = BTreeMap::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| format!("{scenario}: {error}"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(TEMP_PREFIX) {
+            return Err(format!("{scenario}: temporary file {name} left in --dest"));
+        }
+        let bytes = std::fs::read(entry.path()).map_err(|error| format!("{scenario}: {error}"))?;
+        found.insert(name, bytes);
+    }
+    let found_names: Vec<&String> = found.keys().collect();
+    let expected_names: Vec<&String> = expected.keys().collect();
+    if found_names != expected_names {
+        return Err(format!(
+            "{scenario}: --dest holds {found_names:?}, expected {expected_names:?}"
+        ));
+    }
+    for (name, bytes) in &found {
+        if expected.get(name).is_none_or(|image| image != bytes) {
+            return Err(format!(
+                "{scenario}: {name} differs from what the server served"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 200s, 404s, and one of each fault: the counts add up, errors are exactly
+/// the faulted codes, and only the good flags are saved, intact.
+pub fn check_mixed_outcomes(
+    download_many: &dyn DownloadMany,
+    max_req: usize,
+) -> Result<(), String> {
+    let timeout = Duration::from_millis(600);
+    let faulted = faulted_codes(timeout);
+    let mut config = ServerConfig::default();
+    for (code, fault) in &faulted {
+        // The same fault for every attempt: these codes always fail.
+        config
+            .scripted
+            .insert(code.to_ascii_lowercase(), vec![*fault; 10]);
+    }
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let mut codes: Vec<&str> = GOOD_CODES.to_vec();
+    codes.extend(MISSING_CODES);
+    codes.extend(faulted.iter().map(|(code, _)| *code));
+    let mut job = job_for(&codes, &server, dest.path(), max_req);
+    job.timeout = timeout;
+    let expected = StatusCounter {
+        ok: GOOD_CODES.len(),
+        not_found: MISSING_CODES.len(),
+        error: faulted.len(),
+    };
+    expect_counter("mixed outcomes", download_many(&job), expected)?;
+    check_saved_files("mixed outcomes", dest.path(), &GOOD_CODES)?;
+    let stats = server.stats();
+    if stats.requests != codes.len() as u64 {
+        return Err(format!(
+            "mixed outcomes: the server saw {} requests for {} codes with no retry",
+            stats.requests,
+            codes.len()
+        ));
+    }
+    Ok(())
+}
+
+/// With a delay and more codes than `max_req`, the server sees exactly
+/// min(`max_req`, `model_max`) requests at once: the model uses the
+/// concurrency it was given, no less and no more.
+pub fn check_peak_concurrency(
+    download_many: &dyn DownloadMany,
+    max_req: usize,
+    model_max: usize,
+) -> Result<(), String> {
+    let config = ServerConfig {
+        delay: Delay::Fixed(Duration::from_millis(200)),
+        ..ServerConfig::default()
+    };
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let expected_peak = max_req.min(model_max);
+    // Three waves' worth of work, so the pool is full for a while.
+    let codes: Vec<&str> = flags_core::countries::all_cc()
+        .into_iter()
+        .take(expected_peak * 3)
+        .collect();
+    let job = job_for(&codes, &server, dest.path(), max_req);
+    let expected = StatusCounter {
+        ok: codes.len(),
+        ..StatusCounter::default()
+    };
+    expect_counter("peak concurrency", download_many(&job), expected)?;
+    check_saved_files("peak concurrency", dest.path(), &codes)?;
+    let peak = server.stats().peak_in_flight;
+    if peak != expected_peak as u64 {
+        return Err(format!(
+            "peak concurrency: the server saw {peak} requests at once, expected {expected_peak}"
+        ));
+    }
+    Ok(())
+}
+
+/// `--retries 3` turns a flaky flag (two 503s, then 200) into a success,
+/// and a 404 is asked for once only.
+pub fn check_retries(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+    let mut config = ServerConfig::default();
+    config.scripted.insert(
+        "br".to_string(),
+        vec![Fault::Status(503), Fault::Status(503)],
+    );
+    config.scripted.insert("jp".to_string(), vec![Fault::Drop]);
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let codes = ["BR", "JP", "US", "ZZ"];
+    let mut job = job_for(&codes, &server, dest.path(), max_req);
+    job.retries = 3;
+    let expected = StatusCounter {
+        ok: 3,
+        not_found: 1,
+        error: 0,
+    };
+    expect_counter("retries", download_many(&job), expected)?;
+    check_saved_files("retries", dest.path(), &["BR", "JP", "US"])?;
+    let log = server.request_log();
+    let asked = |code: &str| {
+        log.iter()
+            .filter(|record| record.path.ends_with(&format!("/{code}.gif")))
+            .count()
+    };
+    let counts = (asked("br"), asked("jp"), asked("us"), asked("zz"));
+    if counts != (3, 2, 1, 1) {
+        return Err(format!(
+            "retries: requests per code (br, jp, us, zz) were {counts:?}, expected (3, 2, 1, 1)"
+        ));
+    }
+    Ok(())
+}
+
+/// A second run over the same folder replaces the flags with whole new
+/// copies and leaves nothing else behind.
+pub fn check_overwrite(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+    let server = start(ServerConfig::default())?;
+    let dest = temp_dir()?;
+    let codes = ["BR", "CN"];
+    std::fs::write(dest.path().join("BR.gif"), b"stale")
+        .map_err(|error| format!("overwrite: {error}"))?;
+    let job = job_for(&codes, &server, dest.path(), max_req);
+    let expected = StatusCounter {
+        ok: 2,
+        ..StatusCounter::default()
+    };
+    expect_counter("overwrite", download_many(&job), expected)?;
+    check_saved_files("overwrite", dest.path(), &codes)
+}
+
+/// What a model binary is run with in the binary checks: its path and the
+/// options it needs besides the common ones.
+#[derive(Debug, Clone)]
+pub struct ModelBinary<'a> {
+    /// The executable, e.g. `env!("CARGO_BIN_EXE_flags-seq")`.
+    pub program: &'a Path,
+    /// Extra arguments, e.g. `["--executor", "rayon"]`.
+    pub extra_args: &'a [&'a str],
+}
+
+impl ModelBinary<'_> {
+    fn command(&self, server: &FlagServer, dest: &Path, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(self.program);
+        command
+            .args(self.extra_args)
+            .arg("--server")
+            .arg(server.base_url())
+            .arg("--dest")
+            .arg(dest)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    }
+}
+
+/// Read the counts back from a final report on stdout.
+pub fn parse_final_report(stdout: &str) -> Option<StatusCounter> {
+    let (_, tail) = stdout.split_once("--------------------\n")?;
+    let mut counter = StatusCounter::default();
+    let mut saw_downloaded = false;
+    for line in tail.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(number), Some(word)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(number) = number.parse::<usize>() else {
+            continue;
+        };
+        match word {
+            "flag" | "flags" => {
+                counter.ok = number;
+                saw_downloaded = true;
+            }
+            "not" => counter.not_found = number,
+            "error." | "errors." => counter.error = number,
+            _ => {}
+        }
+    }
+    saw_downloaded.then_some(counter)
+}
+
+/// The process ids of every live process in process group `group`.
+#[cfg(unix)]
+pub fn processes_in_group(group: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold
+            // spaces, so split after its closing parenthesis.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let after = stat.rsplit_once(')')?.1;
+                    let mut fields = after.split_whitespace();
+                    let state = fields.next()?;
+                    let pgrp = fields.nth(1)?.parse::<u32>().ok()?;
+                    // A zombie is gone already but for its exit status; it is
+                    // still a process left behind, so it counts.
+                    Some(pgrp == group && !state.is_empty())
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Ctrl-C in the middle of a run, as a terminal sends it (SIGINT to the
+/// whole process group): exit 130, a final report for what finished, no
+/// partial or temporary file, every saved flag intact, and no process of
+/// the group left behind.
+#[cfg(unix)]
+pub fn check_interrupt(model: &ModelBinary<'_>) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+
+    let config = ServerConfig {
+        delay: Delay::Fixed(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    };
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let mut command = model.command(&server, dest.path(), &["-a", "-l", "40", "-m", "4"]);
+    // A process group of its own, so that the SIGINT below reaches the model
+    // and any worker it started, as a terminal's Ctrl-C does, and nothing else.
+    command.process_group(0);
+    let mut child = command.spawn().map_err(|error| {
+        format!(
+            "interrupt: cannot start {}: {error}",
+            model.program.display()
+        )
+    })?;
+    let group = child.id();
+    // Wait until some flags are done, so there is something to report.
+    let started = std::time::Instant::now();
+    while server.stats().by_status.get(&200).copied().unwrap_or(0) < 2 {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("interrupt: the model never got two flags done".to_string());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let group_id = i32::try_from(group).map_err(|error| error.to_string())?;
+    // SAFETY: kill(2) with a negative pid signals a process group; it has no
+    // memory-safety requirement.
+    unsafe { libc::kill(-group_id, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => {
+                // SAFETY: as above.
+                unsafe { libc::kill(-group_id, libc::SIGKILL) };
+                let _ = child.wait();
+                return Err("interrupt: the model did not stop within 20 s of Ctrl-C".to_string());
+            }
+        }
+    };
+    let output = child
+        .wait_with_output()
+        .map_err(|error| format!("interrupt: {error}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if status.code() != Some(130) {
+        return Err(format!(
+            "interrupt: exit status {status}, expected 130; stdout:\n{stdout}"
+        ));
+    }
+    let counter = parse_final_report(&stdout)
+        .ok_or_else(|| format!("interrupt: no final report on stdout:\n{stdout}"))?;
+    if counter.total() >= 40 {
+        return Err(format!(
+            "interrupt: all 40 finished ({counter:?}); Ctrl-C stopped nothing"
+        ));
+    }
+    let saved: Vec<String> = std::fs::read_dir(dest.path())
+        .map_err(|error| format!("interrupt: {error}"))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    if saved.len() != counter.ok {
+        return Err(format!(
+            "interrupt: the report says {} downloaded, --dest holds {saved:?}",
+            counter.ok
+        ));
+    }
+    let codes: Vec<String> = saved
+        .iter()
+        .map(|name| name.trim_end_matches(".gif").to_string())
+        .collect();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    check_saved_files("interrupt", dest.path(), &codes)?;
+    // Give the kernel a moment to reap what the model waited for.
+    std::thread::sleep(Duration::from_millis(100));
+    let left = processes_in_group(group);
+    if !left.is_empty() {
+        return Err(format!(
+            "interrupt: processes left in the model's group: {left:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// A destination where writes fail (a file-size limit of 2000 bytes, the
+/// "disk full" a test can make without privileges): every flag larger than
+/// that is an error, the smaller ones are saved, no partial or temporary
+/// file is left, and the run ends with exit status 1.
+#[cfg(unix)]
+pub fn check_write_failure(model: &ModelBinary<'_>) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+
+    const LIMIT: u64 = 2000;
+    let server = start(ServerConfig::default())?;
+    let dest = temp_dir()?;
+    let codes: Vec<&str> = flags_core::countries::all_cc()
+        .into_iter()
+        .take(30)
+        .collect();
+    let mut args = vec!["-m", "4"];
+    args.extend(&codes);
+    let mut command = model.command(&server, dest.path(), &args);
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls the async-signal-safe setrlimit(2) and signal(2).
+    unsafe {
+        command.pre_exec(|| {
+            // Writing past the limit fails with EFBIG instead of killing the
+            // process with SIGXFSZ, because the signal is ignored.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: LIMIT,
+                rlim_max: LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = command
+        .output()
+        .map_err(|error| format!("write failure: cannot run the model: {error}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let small: Vec<&str> = codes
+        .iter()
+        .copied()
+        .filter(|code| builtin_flag(code).is_some_and(|image| image.len() as u64 <= LIMIT))
+        .collect();
+    let expected = StatusCounter {
+        ok: small.len(),
+        not_found: 0,
+        error: codes.len() - small.len(),
+    };
+    let counter = parse_final_report(&stdout)
+        .ok_or_else(|| format!("write failure: no final report on stdout:\n{stdout}"))?;
+    if counter != expected {
+        return Err(format!(
+            "write failure: counted {counter:?}, expected {expected:?}"
+        ));
+    }
+    if output.status.code() != Some(1) {
+        return Err(format!(
+            "write failure: exit status {}, expected 1",
+            output.status
+        ));
+    }
+    check_saved_files("write failure", dest.path(), &small)
+}
+
+/// One fault mode of the server, as the fault matrix tries it on every
+/// model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultMode {
+    /// Close the connection after the headers (`--drop-rate`).
+    Drop,
+    /// Send fewer bytes than `Content-Length` (`--truncate-rate`).
+    Truncate,
+    /// Accept and never answer (`--stall-rate`).
+    Stall,
+    /// Another status (`--status-rate CODE:P`): 500, 503 or 429.
+    Status(u16),
+    /// 418 I'm a teapot (`--error-rate`), the book's ERROR server.
+    Teapot,
+    /// A body over the 10 MiB cap (`--huge-rate`).
+    Huge,
+    /// Every body sent a few bytes at a time (`--slow-body`): slow, not
+    /// broken, so not an error.
+    SlowBody,
+}
+
+/// Every fault mode of the server.
+pub const FAULT_MODES: [FaultMode; 9] = [
+    FaultMode::Drop,
+    FaultMode::Truncate,
+    FaultMode::Stall,
+    FaultMode::Status(500),
+    FaultMode::Status(503),
+    FaultMode::Status(429),
+    FaultMode::Teapot,
+    FaultMode::Huge,
+    FaultMode::SlowBody,
+];
+
+impl FaultMode {
+    /// The scripted fault that stands for this mode.
+    pub fn fault(self) -> Fault {
+        match self {
+            FaultMode::Drop => Fault::Drop,
+            FaultMode::Truncate => Fault::Truncate,
+            FaultMode::Stall => Fault::Stall,
+            FaultMode::Status(code) => Fault::Status(code),
+            FaultMode::Teapot => Fault::Status(418),
+            FaultMode::Huge => Fault::Huge,
+            FaultMode::SlowBody => Fault::SlowBody,
+        }
+    }
+
+    /// A server where this fault hits about `rate` of the requests.
+    pub fn config(self, rate: f64, seed: u64) -> ServerConfig {
+        let mut config = ServerConfig {
+            seed: Some(seed),
+            ..ServerConfig::default()
+        };
+        match self {
+            FaultMode::Drop => config.drop_rate = rate,
+            FaultMode::Truncate => config.truncate_rate = rate,
+            FaultMode::Stall => config.stall_rate = rate,
+            FaultMode::Status(code) => config.status_rates = vec![(code, rate)],
+            FaultMode::Teapot => config.error_rate = rate,
+            FaultMode::Huge => config.huge_rate = rate,
+            FaultMode::SlowBody => config.slow_body = true,
+        }
+        config
+    }
+}
+
+/// The fault names of [`Stats::faults`](crate::Stats::faults) that make a
+/// request fail.
+fn is_failing_fault(name: &str) -> bool {
+    name.starts_with("status_") || matches!(name, "drop" | "truncate" | "stall" | "huge")
+}
+
+/// One cell of the fault matrix: `mode` on one model.
+///
+/// First with random faults and no retry: the counts add up to the number
+/// of codes, the errors are exactly the faulted requests (as the server's
+/// statistics say), only intact flags are saved, nothing temporary is left,
+/// and the run ends (a stalled request ends at `--timeout`). Then with the
+/// fault scripted twice on some codes and `--retries 3`: every flag is
+/// saved, and the 404s were asked for once only.
+pub fn check_fault_mode(
+    download_many: &dyn DownloadMany,
+    max_req: usize,
+    mode: FaultMode,
+) -> Result<(), String> {
+    let scenario = format!("{mode:?}");
+    // The slow body takes about 0.3 s; the others fail fast or at the
+    // timeout, which stalls make everyone wait for.
+    let timeout = Duration::from_millis(if mode == FaultMode::SlowBody {
+        3000
+    } else {
+        600
+    });
+
+    // Random faults, no retry.
+    let server = start(mode.config(0.3, 7))?;
+    let dest = temp_dir()?;
+    let good: Vec<&str> = flags_core::countries::all_cc()
+        .into_iter()
+        .take(20)
+        .collect();
+    let mut codes = good.clone();
+    codes.extend(MISSING_CODES);
+    let mut job = job_for(&codes, &server, dest.path(), max_req);
+    job.timeout = timeout;
+    let counter = download_many(&job)
+        .map_err(|error| format!("{scenario}: download_many failed to start: {error}"))?;
+    let stats = server.stats();
+    let faulted: u64 = stats
+        .faults
+        .iter()
+        .filter(|(name, _)| is_failing_fault(name))
+        .map(|(_, count)| count)
+        .sum();
+    if counter.total() != codes.len() {
+        return Err(format!(
+            "{scenario}: {counter:?} does not add up to {} codes",
+            codes.len()
+        ));
+    }
+    if counter.error as u64 != faulted {
+        return Err(format!(
+            "{scenario}: {} errors counted, the server faulted {faulted} requests ({:?})",
+            counter.error, stats.faults
+        ));
+    }
+    if stats.requests != codes.len() as u64 {
+        return Err(format!(
+            "{scenario}: {} requests for {} codes with no retry",
+            stats.requests,
+            codes.len()
+        ));
+    }
+    let saved_codes: Vec<String> = std::fs::read_dir(dest.path())
+        .map_err(|error| format!("{scenario}: {error}"))?
+        .filter_map(Result::ok)
+        .map(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".gif")
+                .to_string()
+        })
+        .collect();
+    if saved_codes.len() != counter.ok {
+        return Err(format!(
+            "{scenario}: {} flags counted OK, {} files in --dest",
+            counter.ok,
+            saved_codes.len()
+        ));
+    }
+    let saved_codes: Vec<&str> = saved_codes.iter().map(String::as_str).collect();
+    check_saved_files(&scenario, dest.path(), &saved_codes)?;
+    drop(server);
+
+    // The same fault, twice on some codes, and --retries 3.
+    let mut config = ServerConfig::default();
+    let flaky = ["BR", "CN", "JP"];
+    for code in flaky {
+        config
+            .scripted
+            .insert(code.to_ascii_lowercase(), vec![mode.fault(); 2]);
+    }
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let codes = ["BR", "CN", "DE", "JP", "ZZ"];
+    let mut job = job_for(&codes, &server, dest.path(), max_req);
+    job.timeout = timeout;
+    job.retries = 3;
+    let expected = StatusCounter {
+        ok: 4,
+        not_found: 1,
+        error: 0,
+    };
+    expect_counter(
+        &format!("{scenario} with retries"),
+        download_many(&job),
+        expected,
+    )?;
+    check_saved_files(&scenario, dest.path(), &["BR", "CN", "DE", "JP"])?;
+    let log = server.request_log();
+    let asked_zz = log
+        .iter()
+        .filter(|record| record.path.ends_with("/zz.gif"))
+        .count();
+    if asked_zz != 1 {
+        return Err(format!(
+            "{scenario} with retries: the 404 was asked for {asked_zz} times"
+        ));
+    }
+    Ok(())
+}
+
+/// Every fault mode on one model: the fault matrix's row for it.
+pub fn check_fault_matrix(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+    FAULT_MODES
+        .iter()
+        .try_for_each(|mode| check_fault_mode(download_many, max_req, *mode))
+}

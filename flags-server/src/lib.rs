@@ -1,0 +1,73 @@
+//! The local flag server: the test rig of every concurrency model.
+//!
+//! The book's examples download flags from a web server; this crate is that
+//! server, on your own machine, with knobs. It answers
+//!
+//! - `GET /flags/{cc}/{cc}.gif`: the flag of a country (`image/gif`), for the
+//!   194 lower-case codes `ad` to `zw`;
+//! - `GET /flags/{cc}/metadata.json`: `{"tld_cc": ".br", "iso_cc": "BR",
+//!   "country": "Brazil", "gec_cc": "BR"}`;
+//! - `GET /stats`: the [`Stats`] in JSON, and `POST /stats/reset` to zero
+//!   them;
+//! - `404 Not Found` for anything else.
+//!
+//! Around that, a [`ServerConfig`] adds what makes downloading interesting:
+//! a [`Delay`] (fixed or uniform), an error rate (418 I'm a teapot, as in the
+//! book), random or scripted [`Fault`]s (other statuses, dropped and
+//! truncated connections, stalls, huge and slow bodies), and a seed to make
+//! all of it repeatable.
+//!
+//! # A tour of the modules
+//!
+//! - `images`: the built-in data. [`builtin_flag`] paints a distinct GIF per
+//!   code, once, deterministically; [`builtin_metadata`] writes its JSON.
+//! - `config`: [`ServerConfig`], [`Delay`] and [`Fault`]: what a server does
+//!   besides serving.
+//! - `server`: [`FlagServer`], the handle. It owns a std thread that owns a
+//!   tokio runtime, which runs the accept loop, one task per connection
+//!   (hyper, HTTP/1.1 with keep-alive) and the request handler.
+//! - `body`: the response body, which can be sent whole, slowly, cut short
+//!   or oversized, and which carries the request's in-flight guard.
+//! - `stats`: the counters behind [`Stats`] and the [`RequestRecord`] log.
+//! - [`contract`]: the one check every model's tests run against this
+//!   server.
+//! - `cli`: the `flags-server` command line ([`run_cli`]); `main.rs` only
+//!   calls it.
+//!
+//! # Using it from tests and benchmarks
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use flags_server::{FlagServer, ServerConfig};
+//!
+//! let server = FlagServer::start(ServerConfig::default())?;
+//! // Any HTTP client will do; here, a bare socket.
+//! let mut stream = std::net::TcpStream::connect(server.addr())?;
+//! stream.write_all(b"GET /flags/br/br.gif HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+//! let mut answer = Vec::new();
+//! stream.read_to_end(&mut answer)?;
+//! assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
+//! assert_eq!(server.stats().by_status[&200], 1);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Invariants
+//!
+//! - This is the only crate of the workspace that listens on a socket.
+//! - It never serves a file outside the directory it was given.
+//! - It knows nothing of the models that download from it: they are judged
+//!   from the outside, by what the server saw (`peak_in_flight`, the log).
+
+mod body;
+mod cli;
+mod config;
+pub mod contract;
+mod images;
+mod server;
+mod stats;
+
+pub use cli::run_cli;
+pub use config::{Delay, Fault, ParseDelayError, ServerConfig};
+pub use images::{builtin_flag, builtin_metadata};
+pub use server::FlagServer;
+pub use stats::{RequestRecord, Stats};

@@ -1,0 +1,95 @@
+//! The `flags-server` binary, run as a user would.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_flags-server");
+
+/// Bad options are usage errors: clap's message, exit status 2.
+#[test]
+fn bad_options_exit_with_2() {
+    for arguments in [
+        &["--bogus"][..],
+        &["--delay", "0.1"],
+        &["--port", "1", "--delay", "fast"],
+        &["--port", "1", "--error-rate", "2"],
+        &["--port", "1", "--status-rate", "503"],
+        &["--port", "http"],
+    ] {
+        let output = Command::new(BINARY).args(arguments).output().expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}");
+        assert!(!output.stderr.is_empty());
+    }
+}
+
+/// A port in use is one clear line and exit status 1.
+#[test]
+fn port_in_use_exits_with_1() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let output = Command::new(BINARY)
+        .args(["--port", &port])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("in use") && stderr.contains(&port),
+        "{stderr}"
+    );
+}
+
+/// One server on a chosen port serves flags, then exits 0 on SIGTERM.
+#[cfg(unix)]
+#[test]
+fn single_server_serves_then_stops_on_sigterm() {
+    use std::io::{Read, Write};
+
+    // A free port: bind, note it, release it for the server.
+    let port = {
+        let probe = TcpListener::bind("127.0.0.1:0").expect("bind");
+        probe.local_addr().expect("addr").port()
+    };
+    let mut child = Command::new(BINARY)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--delay",
+            "0.05",
+            "--seed",
+            "7",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).expect("banner");
+    assert_eq!(
+        banner.trim_end(),
+        format!("SERVER serving 194 flags at http://127.0.0.1:{port}/flags")
+    );
+
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .write_all(b"GET /flags/br/metadata.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(
+        answer.ends_with(r#""country": "Brazil", "gec_cc": "BR"}"#),
+        "{answer}"
+    );
+
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    // SAFETY: `kill` only sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(0));
+    let mut rest = String::new();
+    let _ = stderr.read_to_string(&mut rest);
+    assert!(rest.contains("shutting down"), "{rest}");
+}

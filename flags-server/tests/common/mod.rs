@@ -1,0 +1,105 @@
+//! A bare HTTP/1.1 client over `std::net::TcpStream`, for the tests that
+//! must see exactly what the server sent: a cut connection, a body shorter
+//! than its `Content-Length`, or a path that a real client would clean up.
+
+#![allow(dead_code)] // Each test file uses its own part of these helpers.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// What came back on one connection.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// The status code of the status line.
+    pub status: u16,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes received before the connection ended.
+    pub body: Vec<u8>,
+    /// True if the connection ended with an error (reset) rather than a
+    /// clean close.
+    pub ended_with_error: bool,
+}
+
+impl RawResponse {
+    /// The value of a header, by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The `Content-Length` header as a number.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")?.parse().ok()
+    }
+}
+
+/// Sends one request with `Connection: close` and reads until the server
+/// closes the connection.
+pub fn raw_request(addr: SocketAddr, method: &str, path: &str) -> io::Result<RawResponse> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 16 * 1024];
+    let mut ended_with_error = false;
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(count) => received.extend_from_slice(&buffer[..count]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                ended_with_error = true;
+                break;
+            }
+        }
+    }
+    parse_response(&received, ended_with_error)
+}
+
+/// `GET path` with [`raw_request`].
+pub fn raw_get(addr: SocketAddr, path: &str) -> io::Result<RawResponse> {
+    raw_request(addr, "GET", path)
+}
+
+/// Splits a response into status, headers and body.
+pub fn parse_response(received: &[u8], ended_with_error: bool) -> io::Result<RawResponse> {
+    let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
+    let head_end = received
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .ok_or_else(|| invalid("no complete response head"))?;
+    let head = String::from_utf8_lossy(&received[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid("bad status line"))?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Ok(RawResponse {
+        status,
+        headers,
+        body: received[head_end + 4..].to_vec(),
+        ended_with_error,
+    })
+}
+
+/// A blocking reqwest client that does not pool connections across tests.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .expect("a reqwest client builds")
+}

@@ -1,0 +1,306 @@
+//! Delays, errors and faults, each seen from the client's side.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{client, raw_get};
+use flags_server::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
+
+/// A server with one setting changed.
+fn start(config: ServerConfig) -> FlagServer {
+    FlagServer::start(config).expect("server starts")
+}
+
+/// A fixed delay is honoured: no answer comes sooner.
+#[test]
+fn fixed_delay_is_honoured() {
+    let server = start(ServerConfig {
+        delay: Delay::Fixed(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    });
+    let started = Instant::now();
+    let response = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+    assert_eq!(response.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // The statistics are not delayed.
+    let _ = server.stats();
+}
+
+/// A uniform delay waits at least its minimum.
+#[test]
+fn uniform_delay_waits_at_least_the_minimum() {
+    let server = start(ServerConfig {
+        delay: Delay::Uniform {
+            min: Duration::from_millis(200),
+            max: Duration::from_millis(400),
+        },
+        ..ServerConfig::default()
+    });
+    let started = Instant::now();
+    let response = raw_get(server.addr(), "/flags/jp/metadata.json").expect("answer");
+    assert_eq!(response.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+/// An error rate of 1 answers every flag request with 418 I'm a teapot.
+#[test]
+fn error_rate_one_is_always_a_teapot() {
+    let server = start(ServerConfig {
+        error_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let client = client();
+    for code in ["br", "cn", "zz"] {
+        let response = client
+            .get(format!("{}/{code}/{code}.gif", server.base_url()))
+            .send()
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 418);
+        assert_eq!(response.status().canonical_reason(), Some("I'm a teapot"));
+    }
+    assert_eq!(server.stats().faults["status_418"], 3);
+}
+
+/// The same seed gives the same sequence of errors.
+#[test]
+fn seeded_errors_repeat() {
+    let statuses = |seed| {
+        let server = start(ServerConfig {
+            error_rate: 0.5,
+            seed: Some(seed),
+            ..ServerConfig::default()
+        });
+        let client = client();
+        (0..40)
+            .map(|_| {
+                client
+                    .get(format!("{}/br/br.gif", server.base_url()))
+                    .send()
+                    .expect("an answer")
+                    .status()
+                    .as_u16()
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = statuses(7);
+    assert_eq!(first, statuses(7));
+    assert!(first.contains(&200) && first.contains(&418), "{first:?}");
+    assert_ne!(first, statuses(8));
+}
+
+/// Drop: the headers arrive, then the connection closes without a body, and
+/// a real client reports an error reading the body.
+#[test]
+fn drop_fault_closes_after_headers() {
+    let server = start(ServerConfig {
+        drop_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let response = raw_get(server.addr(), "/flags/br/br.gif").expect("headers arrive");
+    assert_eq!(response.status, 200);
+    let announced = response.content_length().expect("a Content-Length");
+    assert_eq!(
+        announced,
+        builtin_flag("br").expect("built in").len() as u64
+    );
+    assert!(response.body.is_empty());
+
+    let body = client()
+        .get(format!("{}/br/br.gif", server.base_url()))
+        .send()
+        .and_then(|response| response.bytes());
+    assert!(body.is_err(), "reqwest must see the cut");
+    assert_eq!(server.stats().faults["drop"], 2);
+}
+
+/// Truncate: the body is shorter than its `Content-Length`, and a real
+/// client reports an error.
+#[test]
+fn truncate_fault_sends_a_short_body() {
+    let server = start(ServerConfig {
+        truncate_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let response = raw_get(server.addr(), "/flags/cn/cn.gif").expect("headers arrive");
+    assert_eq!(response.status, 200);
+    let announced = response.content_length().expect("a Content-Length");
+    assert!(!response.body.is_empty());
+    assert!((response.body.len() as u64) < announced);
+    let flag = builtin_flag("cn").expect("built in");
+    assert!(
+        flag.starts_with(&response.body),
+        "the part sent is the real start"
+    );
+
+    let body = client()
+        .get(format!("{}/cn/cn.gif", server.base_url()))
+        .send()
+        .and_then(|response| response.bytes());
+    assert!(body.is_err(), "reqwest must see the short body");
+}
+
+/// Huge: the server announces (and would send) more than 10 MiB.
+#[test]
+fn huge_fault_claims_over_ten_mebibytes() {
+    let server = start(ServerConfig {
+        huge_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    stream
+        .write_all(b"GET /flags/br/br.gif HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    // Read only the head, then hang up, as a careful client would.
+    let mut head = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("head arrives");
+        head.push(byte[0]);
+    }
+    let response = common::parse_response(&head, false).expect("a response head");
+    assert_eq!(response.status, 200);
+    assert!(response.content_length().expect("a Content-Length") > 10 * 1024 * 1024);
+    drop(stream);
+    assert_eq!(server.stats().faults["huge"], 1);
+}
+
+/// Huge bodies are really sent in full to a client that reads them all.
+#[test]
+fn huge_body_is_streamed_in_full() {
+    let server = start(ServerConfig {
+        huge_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let response = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+    assert_eq!(Some(response.body.len() as u64), response.content_length());
+    assert_eq!(response.body.len(), 11 * 1024 * 1024);
+}
+
+/// Stall: no answer comes, the client times out; shutting down closes the
+/// connection without an answer.
+#[test]
+fn stall_fault_never_answers() {
+    let server = start(ServerConfig {
+        stall_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    stream
+        .write_all(b"GET /flags/br/br.gif HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut buffer = [0_u8; 64];
+    let error = stream.read(&mut buffer).expect_err("the client times out");
+    assert!(
+        matches!(
+            error.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{error}"
+    );
+    let stats = server.stats();
+    assert_eq!((stats.faults["stall"], stats.in_flight), (1, 1));
+
+    server.shutdown();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "no answer, just a close");
+}
+
+/// 503 and 429 come with `Retry-After: 0`; other statuses as asked.
+#[test]
+fn status_faults_carry_retry_after() {
+    for (code, retry_after) in [(503, Some("0")), (429, Some("0")), (500, None)] {
+        let server = start(ServerConfig {
+            status_rates: vec![(code, 1.0)],
+            ..ServerConfig::default()
+        });
+        let response = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+        assert_eq!(response.status, code);
+        assert_eq!(response.header("retry-after"), retry_after, "{code}");
+        assert_eq!(server.stats().faults[&format!("status_{code}")], 1);
+    }
+}
+
+/// A slow body arrives whole, but takes its time.
+#[test]
+fn slow_body_arrives_whole_and_late() {
+    let server = start(ServerConfig {
+        slow_body: true,
+        ..ServerConfig::default()
+    });
+    let started = Instant::now();
+    let response = raw_get(server.addr(), "/flags/us/us.gif").expect("answer");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, builtin_flag("us").expect("built in"));
+    assert_eq!(server.stats().faults["slow_body"], 1);
+}
+
+/// Scripted faults hit exactly the scripted requests: the n-th request for
+/// a code gets the n-th fault, then the code is served normally.
+#[test]
+fn scripted_faults_hit_exactly_the_scripted_requests() {
+    let scripted = BTreeMap::from([
+        (
+            "br".to_owned(),
+            vec![Fault::Status(503), Fault::Status(503)],
+        ),
+        ("cn".to_owned(), vec![Fault::Status(500); 100]),
+        ("xx".to_owned(), vec![Fault::Status(500); 100]),
+        (
+            "jp".to_owned(),
+            vec![Fault::Delay(Duration::from_millis(200)), Fault::Truncate],
+        ),
+    ]);
+    let server = start(ServerConfig {
+        scripted,
+        ..ServerConfig::default()
+    });
+    let status = |path: &str| raw_get(server.addr(), path).expect("answer").status;
+
+    assert_eq!(
+        status("/flags/br/metadata.json"),
+        200,
+        "metadata is not scripted"
+    );
+    assert_eq!(
+        [
+            status("/flags/br/br.gif"),
+            status("/flags/br/br.gif"),
+            status("/flags/br/br.gif"),
+            status("/flags/br/br.gif"),
+        ],
+        [503, 503, 200, 200]
+    );
+    assert!((0..5).all(|_| status("/flags/cn/cn.gif") == 500));
+    assert_eq!(status("/flags/xx/xx.gif"), 500);
+    assert_eq!(status("/flags/us/us.gif"), 200);
+
+    let started = Instant::now();
+    assert_eq!(status("/flags/jp/jp.gif"), 200);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    let truncated = raw_get(server.addr(), "/flags/jp/jp.gif").expect("answer");
+    assert!((truncated.body.len() as u64) < truncated.content_length().expect("length"));
+    assert_eq!(
+        raw_get(server.addr(), "/flags/jp/jp.gif")
+            .expect("answer")
+            .body
+            .len(),
+        builtin_flag("jp").expect("built in").len()
+    );
+
+    let faults = server.stats().faults;
+    assert_eq!(faults["status_503"], 2);
+    assert_eq!(faults["status_500"], 6);
+    assert_eq!((faults["delay"], faults["truncate"]), (1, 1));
+}

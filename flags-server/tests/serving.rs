@@ -1,0 +1,166 @@
+//! Serving: flags and metadata over HTTP, 404 for everything else, and a
+//! flag directory that never lets a file outside it out.
+
+mod common;
+
+use std::fs;
+
+use common::{client, raw_get, raw_request};
+use flags_server::{FlagServer, ServerConfig, builtin_flag, builtin_metadata};
+
+/// A flag and its metadata come back with the right type, length and bytes.
+#[test]
+fn serves_flag_and_metadata() {
+    let server = FlagServer::start(ServerConfig::default()).expect("server starts");
+    let client = client();
+
+    let response = client
+        .get(format!("{}/br/br.gif", server.base_url()))
+        .send()
+        .expect("GET flag");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "image/gif");
+    let expected = builtin_flag("br").expect("built in");
+    assert_eq!(
+        response.headers()["content-length"],
+        expected.len().to_string().as_str()
+    );
+    assert_eq!(response.bytes().expect("body").as_ref(), expected);
+
+    let response = client
+        .get(format!("{}/br/metadata.json", server.base_url()))
+        .send()
+        .expect("GET metadata");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        response.text().expect("text"),
+        builtin_metadata("br").expect("built in")
+    );
+}
+
+/// Unknown codes, other paths, mismatched names and other methods get 404.
+#[test]
+fn not_found_for_anything_else() {
+    let server = FlagServer::start(ServerConfig::default()).expect("server starts");
+    for path in [
+        "/flags/zz/zz.gif",
+        "/flags/br/us.gif",
+        "/flags/BR/BR.gif",
+        "/flags/br/br.png",
+        "/flags/br/",
+        "/flags/",
+        "/flags",
+        "/",
+        "/favicon.ico",
+        "/br/br.gif",
+        "/flags/br/br.gif/extra",
+    ] {
+        let response = raw_get(server.addr(), path).expect("an answer");
+        assert_eq!(response.status, 404, "{path}");
+    }
+    let response = raw_request(server.addr(), "POST", "/flags/br/br.gif").expect("an answer");
+    assert_eq!(response.status, 404);
+}
+
+/// One keep-alive connection carries several requests.
+#[test]
+fn keeps_connections_alive() {
+    let server = FlagServer::start(ServerConfig::default()).expect("server starts");
+    let client = client();
+    for code in ["br", "cn", "jp"] {
+        let response = client
+            .get(format!("{}/{code}/{code}.gif", server.base_url()))
+            .send()
+            .expect("GET flag");
+        assert_eq!(response.status().as_u16(), 200);
+        let _ = response.bytes().expect("body");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.requests, 3);
+    assert_eq!(stats.connections, 1);
+}
+
+/// `--dir` serves the directory's files and nothing outside it: not through
+/// `..`, not through `%2e%2e`, not through a symbolic link that leaves it.
+#[test]
+fn directory_serves_inside_files_only() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    let secret_dir = outside.path().join("secret");
+    fs::create_dir(&secret_dir).expect("mkdir");
+    fs::write(secret_dir.join("secret.gif"), b"SECRET").expect("write");
+    fs::write(secret_dir.join("xx.gif"), b"SECRET").expect("write");
+
+    let root = outside.path().join("flags");
+    fs::create_dir_all(root.join("br")).expect("mkdir");
+    fs::write(root.join("br").join("br.gif"), b"GIF89a-brazil").expect("write");
+    fs::write(
+        root.join("br").join("metadata.json"),
+        b"{\"country\": \"Brazil\"}",
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        // A link leaving the directory, and one staying inside it.
+        std::os::unix::fs::symlink(&secret_dir, root.join("xx")).expect("symlink");
+        fs::create_dir(root.join("yy")).expect("mkdir");
+        std::os::unix::fs::symlink(
+            root.join("br").join("br.gif"),
+            root.join("yy").join("yy.gif"),
+        )
+        .expect("symlink");
+    }
+
+    let config = ServerConfig {
+        dir: Some(root.clone()),
+        ..ServerConfig::default()
+    };
+    let server = FlagServer::start(config).expect("server starts");
+    let addr = server.addr();
+
+    let flag = raw_get(addr, "/flags/br/br.gif").expect("answer");
+    assert_eq!(
+        (flag.status, flag.body.as_slice()),
+        (200, &b"GIF89a-brazil"[..])
+    );
+    assert_eq!(flag.header("content-type"), Some("image/gif"));
+    let metadata = raw_get(addr, "/flags/br/metadata.json").expect("answer");
+    assert_eq!(metadata.status, 200);
+    assert_eq!(
+        raw_get(addr, "/flags/cn/cn.gif").expect("answer").status,
+        404
+    );
+
+    for escape in [
+        "/flags/../secret/secret.gif",
+        "/flags/br/../../secret/secret.gif",
+        "/flags/%2e%2e/secret/secret.gif",
+        "/flags/%2E%2E/%2E%2E.gif",
+        "/flags/br/..%2f..%2fsecret%2fsecret.gif",
+        "/flags//etc/passwd",
+        "/flags/xx/xx.gif",
+    ] {
+        let response = raw_get(addr, escape).expect("answer");
+        assert_eq!(response.status, 404, "{escape}");
+        assert!(!response.body.starts_with(b"SECRET"), "{escape}");
+    }
+    #[cfg(unix)]
+    {
+        assert_eq!(
+            raw_get(addr, "/flags/yy/yy.gif").expect("answer").status,
+            200
+        );
+        assert_eq!(server.flag_count(), 2);
+    }
+}
+
+/// A directory that does not exist is refused at start, naming it.
+#[test]
+fn missing_directory_is_an_error() {
+    let config = ServerConfig {
+        dir: Some("/no/such/flag/dir".into()),
+        ..ServerConfig::default()
+    };
+    let error = FlagServer::start(config).expect_err("no such directory");
+    assert!(error.to_string().contains("/no/such/flag/dir"), "{error}");
+}
