@@ -1,6 +1,10 @@
-//! Placeholder binary for the threadpool model.
+//! `flags-threadpool`: download flags with a pool of threads,
+//! `--executor std` (default) or `--executor rayon`. See the library.
 
 fn main() -> std::process::ExitCode {
-    eprintln!("flags-threadpool: this model is not implemented yet");
-    std::process::ExitCode::FAILURE
+    flags_core::run_with::<flags_threadpool::ThreadpoolArgs, _>(
+        flags_threadpool::download_many_with,
+        flags_threadpool::DEFAULT_MAX_REQ,
+        flags_threadpool::MAX_MAX_REQ,
+    )
 }

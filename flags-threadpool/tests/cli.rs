@@ -1,0 +1,238 @@
+//! The `flags-threadpool` binary, run as a child process against the
+//! in-process flag server: output, exit statuses, `--executor`, Ctrl-C.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use flags_core::save::TEMP_PREFIX;
+use flags_server::{Delay, Fault, FlagServer, ServerConfig};
+
+const EXECUTORS: [&str; 2] = ["std", "rayon"];
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flags-threadpool"))
+}
+
+fn run(arguments: &[&str]) -> Output {
+    binary().args(arguments).output().unwrap()
+}
+
+/// The lines of stdout without the last one (the elapsed time varies).
+fn stdout_without_time(output: &Output) -> Vec<String> {
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = lines.pop().unwrap_or_default();
+    assert!(last.starts_with("Elapsed time: "), "last line: {last:?}");
+    lines
+}
+
+/// The saved flags in `dest`, sorted; panics on a temporary file left.
+fn saved(dest: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dest)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(
+        !names.iter().any(|name| name.starts_with(TEMP_PREFIX)),
+        "{names:?}"
+    );
+    names
+}
+
+/// `-a` with the default `-m`: the report the contract shows, 30
+/// connections, all 194 flags saved, exit 0, with either executor.
+#[test]
+fn all_flags_report_with_each_executor() {
+    let server = FlagServer::start(ServerConfig::default()).unwrap();
+    for executor in EXECUTORS {
+        let dest = tempfile::tempdir().unwrap();
+        let url = server.base_url();
+        let output = run(&[
+            "-a",
+            "-s",
+            &url,
+            "-d",
+            dest.path().to_str().unwrap(),
+            "--executor",
+            executor,
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{executor}: {output:?}");
+        assert_eq!(
+            stdout_without_time(&output),
+            [
+                format!("URL site: {url}"),
+                "Searching for 194 flags: from AD to ZW".to_string(),
+                "30 concurrent connections will be used.".to_string(),
+                "-".repeat(20),
+                "194 flags downloaded.".to_string(),
+            ],
+            "{executor}"
+        );
+        assert_eq!(saved(dest.path()).len(), 194, "{executor}");
+    }
+}
+
+/// `-v` prints one line per code as it finishes; a 418 is an error line,
+/// counted, and makes the exit status 1; a 404 is "not found".
+#[test]
+fn verbose_lines_and_exit_status_one_on_error() {
+    for executor in EXECUTORS {
+        let mut config = ServerConfig::default();
+        config
+            .scripted
+            .insert("cn".into(), vec![Fault::Status(418)]);
+        let server = FlagServer::start(config).unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let url = server.base_url();
+        let arguments = [
+            "-v",
+            "-s",
+            &url,
+            "-d",
+            dest.path().to_str().unwrap(),
+            "--executor",
+            executor,
+        ];
+        let output = binary()
+            .args(arguments)
+            .args(["BR", "CN", "ZZ"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{executor}: {output:?}");
+        let lines = stdout_without_time(&output);
+        assert_eq!(
+            lines[..3],
+            [
+                format!("URL site: {url}"),
+                "Searching for 3 flags: BR, CN, ZZ".to_string(),
+                "3 concurrent connections will be used.".to_string(),
+            ]
+        );
+        // The `-v` lines come in finishing order: compare them sorted.
+        let mut progress: Vec<&str> = lines[3..6].iter().map(String::as_str).collect();
+        progress.sort_unstable();
+        assert_eq!(
+            progress,
+            ["BR OK", "CN error: HTTP 418 I'm a teapot", "ZZ not found"],
+            "{executor}"
+        );
+        assert_eq!(
+            lines[6..],
+            [
+                "-".repeat(20),
+                "  1 flag downloaded.".to_string(),
+                "  1 not found.".to_string(),
+                "  1 error.".to_string(),
+            ]
+        );
+        assert_eq!(saved(dest.path()), ["BR.gif"], "{executor}");
+    }
+}
+
+/// An unknown `--executor` is a usage error: exit 2, the message and the
+/// usage on stderr, nothing downloaded.
+#[test]
+fn unknown_executor_is_a_usage_error() {
+    let output = run(&["--executor", "tokio", "BR"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tokio") && stderr.contains("Usage:"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+/// Ctrl-C (a real SIGINT) in the middle of a slow run: the binary stops
+/// starting downloads, prints the report of what finished, exits 130, and
+/// the count it reports is exactly the flags on disk, with no temporary
+/// file left. With either executor.
+#[test]
+fn ctrl_c_reports_what_finished_and_exits_130() {
+    for executor in EXECUTORS {
+        let server = FlagServer::start(ServerConfig {
+            delay: Delay::Fixed(Duration::from_millis(200)),
+            ..ServerConfig::default()
+        })
+        .unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let url = server.base_url();
+        // 194 flags, 4 at a time, 0.2 s each: about 10 s if not stopped.
+        let child = binary()
+            .args([
+                "-a",
+                "-m",
+                "4",
+                "-s",
+                &url,
+                "-d",
+                dest.path().to_str().unwrap(),
+                "--executor",
+                executor,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until some flags are saved, then press Ctrl-C.
+        let start = Instant::now();
+        while std::fs::read_dir(dest.path()).unwrap().count() < 4
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: `kill` with a valid signal number has no memory-safety
+        // preconditions; the pid is our own child, not yet waited for.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(130), "{executor}: {output:?}");
+        let lines = stdout_without_time(&output);
+        let downloaded = lines
+            .iter()
+            .find_map(|line| line.trim().strip_suffix(" flags downloaded."))
+            .and_then(|count| count.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("{executor}: no count in {lines:?}"));
+        let on_disk = saved(dest.path()).len();
+        assert_eq!(downloaded, on_disk, "{executor}");
+        assert!((4..194).contains(&on_disk), "{executor}: {on_disk} saved");
+        assert_eq!(
+            server.stats().requests as usize,
+            on_disk,
+            "{executor}: every request started finished"
+        );
+    }
+}
+
+fn model(extra_args: &'static [&'static str]) -> flags_server::contract::ModelBinary<'static> {
+    flags_server::contract::ModelBinary {
+        program: Path::new(env!("CARGO_BIN_EXE_flags-threadpool")),
+        extra_args,
+    }
+}
+
+/// The shared Ctrl-C check (SIGINT to the process group), for both
+/// executors.
+#[test]
+fn shared_interrupt_check_passes() {
+    for executor in [&["--executor", "std"], &["--executor", "rayon"]] {
+        assert_eq!(
+            flags_server::contract::check_interrupt(&model(executor)),
+            Ok(())
+        );
+    }
+}
+
+/// Writes that fail (a file-size limit) are counted per flag and leave no
+/// partial or temporary file, for both executors.
+#[test]
+fn write_failures_are_counted() {
+    for executor in [&["--executor", "std"], &["--executor", "rayon"]] {
+        assert_eq!(
+            flags_server::contract::check_write_failure(&model(executor)),
+            Ok(())
+        );
+    }
+}

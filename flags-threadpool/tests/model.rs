@@ -1,0 +1,104 @@
+//! Both pools against the in-process flag server, beyond the shared
+//! contract: the concurrency the server sees, and a larger mixed run.
+
+use std::time::Duration;
+
+use flags_core::save::TEMP_PREFIX;
+use flags_core::{DownloadJob, SetupError, StatusCounter};
+use flags_server::{Delay, Fault, FlagServer, ServerConfig};
+use flags_threadpool::{download_many, download_many_rayon};
+
+type DownloadMany = fn(&DownloadJob) -> Result<StatusCounter, SetupError>;
+
+const MODELS: [(&str, DownloadMany); 2] = [
+    ("std", download_many as DownloadMany),
+    ("rayon", download_many_rayon as DownloadMany),
+];
+
+fn job(codes: &[&str], server: &FlagServer, dest: &std::path::Path, max_req: usize) -> DownloadJob {
+    let mut codes: Vec<String> = codes.iter().map(|code| code.to_string()).collect();
+    codes.sort();
+    DownloadJob::new(codes, server.base_url(), dest).with_max_req(max_req)
+}
+
+/// The flags saved in `dest`, and whether a temporary file was left.
+fn saved(dest: &std::path::Path) -> (usize, bool) {
+    let names: Vec<String> = std::fs::read_dir(dest)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let temporary = names.iter().any(|name| name.starts_with(TEMP_PREFIX));
+    (names.len(), temporary)
+}
+
+/// With 45 codes, a 100 ms delay and `-m 15`, the server sees exactly 15
+/// requests at once, for both pools: every worker is busy, and no more
+/// than `-m` run.
+#[test]
+fn peak_in_flight_equals_max_req_when_codes_outnumber_workers() {
+    for (name, download_many) in MODELS {
+        let server = FlagServer::start(ServerConfig {
+            delay: Delay::Fixed(Duration::from_millis(100)),
+            ..ServerConfig::default()
+        })
+        .unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let codes: Vec<&str> = flags_core::countries::all_cc()
+            .into_iter()
+            .take(45)
+            .collect();
+        let counter = download_many(&job(&codes, &server, dest.path(), 15)).unwrap();
+        assert_eq!(
+            counter,
+            StatusCounter {
+                ok: 45,
+                not_found: 0,
+                error: 0
+            },
+            "{name}"
+        );
+        let stats = server.stats();
+        assert_eq!(stats.peak_in_flight, 15, "{name}");
+        assert_eq!(stats.requests, 45, "{name}");
+        assert_eq!(saved(dest.path()), (45, false), "{name}");
+    }
+}
+
+/// Every possible code `AA..ZZ` (676) with 418s, timeouts and 404s mixed
+/// in: both pools count the same totals, and save exactly the flags they
+/// count as downloaded.
+#[test]
+fn every_code_with_faults_gives_the_same_totals() {
+    let timeout = Duration::from_millis(500);
+    let mut config = ServerConfig::default();
+    let teapots = ["ar", "br", "cn", "de", "eg"];
+    let slow = ["fr", "gh", "in"];
+    for code in teapots {
+        config
+            .scripted
+            .insert(code.into(), vec![Fault::Status(418); 4]);
+    }
+    for code in slow {
+        config
+            .scripted
+            .insert(code.into(), vec![Fault::Delay(timeout * 3); 4]);
+    }
+    let every: Vec<String> = flags_core::countries::every_cc();
+    let every: Vec<&str> = every.iter().map(String::as_str).collect();
+    let all_count = flags_core::countries::all_cc().len();
+    let expected = StatusCounter {
+        ok: all_count - teapots.len() - slow.len(),
+        not_found: every.len() - all_count,
+        error: teapots.len() + slow.len(),
+    };
+    for (name, download_many) in MODELS {
+        let server = FlagServer::start(config.clone()).unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let mut job = job(&every, &server, dest.path(), 30);
+        job.timeout = timeout;
+        let counter = download_many(&job).unwrap();
+        assert_eq!(counter, expected, "{name}");
+        assert_eq!(saved(dest.path()), (expected.ok, false), "{name}");
+        assert_eq!(server.stats().requests, every.len() as u64, "{name}");
+    }
+}
