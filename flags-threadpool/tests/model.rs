@@ -102,3 +102,17 @@ fn every_code_with_faults_gives_the_same_totals() {
         assert_eq!(server.stats().requests, every.len() as u64, "{name}");
     }
 }
+
+/// Load: `-e -m 1000` against a 0.2 s delay, for both pools: no error, and
+/// all 676 requests in flight at once.
+#[test]
+fn every_code_at_once_for_both_pools() {
+    assert_eq!(
+        flags_server::contract::check_load(&flags_threadpool::download_many),
+        Ok(())
+    );
+    assert_eq!(
+        flags_server::contract::check_load(&flags_threadpool::download_many_rayon),
+        Ok(())
+    );
+}
