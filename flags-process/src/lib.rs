@@ -1,2 +1,280 @@
-//! The process model. Not written yet: this crate is a placeholder so that the
-//! workspace builds; its binary says so and exits with status 1.
+//! The process model: a pool of worker child processes, each downloading
+//! one flag at a time, fed over pipes: the book's `ProcessPoolExecutor`.
+//!
+//! - **The model in one sentence:** `-m N` copies of this program run as
+//!   workers; the parent hands each free worker one country code down its
+//!   stdin, and the worker downloads and saves that flag with the
+//!   sequential model's own `download_one`, then answers one line on its
+//!   stdout.
+//! - **How work is split and joined:** every code is queued with
+//!   [`ProcessPool::submit`]; the pool hands one code to each free worker
+//!   and [`ProcessPool::next_outcome`] returns the outcomes in completion
+//!   order, like `as_completed`. At the end the parent closes every
+//!   worker's stdin and waits for each process to exit.
+//! - **What caps concurrency:** the number of workers. A worker holds at
+//!   most one code, so at most `-m` requests are in flight (default: the
+//!   number of CPUs, as Python's pool; at most [`MAX_MAX_REQ`]).
+//! - **How errors come back:** as data, in a line:
+//!   `DONE XX ERROR 0 HTTP 418 I'm a teapot`. A worker that dies, or sends
+//!   a line the [`protocol`] refuses, costs only the code it held (counted
+//!   as an error that names the worker and its exit status); it is replaced
+//!   and the run goes on.
+//! - **Compare with:** `flags-threadpool`, the same pool shape with threads
+//!   sharing one address space. Here each worker has its own memory, its
+//!   own HTTP client and its own connection: nothing is shared, everything
+//!   is copied through pipes. That isolation is what processes buy; in
+//!   Python they also buy parallel CPU work past the GIL, which Rust
+//!   threads already have (see `examples/primes.rs`).
+//!
+//! Modules: [`pool`] is the generic process pool (start, hand out, notice
+//! deaths, replace, reap); [`protocol`] is the line protocol of the flag
+//! workers. A program that uses this model must call
+//! [`worker_main_if_requested`] first thing in `main`: the workers are that
+//! same program, re-run in worker mode.
+
+pub mod pool;
+pub mod protocol;
+
+use std::io::{self, BufRead, Write};
+use std::sync::LazyLock;
+
+use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
+use reqwest::blocking::Client;
+
+pub use pool::{PoolError, ProcessPool, WorkerCommand, WorkerProtocol};
+use protocol::{DownloadProtocol, ProtocolError, Reply, Request, parse_request};
+
+/// `-m` when none is given: one worker per CPU, as Python's
+/// `ProcessPoolExecutor()` (at most [`MAX_MAX_REQ`]).
+pub static DEFAULT_MAX_REQ: LazyLock<usize> = LazyLock::new(|| {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_MAX_REQ)
+});
+/// The most workers this model starts: each is a whole process.
+pub const MAX_MAX_REQ: usize = 256;
+
+/// The environment variable of the fault-injection hook for tests, like
+/// the server's scripted faults: `garble:CC` makes a worker answer a
+/// malformed line for code `CC`; `exit:CC` makes it exit with status 3
+/// while holding `CC`. Set it on workers with [`WorkerCommand::env`].
+pub const FAULT_ENV: &str = "FLAGS_PROCESS_WORKER_FAULT";
+
+/// The exit status of a worker that exits on purpose through
+/// [`FAULT_ENV`].
+pub const FAULT_EXIT_STATUS: i32 = 3;
+
+/// Download every flag of `job` with a pool of worker processes running
+/// this very program, and count the outcomes.
+///
+/// The program must call [`worker_main_if_requested`] first thing in
+/// `main`. Returns `Err` only when the pool cannot start; a flag that fails,
+/// or a worker that dies, is counted as an error and the run goes on.
+/// Stops handing out codes after Ctrl-C, and returns what finished.
+pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
+    let command = WorkerCommand::current_exe().map_err(start_error)?;
+    download_many_with(job, &command)
+}
+
+/// Download one flag, with retries, and save it: what a worker does for
+/// each `GET` line, in the worker process, with the worker's own client.
+///
+/// It is the sequential model's `download_one`, unchanged, as the book's
+/// process pool runs the sequential script's function: only where it runs
+/// differs.
+pub fn download_one(client: &Client, country_code: &str, job: &DownloadJob) -> FlagOutcome {
+    flags_seq::download_one(client, country_code, job)
+}
+
+/// [`download_many`] with another worker program: tests pass
+/// `env!("CARGO_BIN_EXE_flags-process")`, since the test harness cannot
+/// be re-run as a worker.
+pub fn download_many_with(
+    job: &DownloadJob,
+    command: &WorkerCommand,
+) -> Result<StatusCounter, SetupError> {
+    let mut counter = StatusCounter::default();
+    let workers = job
+        .max_req
+        .clamp(1, MAX_MAX_REQ)
+        .min(job.country_codes.len());
+    if workers == 0 {
+        return Ok(counter);
+    }
+    let progress = Progress::new(job.country_codes.len(), job.verbose);
+    // The pool of up to `workers` processes. Each worker it starts gets
+    // the job's settings (`--timeout`, `--retries`, `--dest`) in its first
+    // line.
+    let mut pool = ProcessPool::with_command(command.clone(), DownloadProtocol::new(job), workers)
+        .map_err(start_error)?;
+    // Queue every code, as the book's `executor.submit` in a loop. The
+    // first `workers` codes each spawn a worker and go down its stdin at
+    // once, so the first downloads start while later workers are still
+    // being spawned; the other codes wait in the queue.
+    for country_code in &job.country_codes {
+        pool.submit(country_code.clone());
+    }
+    // Wait for outcomes in completion order, as `futures.as_completed`.
+    // Each one frees a worker, which the pool hands the next code before
+    // returning. After Ctrl-C the pool hands out no more codes and returns
+    // `None` once the codes in flight are done.
+    while let Some(outcome) = pool.next_outcome().map_err(start_error)? {
+        progress.record(&outcome);
+        counter.record(&outcome);
+    }
+    progress.finish();
+    // Join: close every worker's stdin so that it exits, and wait for
+    // each process (no zombie left).
+    pool.shutdown();
+    Ok(counter)
+}
+
+/// Serve as a download worker and exit, when this process was started as
+/// one; return at once otherwise.
+///
+/// Call it first thing in `main` of every program that runs this model
+/// (the `flags-process` binary does): the pool's workers are the same
+/// program, re-run with [`pool::WORKER_ENV`] set, as Python's *spawn* start
+/// method re-runs the interpreter and imports the main module. Without the
+/// call, a worker would run the command line instead; the pool notices (no
+/// greeting) and fails with a clear error rather than starting workers
+/// without end.
+pub fn worker_main_if_requested() {
+    if pool::requested_worker_mode().as_deref() == Some(protocol::PROTOCOL_NAME) {
+        std::process::exit(worker_main());
+    }
+}
+
+/// The worker process's `main`: serve stdin and stdout, return the exit
+/// status.
+fn worker_main() -> i32 {
+    // Ctrl-C reaches the whole process group, workers included. A worker
+    // must not die of it: the parent coordinates the stop. The handler
+    // sets the same flag `download_one` checks before each retry, so the
+    // worker finishes its current code without retrying, answers, and
+    // exits when the parent closes its stdin.
+    if let Err(error) = interrupt::install() {
+        eprintln!("flags-process worker: cannot handle Ctrl-C: {error}");
+    }
+    let fault = WorkerFault::from_env();
+    let stdin = io::stdin().lock();
+    let stdout = io::stdout().lock();
+    match serve(stdin, stdout, &fault) {
+        Ok(()) => 0,
+        Err(WorkerError::InjectedExit(_)) => FAULT_EXIT_STATUS,
+        Err(error) => {
+            eprintln!("flags-process worker: {error}");
+            1
+        }
+    }
+}
+
+/// Why a worker stopped serving before the end of its input.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// Reading stdin or writing stdout failed (the parent is gone).
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The parent sent a line this worker cannot read.
+    #[error("bad request from the parent: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// A `GET` came before the `JOB` line.
+    #[error("GET before JOB")]
+    NoJob,
+    /// [`FAULT_ENV`] asked to exit on this code.
+    #[error("exiting on {0} as {FAULT_ENV} asks")]
+    InjectedExit(String),
+}
+
+/// A misbehaviour a worker injects on purpose, for tests: see [`FAULT_ENV`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WorkerFault {
+    /// Behave.
+    #[default]
+    None,
+    /// Answer a malformed line for this code.
+    Garble(String),
+    /// Exit with [`FAULT_EXIT_STATUS`] when given this code.
+    Exit(String),
+}
+
+impl WorkerFault {
+    /// The fault [`FAULT_ENV`] asks for (none when unset or unknown).
+    pub fn from_env() -> Self {
+        let value = std::env::var(FAULT_ENV).unwrap_or_default();
+        match value.split_once(':') {
+            Some(("garble", code)) => WorkerFault::Garble(code.to_string()),
+            Some(("exit", code)) => WorkerFault::Exit(code.to_string()),
+            _ => WorkerFault::None,
+        }
+    }
+}
+
+/// The worker loop, over any input and output (the worker process runs it
+/// over its stdin and stdout): greet, read the `JOB` line, then answer each
+/// `GET` with one `DONE` line, until the input ends.
+///
+/// The input ends when the parent closes the pipe: after the run, or
+/// because the parent died. Either way the worker returns, so no worker
+/// outlives its parent for longer than its current download.
+pub fn serve(
+    mut input: impl BufRead,
+    mut output: impl Write,
+    fault: &WorkerFault,
+) -> Result<(), WorkerError> {
+    // Greet first, before any slow setup: the parent counts a worker as
+    // started when this line arrives.
+    write_line(&mut output, &Reply::hello().to_line())?;
+    let mut session: Option<(Result<Client, SetupError>, DownloadJob)> = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        // Blocking read of the next request. 0 bytes: end of input, the
+        // parent has closed our stdin. Time to exit.
+        if input.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let text = line.strip_suffix('\n').unwrap_or(&line);
+        match parse_request(text)? {
+            Request::Job(settings) => {
+                let job = settings.to_job();
+                // This worker's own client: one connection pool per
+                // process, kept alive from one code to the next.
+                session = Some((flags_seq::http_client(job.timeout), job));
+            }
+            Request::Get(country_code) => {
+                let (client, job) = session.as_ref().ok_or(WorkerError::NoJob)?;
+                if fault == &WorkerFault::Exit(country_code.clone()) {
+                    return Err(WorkerError::InjectedExit(country_code));
+                }
+                let outcome = match client {
+                    Ok(client) => download_one(client, &country_code, job),
+                    Err(error) => FlagOutcome::error(&country_code, error.to_string()),
+                };
+                let reply = if fault == &WorkerFault::Garble(country_code.clone()) {
+                    format!("DONE {country_code} MAYBE {}", outcome.bytes())
+                } else {
+                    Reply::Done(outcome).to_line()
+                };
+                // Send the answer: one line, flushed at once, since the
+                // parent is waiting for it.
+                write_line(&mut output, &reply)?;
+            }
+        }
+    }
+}
+
+/// Write one line and flush it.
+fn write_line(output: &mut impl Write, line: &str) -> io::Result<()> {
+    output.write_all(line.as_bytes())?;
+    output.write_all(b"\n")?;
+    output.flush()
+}
+
+/// A pool that cannot start (or has no worker left) stops the run.
+fn start_error(error: PoolError) -> SetupError {
+    SetupError::Start {
+        what: "worker processes",
+        reason: error.to_string(),
+    }
+}

@@ -1,6 +1,13 @@
-//! Placeholder binary for the process model.
+//! `flags-process`: download flags with a pool of worker processes. See the
+//! library.
 
 fn main() -> std::process::ExitCode {
-    eprintln!("flags-process: this model is not implemented yet");
-    std::process::ExitCode::FAILURE
+    // First thing: when this process is one of the pool's workers, serve
+    // and exit here, before the command line is parsed.
+    flags_process::worker_main_if_requested();
+    flags_core::run(
+        flags_process::download_many,
+        *flags_process::DEFAULT_MAX_REQ,
+        flags_process::MAX_MAX_REQ,
+    )
 }

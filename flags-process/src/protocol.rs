@@ -1,0 +1,525 @@
+//! The line protocol the parent and its download workers speak over the
+//! worker's stdin and stdout: small, versioned, readable by eye.
+//!
+//! Python's `ProcessPoolExecutor` pickles a function and its arguments into
+//! a pipe. We cannot send a Rust closure to another process, so we send
+//! what the closure would have captured, as text: the job's settings once,
+//! then one country code at a time. Each message is one line of UTF-8,
+//! fields separated by exactly one space:
+//!
+//! ```text
+//! worker -> parent   HELLO flags-process 1                 first line, always
+//! parent -> worker   JOB http://127.0.0.1:8001/flags 3100000000 0 downloaded
+//! parent -> worker   GET BR
+//! worker -> parent   DONE BR OK 12345                      saved, 12345 bytes
+//! parent -> worker   GET ZZ
+//! worker -> parent   DONE ZZ NOT_FOUND 0
+//! parent -> worker   GET XX
+//! worker -> parent   DONE XX ERROR 0 HTTP 418 I'm a teapot the rest of the line is the message
+//! parent closes the worker's stdin: the worker exits
+//! ```
+//!
+//! `JOB` carries `base_url timeout_ns retries dest_dir`. The URL, the folder
+//! and the codes are [percent-encoded](encode_field) so that a space, a
+//! newline or a non-UTF-8 byte in a path cannot break a line; an error
+//! message is sent as is, with control characters turned into spaces.
+//!
+//! The parent must survive anything a worker writes: [`parse_reply`]
+//! never panics (the tests throw arbitrary strings, bytes and nearly valid
+//! lines at it), and a line it refuses is a [`ProtocolError`], which the
+//! pool answers by killing and replacing that worker.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome};
+
+use crate::pool::WorkerProtocol;
+
+/// The name in a download worker's greeting, and the value of
+/// [`WORKER_ENV`](crate::pool::WORKER_ENV) that starts one.
+pub const PROTOCOL_NAME: &str = "flags-process";
+/// The version of this protocol. A worker that greets with another one is
+/// refused: parent and workers must be built from the same source.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The longest line the parent accepts from a worker, newline excluded.
+pub const MAX_LINE_BYTES: usize = 8192;
+/// The longest error message a worker sends; longer ones are cut.
+pub const MAX_MESSAGE_BYTES: usize = 2000;
+
+/// A line the parent (or a worker) cannot accept.
+///
+/// Values quoted in the message are cut to a few dozen characters and
+/// escaped, so that the message stays one short line whatever was received.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// An empty line.
+    #[error("empty line")]
+    Empty,
+    /// A line longer than [`MAX_LINE_BYTES`].
+    #[error("line longer than {MAX_LINE_BYTES} bytes")]
+    TooLong,
+    /// The first word is no message of this protocol.
+    #[error("unknown message {0:?}")]
+    UnknownMessage(String),
+    /// Too few or too many fields for the message.
+    #[error("{message} takes {expected} fields, got {got}")]
+    FieldCount {
+        /// The message, like `DONE`.
+        message: &'static str,
+        /// How many fields it takes, the message word included.
+        expected: usize,
+        /// How many the line had.
+        got: usize,
+    },
+    /// A field that cannot be read.
+    #[error("bad {field} {value:?}: {reason}")]
+    BadField {
+        /// Which field, like `byte count`.
+        field: &'static str,
+        /// What was received (cut).
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A well-formed line that is not what was expected at this point.
+    #[error("expected {expected}, got {got:?}")]
+    Unexpected {
+        /// What the reader was waiting for.
+        expected: String,
+        /// What came (cut).
+        got: String,
+    },
+}
+
+/// What the parent sends a download worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// The settings of the run, sent once, right after the worker starts.
+    Job(JobSettings),
+    /// Download and save this country's flag, then answer [`Reply::Done`].
+    Get(String),
+}
+
+/// The part of a [`DownloadJob`] a worker needs: where to download from,
+/// how patiently, and where to save. The codes come one by one in
+/// [`Request::Get`]; concurrency and `-v` are the parent's business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSettings {
+    /// Where flags are found, without a trailing `/`.
+    pub base_url: String,
+    /// `--timeout`, per request.
+    pub timeout: Duration,
+    /// `--retries`.
+    pub retries: u32,
+    /// `--dest`.
+    pub dest_dir: PathBuf,
+}
+
+impl JobSettings {
+    /// The settings of `job` that its workers inherit.
+    pub fn from_job(job: &DownloadJob) -> Self {
+        Self {
+            base_url: job.base_url.clone(),
+            timeout: job.timeout,
+            retries: job.retries,
+            dest_dir: job.dest_dir.clone(),
+        }
+    }
+
+    /// A job with these settings and no codes, for
+    /// [`download_one`](crate::download_one) in the worker.
+    pub fn to_job(&self) -> DownloadJob {
+        let mut job = DownloadJob::new(Vec::new(), self.base_url.clone(), self.dest_dir.clone());
+        job.timeout = self.timeout;
+        job.retries = self.retries;
+        job
+    }
+}
+
+/// What a download worker sends back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// The greeting, the first line of every worker.
+    Hello {
+        /// The protocol's name, [`PROTOCOL_NAME`] for download workers.
+        name: String,
+        /// Its version.
+        version: u32,
+    },
+    /// One code is finished, whatever its status.
+    Done(FlagOutcome),
+}
+
+impl Request {
+    /// The request as one line, without the newline.
+    ///
+    /// ```
+    /// use flags_process::protocol::Request;
+    /// assert_eq!(Request::Get("BR".into()).to_line(), "GET BR");
+    /// ```
+    pub fn to_line(&self) -> String {
+        match self {
+            Request::Job(settings) => {
+                let timeout_ns = u64::try_from(settings.timeout.as_nanos()).unwrap_or(u64::MAX);
+                format!(
+                    "JOB {} {timeout_ns} {} {}",
+                    encode_field(settings.base_url.as_bytes()),
+                    settings.retries,
+                    encode_field(&path_to_bytes(&settings.dest_dir)),
+                )
+            }
+            Request::Get(country_code) => format!("GET {}", encode_field(country_code.as_bytes())),
+        }
+    }
+}
+
+impl Reply {
+    /// The greeting of a download worker of this version.
+    pub fn hello() -> Self {
+        Reply::Hello {
+            name: PROTOCOL_NAME.to_string(),
+            version: PROTOCOL_VERSION,
+        }
+    }
+
+    /// The reply as one line, without the newline. An error message is cut
+    /// to [`MAX_MESSAGE_BYTES`] and its control characters become spaces.
+    ///
+    /// ```
+    /// use flags_core::FlagOutcome;
+    /// use flags_process::protocol::Reply;
+    /// assert_eq!(Reply::Done(FlagOutcome::ok("BR", 12345)).to_line(), "DONE BR OK 12345");
+    /// assert_eq!(
+    ///     Reply::Done(FlagOutcome::error("XX", "HTTP 418 I'm a teapot")).to_line(),
+    ///     "DONE XX ERROR 0 HTTP 418 I'm a teapot"
+    /// );
+    /// ```
+    pub fn to_line(&self) -> String {
+        match self {
+            Reply::Hello { name, version } => hello_line(name, *version),
+            Reply::Done(outcome) => {
+                let country_code = encode_field(outcome.country_code().as_bytes());
+                match outcome.status() {
+                    DownloadStatus::Ok => format!("DONE {country_code} OK {}", outcome.bytes()),
+                    DownloadStatus::NotFound => format!("DONE {country_code} NOT_FOUND 0"),
+                    DownloadStatus::Error => format!(
+                        "DONE {country_code} ERROR 0 {}",
+                        clean_message(outcome.error_message().unwrap_or(""))
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// The greeting line of a protocol: `HELLO {name} {version}`.
+pub fn hello_line(name: &str, version: u32) -> String {
+    format!("HELLO {name} {version}")
+}
+
+/// Read a worker's greeting: `HELLO {name} {version}`, the name made of
+/// letters, digits, `-`, `_` and `.`. Used by the pool for every protocol.
+///
+/// ```
+/// use flags_process::protocol::parse_hello;
+/// assert_eq!(parse_hello("HELLO flags-process 1"), Ok(("flags-process".to_string(), 1)));
+/// assert!(parse_hello("HELLO flags-process").is_err());
+/// ```
+pub fn parse_hello(line: &str) -> Result<(String, u32), ProtocolError> {
+    let fields = fields_of(line)?;
+    match fields.as_slice() {
+        ["HELLO", name, version] => {
+            let name_ok = (1..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte));
+            if !name_ok {
+                return Err(bad_field("protocol name", name, "not a name"));
+            }
+            let version = parse_number::<u32>("protocol version", version)?;
+            Ok((name.to_string(), version))
+        }
+        ["HELLO", ..] => Err(ProtocolError::FieldCount {
+            message: "HELLO",
+            expected: 3,
+            got: fields.len(),
+        }),
+        [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(word))),
+        [] => Err(ProtocolError::Empty),
+    }
+}
+
+/// Read one line from a download worker (without its newline). Never
+/// panics, whatever the line holds.
+///
+/// ```
+/// use flags_core::FlagOutcome;
+/// use flags_process::protocol::{Reply, parse_reply};
+/// assert_eq!(parse_reply("DONE BR OK 12345"), Ok(Reply::Done(FlagOutcome::ok("BR", 12345))));
+/// assert_eq!(parse_reply("DONE ZZ NOT_FOUND 0"), Ok(Reply::Done(FlagOutcome::not_found("ZZ"))));
+/// assert_eq!(
+///     parse_reply("DONE XX ERROR 0 HTTP 418 I'm a teapot"),
+///     Ok(Reply::Done(FlagOutcome::error("XX", "HTTP 418 I'm a teapot")))
+/// );
+/// assert!(parse_reply("DONE BR OK twelve").is_err());
+/// assert!(parse_reply("DONE BR MAYBE 1").is_err());
+/// ```
+pub fn parse_reply(line: &str) -> Result<Reply, ProtocolError> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(ProtocolError::TooLong);
+    }
+    if line.split(' ').next() == Some("HELLO") {
+        let (name, version) = parse_hello(line)?;
+        return Ok(Reply::Hello { name, version });
+    }
+    // At most five fields: the fifth, an error's message, is the rest of
+    // the line and may hold spaces.
+    let fields: Vec<&str> = line.splitn(5, ' ').collect();
+    match fields.as_slice() {
+        ["DONE", country_code, status, bytes, rest @ ..] => {
+            let country_code = decode_text("country code", country_code)?;
+            let bytes = parse_number::<u64>("byte count", bytes)?;
+            match (*status, rest) {
+                ("OK", []) => Ok(Reply::Done(FlagOutcome::ok(country_code, bytes))),
+                ("NOT_FOUND", []) if bytes == 0 => {
+                    Ok(Reply::Done(FlagOutcome::not_found(country_code)))
+                }
+                ("ERROR", [message]) if bytes == 0 => {
+                    Ok(Reply::Done(FlagOutcome::error(country_code, *message)))
+                }
+                ("NOT_FOUND" | "ERROR", _) if bytes != 0 => Err(bad_field(
+                    "byte count",
+                    &bytes.to_string(),
+                    "must be 0 unless OK",
+                )),
+                ("OK" | "NOT_FOUND", _) => Err(ProtocolError::FieldCount {
+                    message: "DONE",
+                    expected: 4,
+                    got: fields.len(),
+                }),
+                ("ERROR", _) => Err(ProtocolError::FieldCount {
+                    message: "DONE ERROR",
+                    expected: 5,
+                    got: fields.len(),
+                }),
+                (other, _) => Err(bad_field("status", other, "not OK, NOT_FOUND or ERROR")),
+            }
+        }
+        ["DONE", ..] => Err(ProtocolError::FieldCount {
+            message: "DONE",
+            expected: 4,
+            got: fields.len(),
+        }),
+        [""] | [] => Err(ProtocolError::Empty),
+        [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(
+            word.split(' ').next().unwrap_or(word),
+        ))),
+    }
+}
+
+/// Read one line from the parent (without its newline), in the worker.
+///
+/// ```
+/// use flags_process::protocol::{Request, parse_request};
+/// assert_eq!(parse_request("GET BR"), Ok(Request::Get("BR".into())));
+/// assert!(parse_request("GET").is_err());
+/// ```
+pub fn parse_request(line: &str) -> Result<Request, ProtocolError> {
+    let fields = fields_of(line)?;
+    match fields.as_slice() {
+        ["GET", country_code] => Ok(Request::Get(decode_text("country code", country_code)?)),
+        ["JOB", base_url, timeout_ns, retries, dest_dir] => Ok(Request::Job(JobSettings {
+            base_url: decode_text("base URL", base_url)?,
+            timeout: Duration::from_nanos(parse_number("timeout", timeout_ns)?),
+            retries: parse_number("retries", retries)?,
+            dest_dir: bytes_to_path(decode_field(dest_dir)?),
+        })),
+        [word @ ("GET" | "JOB"), ..] => Err(ProtocolError::FieldCount {
+            message: if *word == "GET" { "GET" } else { "JOB" },
+            expected: if *word == "GET" { 2 } else { 5 },
+            got: fields.len(),
+        }),
+        [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(word))),
+        [] => Err(ProtocolError::Empty),
+    }
+}
+
+/// Percent-encode bytes into one field: every byte that is not printable
+/// ASCII, and the space and `%` themselves, become `%XX`.
+///
+/// ```
+/// use flags_process::protocol::{decode_field, encode_field};
+/// assert_eq!(encode_field(b"my flags/100%"), "my%20flags/100%25");
+/// assert_eq!(decode_field("my%20flags/100%25").unwrap(), b"my flags/100%");
+/// ```
+pub fn encode_field(bytes: &[u8]) -> String {
+    let mut field = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        if byte.is_ascii_graphic() && byte != b'%' {
+            field.push(char::from(byte));
+        } else {
+            field.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    field
+}
+
+/// Undo [`encode_field`]. A `%` not followed by two hex digits is an error.
+pub fn decode_field(field: &str) -> Result<Vec<u8>, ProtocolError> {
+    let mut bytes = Vec::with_capacity(field.len());
+    let mut rest = field.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let digits = tail
+                .get(..2)
+                .and_then(|pair| std::str::from_utf8(pair).ok())
+                .filter(|pair| pair.bytes().all(|digit| digit.is_ascii_hexdigit()))
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| {
+                    bad_field("escape", field, "% must be followed by two hex digits")
+                })?;
+            bytes.push(digits);
+            rest = tail.get(2..).unwrap_or_default();
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    Ok(bytes)
+}
+
+/// The download protocol, as the generic [`ProcessPool`](crate::pool::ProcessPool)
+/// needs it: a task is a country code, an outcome is a [`FlagOutcome`].
+#[derive(Debug, Clone)]
+pub struct DownloadProtocol {
+    job_line: String,
+}
+
+impl DownloadProtocol {
+    /// The protocol of one run: every worker receives `job`'s settings.
+    pub fn new(job: &DownloadJob) -> Self {
+        Self {
+            job_line: Request::Job(JobSettings::from_job(job)).to_line(),
+        }
+    }
+}
+
+impl WorkerProtocol for DownloadProtocol {
+    type Task = String;
+    type Outcome = FlagOutcome;
+    const NAME: &'static str = PROTOCOL_NAME;
+    const VERSION: u32 = PROTOCOL_VERSION;
+
+    fn setup_line(&self) -> Option<String> {
+        Some(self.job_line.clone())
+    }
+
+    fn task_line(&self, country_code: &String) -> String {
+        Request::Get(country_code.clone()).to_line()
+    }
+
+    fn parse_outcome(
+        &self,
+        country_code: &String,
+        line: &str,
+    ) -> Result<FlagOutcome, ProtocolError> {
+        match parse_reply(line)? {
+            Reply::Done(outcome) if outcome.country_code() == country_code => Ok(outcome),
+            _ => Err(ProtocolError::Unexpected {
+                expected: format!("DONE {}", encode_field(country_code.as_bytes())),
+                got: excerpt(line),
+            }),
+        }
+    }
+
+    fn failed(&self, country_code: String, reason: String) -> FlagOutcome {
+        FlagOutcome::error(country_code, reason)
+    }
+}
+
+/// Split a line on single spaces, after the checks every message shares.
+fn fields_of(line: &str) -> Result<Vec<&str>, ProtocolError> {
+    if line.is_empty() {
+        return Err(ProtocolError::Empty);
+    }
+    if line.len() > MAX_LINE_BYTES {
+        return Err(ProtocolError::TooLong);
+    }
+    Ok(line.split(' ').collect())
+}
+
+/// A number made of ASCII digits only (no sign, no space), that fits.
+fn parse_number<N: std::str::FromStr>(field: &'static str, text: &str) -> Result<N, ProtocolError> {
+    if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(bad_field(field, text, "not a number"));
+    }
+    text.parse()
+        .map_err(|_| bad_field(field, text, "out of range"))
+}
+
+/// A percent-encoded field that must decode to UTF-8 text.
+fn decode_text(field: &'static str, text: &str) -> Result<String, ProtocolError> {
+    String::from_utf8(decode_field(text)?).map_err(|_| bad_field(field, text, "not UTF-8"))
+}
+
+fn bad_field(field: &'static str, value: &str, reason: &'static str) -> ProtocolError {
+    ProtocolError::BadField {
+        field,
+        value: excerpt(value),
+        reason,
+    }
+}
+
+/// At most 40 characters of `text`, for error messages.
+pub(crate) fn excerpt(text: &str) -> String {
+    const KEEP: usize = 40;
+    match text.char_indices().nth(KEEP) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// An error message fit for the rest of a line: control characters
+/// (newlines above all) become spaces, and it is cut to
+/// [`MAX_MESSAGE_BYTES`] on a character boundary.
+fn clean_message(message: &str) -> String {
+    let mut clean = String::with_capacity(message.len().min(MAX_MESSAGE_BYTES));
+    for character in message.chars() {
+        if clean.len() + character.len_utf8() > MAX_MESSAGE_BYTES {
+            break;
+        }
+        clean.push(if character.is_control() {
+            ' '
+        } else {
+            character
+        });
+    }
+    clean
+}
+
+/// A path's bytes: exact on Unix, where a path is any bytes but NUL.
+#[cfg(unix)]
+fn path_to_bytes(path: &std::path::Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().to_vec()
+}
+
+/// A path's bytes: its UTF-8 form elsewhere.
+#[cfg(not(unix))]
+fn path_to_bytes(path: &std::path::Path) -> Vec<u8> {
+    path.to_string_lossy().into_owned().into_bytes()
+}
+
+/// The path of [`path_to_bytes`]'s bytes.
+#[cfg(unix)]
+fn bytes_to_path(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+/// The path of [`path_to_bytes`]'s bytes.
+#[cfg(not(unix))]
+fn bytes_to_path(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -1,0 +1,214 @@
+//! What happens when workers fail: killed from outside, exiting, sending
+//! garbage, or not being workers at all. The run goes on, one code is lost,
+//! and no child process is left.
+
+mod common;
+
+use std::time::Duration;
+
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, SetupError, StatusCounter};
+use flags_process::protocol::DownloadProtocol;
+use flags_process::{FAULT_ENV, ProcessPool, download_many_with};
+use flags_server::contract::check_saved_files;
+use flags_server::{Delay, Fault, FlagServer, ServerConfig};
+
+/// Sixteen real flags, sorted.
+const CODES: [&str; 16] = [
+    "BR", "CN", "DE", "EG", "ET", "FR", "ID", "IN", "JP", "MX", "NG", "PH", "PK", "RU", "TR", "US",
+];
+
+fn job_for(server: &FlagServer, dest: &std::path::Path, max_req: usize) -> DownloadJob {
+    let codes = CODES.iter().map(|code| code.to_string()).collect();
+    DownloadJob::new(codes, server.base_url(), dest).with_max_req(max_req)
+}
+
+fn start_server(delay_ms: u64) -> FlagServer {
+    let config = ServerConfig {
+        delay: Delay::Fixed(Duration::from_millis(delay_ms)),
+        ..ServerConfig::default()
+    };
+    FlagServer::start(config).expect("the test server starts")
+}
+
+/// Run a pool over every code of `job`, calling `meddle` after each
+/// outcome, and return the outcomes in completion order.
+fn run_pool(
+    pool: &mut ProcessPool<DownloadProtocol>,
+    job: &DownloadJob,
+    mut meddle: impl FnMut(&ProcessPool<DownloadProtocol>),
+) -> Vec<FlagOutcome> {
+    for code in &job.country_codes {
+        pool.submit(code.clone());
+    }
+    let mut outcomes = Vec::new();
+    while let Some(outcome) = pool.next_outcome().expect("the pool keeps workers") {
+        outcomes.push(outcome);
+        meddle(pool);
+    }
+    outcomes
+}
+
+/// The codes of the outcomes with `status`, sorted.
+fn codes_with(outcomes: &[FlagOutcome], status: DownloadStatus) -> Vec<String> {
+    let mut codes: Vec<String> = outcomes
+        .iter()
+        .filter(|outcome| outcome.status() == status)
+        .map(|outcome| outcome.country_code().to_string())
+        .collect();
+    codes.sort();
+    codes
+}
+
+/// A worker killed with SIGKILL while it downloads CN (held 3 s by the
+/// server) costs CN alone: its error names the worker, its pid and the
+/// signal; a replacement is started; every other code is saved.
+#[test]
+fn worker_killed_mid_run_costs_one_code() {
+    let _serial = common::serial();
+    let mut config = ServerConfig {
+        delay: Delay::Fixed(Duration::from_millis(100)),
+        ..ServerConfig::default()
+    };
+    config
+        .scripted
+        .insert("cn".to_string(), vec![Fault::Delay(Duration::from_secs(3))]);
+    let server = FlagServer::start(config).expect("the test server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let job = job_for(&server, dest.path(), 4);
+    let mut pool =
+        ProcessPool::with_command(common::worker_command(), DownloadProtocol::new(&job), 4)
+            .expect("the pool starts");
+    let mut victim = None;
+    let outcomes = run_pool(&mut pool, &job, |pool| {
+        if victim.is_some() {
+            return;
+        }
+        // Kill the worker holding CN from outside, as `kill -9` would, once
+        // the server has its request: the worker is then surely greeted
+        // and mid-download.
+        let holder = pool
+            .busy_workers()
+            .into_iter()
+            .find(|(_, code)| *code == "CN");
+        // (CN's scripted delay is counted as soon as its request arrives.)
+        let asked = || server.stats().faults.get("delay") == Some(&1);
+        if let Some((pid, _)) = holder.filter(|_| asked()) {
+            common::send_signal(i32::try_from(pid).expect("a pid"), libc::SIGKILL);
+            victim = Some(pid);
+        }
+    });
+    let victim = victim.expect("CN was held by a worker while others finished");
+    assert_eq!(outcomes.len(), CODES.len());
+    assert_eq!(codes_with(&outcomes, DownloadStatus::Error), ["CN"]);
+    let cn = outcomes
+        .iter()
+        .find(|outcome| outcome.country_code() == "CN");
+    let message = cn.and_then(FlagOutcome::error_message).unwrap_or_default();
+    assert!(
+        message.contains(&format!("(pid {victim}) died: signal 9 (SIGKILL)")),
+        "{message}"
+    );
+    // The dead worker was reaped and replaced: five workers were started
+    // for four places.
+    assert!(!pool.worker_pids().contains(&victim));
+    assert_eq!(pool.started_workers(), 5);
+    let saved: Vec<&str> = CODES.iter().copied().filter(|code| *code != "CN").collect();
+    assert_eq!(
+        check_saved_files("killed worker", dest.path(), &saved),
+        Ok(())
+    );
+    pool.shutdown();
+    common::assert_no_children();
+}
+
+/// A worker that exits while it holds JP (through the fault hook) costs JP
+/// alone, with its exit status in the message; `download_many` counts one
+/// error and downloads the rest.
+#[test]
+fn worker_exiting_mid_run_costs_one_code() {
+    let _serial = common::serial();
+    let server = start_server(20);
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let job = job_for(&server, dest.path(), 3);
+    let command = common::worker_command().env(FAULT_ENV, "exit:JP");
+    let counter = download_many_with(&job, &command).expect("the pool starts");
+    let expected = StatusCounter {
+        ok: CODES.len() - 1,
+        not_found: 0,
+        error: 1,
+    };
+    assert_eq!(counter, expected);
+
+    let mut pool = ProcessPool::with_command(command, DownloadProtocol::new(&job), 3)
+        .expect("the pool starts");
+    let outcomes = run_pool(&mut pool, &job, |_| {});
+    let jp = outcomes
+        .iter()
+        .find(|outcome| outcome.country_code() == "JP");
+    let message = jp.and_then(FlagOutcome::error_message).unwrap_or_default();
+    assert!(message.contains("died: exit status 3"), "{message}");
+    drop(pool);
+    common::assert_no_children();
+}
+
+/// A worker that answers a malformed line for JP is killed and replaced;
+/// JP is an error that says so, and every other code is saved.
+#[test]
+fn malformed_line_costs_one_code() {
+    let _serial = common::serial();
+    let server = start_server(20);
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let job = job_for(&server, dest.path(), 3);
+    let command = common::worker_command().env(FAULT_ENV, "garble:JP");
+    let counter = download_many_with(&job, &command).expect("the pool starts");
+    let expected = StatusCounter {
+        ok: CODES.len() - 1,
+        not_found: 0,
+        error: 1,
+    };
+    assert_eq!(counter, expected);
+
+    let mut pool = ProcessPool::with_command(command, DownloadProtocol::new(&job), 3)
+        .expect("the pool starts");
+    let outcomes = run_pool(&mut pool, &job, |_| {});
+    assert_eq!(codes_with(&outcomes, DownloadStatus::Error), ["JP"]);
+    let jp = outcomes
+        .iter()
+        .find(|outcome| outcome.country_code() == "JP");
+    let message = jp.and_then(FlagOutcome::error_message).unwrap_or_default();
+    assert!(
+        message.contains("sent a malformed line (bad status \"MAYBE\""),
+        "{message}"
+    );
+    drop(pool);
+    common::assert_no_children();
+}
+
+/// A worker program that never greets (`cat` echoes the job line back;
+/// `true` exits at once; a missing program cannot start) is a setup error
+/// with a clear message, not a run of errors, and leaves no child.
+#[test]
+fn program_that_is_not_a_worker_is_a_setup_error() {
+    let _serial = common::serial();
+    let server = start_server(0);
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let job = job_for(&server, dest.path(), 2);
+    let cases = [
+        ("/bin/cat", "did not greet"),
+        ("/bin/true", "exited before its greeting: exit status 0"),
+        (
+            "/nonexistent/worker",
+            "cannot start worker program /nonexistent/worker",
+        ),
+    ];
+    for (program, expected) in cases {
+        let command = flags_process::WorkerCommand::program(program);
+        match download_many_with(&job, &command) {
+            Err(SetupError::Start { reason, .. }) => {
+                assert!(reason.contains(expected), "{program}: {reason}");
+            }
+            other => panic!("{program}: expected a start error, got {other:?}"),
+        }
+        common::assert_no_children();
+    }
+}
