@@ -1,5 +1,9 @@
-//! `flags-compare`: every model on the same work, side by side.
+//! `flags-compare`: every model on the same flags, side by side (what
+//! `cargo run --release` runs). See `flags_benches::compare`.
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+    // The process model re-runs this executable as its workers: when this
+    // process is one of them, it serves its parent and exits here.
+    flags_process::worker_main_if_requested();
+    flags_benches::compare::main(std::env::args_os().collect())
 }

@@ -1,0 +1,249 @@
+//! The command line of `flags-compare`: what it accepts, what it refuses,
+//! and the hidden child mode's arguments.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flags_benches::child::{child_args, parse_child_args};
+use flags_benches::compare::{CompareOptions, default_models, parse_args};
+use flags_benches::models::{ALL_MODELS, model_by_name};
+use flags_core::DownloadJob;
+
+fn parse(args: &[&str]) -> Result<CompareOptions, clap::Error> {
+    parse_args(std::iter::once("flags-compare").chain(args.iter().copied()))
+}
+
+fn names(options: &CompareOptions) -> Vec<&'static str> {
+    options.models.iter().map(|model| model.name).collect()
+}
+
+/// With no argument: the first 40 codes of `-a`, 0.2 s, `-m 10`, every
+/// model, the chart in `flags-compare.svg`, no curl.
+#[test]
+fn defaults() {
+    let options = parse(&[]).expect("no argument is fine");
+    assert_eq!(options.country_codes.len(), 40);
+    assert_eq!(options.country_codes[..3], ["AD", "AE", "AF"]);
+    assert_eq!(options.delay, Duration::from_millis(200));
+    assert_eq!(options.max_req, 10);
+    assert_eq!(
+        names(&options),
+        ["seq", "threadpool", "rayon", "async", "process"]
+    );
+    assert_eq!(options.models, default_models());
+    assert_eq!(options.out, PathBuf::from("flags-compare.svg"));
+    assert!(!options.peer_curl);
+}
+
+/// `-a` takes all 194; `-l` cuts the `-a` list; codes and letters expand as
+/// in the models, sorted and without duplicates.
+#[test]
+fn code_selection() {
+    assert_eq!(parse(&["-a"]).expect("-a").country_codes.len(), 194);
+    assert_eq!(
+        parse(&["--all", "-l", "100"])
+            .expect("-a -l")
+            .country_codes
+            .len(),
+        100
+    );
+    assert_eq!(
+        parse(&["-l", "5"]).expect("-l").country_codes,
+        ["AD", "AE", "AF", "AG", "AL"]
+    );
+    assert_eq!(
+        parse(&["jp", "BR", "br"]).expect("codes").country_codes,
+        ["BR", "JP"]
+    );
+    assert_eq!(
+        parse(&["b", "-l", "3"]).expect("letter").country_codes,
+        ["BA", "BB", "BC"]
+    );
+}
+
+/// The other options: delay, `-m`, the models in the order given and
+/// without repeats, the output path and curl.
+#[test]
+fn other_options() {
+    let options = parse(&[
+        "--delay",
+        "0.25",
+        "-m",
+        "3",
+        "--models",
+        "async,SEQ,async",
+        "--out",
+        "x/y.svg",
+        "--peer-curl",
+    ])
+    .expect("all valid");
+    assert_eq!(options.delay, Duration::from_millis(250));
+    assert_eq!(options.max_req, 3);
+    assert_eq!(names(&options), ["async", "seq"]);
+    assert_eq!(options.out, PathBuf::from("x/y.svg"));
+    assert!(options.peer_curl);
+    assert_eq!(
+        parse(&["--delay", "0"]).expect("no delay").delay,
+        Duration::ZERO
+    );
+    assert_eq!(
+        parse(&["--models", "process"]).expect("one").models.len(),
+        1
+    );
+}
+
+/// Every bad argument is a usage error with exit status 2.
+#[test]
+fn bad_arguments_are_usage_errors() {
+    for bad in [
+        &["-m", "0"][..],
+        &["-m", "1001"],
+        &["-m", "many"],
+        &["-l", "0"],
+        &["--delay", "-1"],
+        &["--delay", "abc"],
+        &["--delay", "61"],
+        &["--delay", "NaN"],
+        &["--models", "goroutines"],
+        &["--models", "seq,"],
+        &["B1"],
+        &["ABC"],
+        &["--every"],
+        &["--no-such-option"],
+    ] {
+        match parse(bad) {
+            Ok(options) => panic!("{bad:?} was accepted: {options:?}"),
+            Err(error) => assert_eq!(error.exit_code(), 2, "{bad:?}: {error}"),
+        }
+    }
+}
+
+/// `--help` is not an error: exit status 0, and it names the options.
+#[test]
+fn help_exits_zero() {
+    let error = parse(&["--help"]).expect_err("help is returned as an error value");
+    assert_eq!(error.exit_code(), 0);
+    let help = error.to_string();
+    for option in [
+        "--delay",
+        "--max-req",
+        "--models",
+        "--out",
+        "--peer-curl",
+        "--all",
+        "--limit",
+    ] {
+        assert!(help.contains(option), "{option} missing from:\n{help}");
+    }
+}
+
+/// What the parent writes for a child, the child reads back: the model and
+/// every field of the job.
+#[test]
+fn child_arguments_round_trip() {
+    for model in &ALL_MODELS {
+        let job = DownloadJob {
+            timeout: Duration::from_millis(3_250),
+            ..DownloadJob::new(
+                vec!["BR".to_string(), "CN".to_string()],
+                "http://127.0.0.1:9/flags",
+                "/tmp/some dir/dest",
+            )
+            .with_max_req(7)
+        };
+        let args = child_args(model, &job);
+        let (parsed_model, parsed_job) = parse_child_args(&args).expect("parses back");
+        assert_eq!(parsed_model, model);
+        assert_eq!(parsed_job, job);
+    }
+}
+
+/// A mangled child command line is refused, not guessed at.
+#[test]
+fn bad_child_arguments_are_refused() {
+    let seq = model_by_name("seq").expect("seq exists");
+    let job = DownloadJob::new(vec!["BR".to_string()], "http://127.0.0.1:9/flags", "/tmp/x");
+    let good = child_args(seq, &job);
+    let mangle = |index: usize, value: &str| {
+        let mut args = good.clone();
+        args[index] = OsString::from(value);
+        args
+    };
+    assert!(parse_child_args(&good).is_ok());
+    for bad in [
+        mangle(0, "--walk-model"),
+        mangle(1, "goroutines"),
+        mangle(2, "--bogus"),
+        mangle(7, "seven"),
+        mangle(9, "-1"),
+        good[..5].to_vec(),
+    ] {
+        assert!(parse_child_args(&bad).is_err(), "{bad:?} was accepted");
+    }
+}
+
+/// The binary itself: a usage error exits with 2 and prints the usage on
+/// stderr, before anything runs; `--help` exits with 0.
+#[test]
+fn binary_usage_errors_exit_2() {
+    let program = env!("CARGO_BIN_EXE_flags-compare");
+    let output = std::process::Command::new(program)
+        .args(["-m", "0"])
+        .output()
+        .expect("flags-compare runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Usage:"), "{stderr}");
+    assert!(output.stdout.is_empty());
+
+    let output = std::process::Command::new(program)
+        .args(["--out", "/no/such/folder/chart.svg"])
+        .output()
+        .expect("flags-compare runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/no/such/folder"));
+
+    let output = std::process::Command::new(program)
+        .arg("--help")
+        .output()
+        .expect("flags-compare runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("--peer-curl"));
+}
+
+/// Ctrl-C (SIGINT to flags-compare alone here) lets the running model
+/// finish, runs no other, drops the cut-short row, writes what it has and
+/// exits with 130.
+#[cfg(unix)]
+#[test]
+fn interrupt_stops_after_the_running_model() {
+    let scratch = tempfile::tempdir().expect("a temporary folder");
+    let out = scratch.path().join("chart.svg");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_flags-compare"))
+        .args([
+            "-l",
+            "4",
+            "--delay",
+            "0.25",
+            "--models",
+            "seq,async",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flags-compare runs");
+    // Wait until the first model has started, then interrupt.
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    // SAFETY: kill only sends a signal; `pid` is our own running child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().expect("flags-compare ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Interrupted"), "{stderr}");
+    assert!(!stderr.contains("async: running"), "{stderr}");
+    assert!(out.exists());
+}

@@ -1,0 +1,122 @@
+//! The comparison from end to end, on a tiny workload: real server, real
+//! child processes (the `flags-compare` binary in its `--run-model` mode),
+//! real files.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use flags_benches::chart::render_svg;
+use flags_benches::compare::{CompareOptions, chart_of, render_table, run_comparison};
+use flags_benches::models::model_by_name;
+
+use common::parse_xml;
+
+/// Six flags, 50 ms each, at most three at a time.
+fn tiny_options(models: &[&str]) -> CompareOptions {
+    CompareOptions {
+        country_codes: ["BR", "CN", "DE", "IN", "JP", "US"]
+            .map(String::from)
+            .to_vec(),
+        delay: Duration::from_millis(50),
+        max_req: 3,
+        models: models
+            .iter()
+            .map(|name| model_by_name(name).expect("a model"))
+            .collect(),
+        out: "unused.svg".into(),
+        peer_curl: false,
+    }
+}
+
+/// Three models each run in a child process, save all six flags identical
+/// to the server's, and the server sees exactly their concurrency: one
+/// request at a time for seq, never more than three for the others. The
+/// table has a line per model, and the chart a timeline per model with one
+/// line per request.
+#[test]
+fn three_models_side_by_side() {
+    let options = tiny_options(&["seq", "threadpool", "async"]);
+    let program = Path::new(env!("CARGO_BIN_EXE_flags-compare"));
+    let mut progress = Vec::new();
+    let comparison = run_comparison(&options, program, &mut progress).expect("the comparison runs");
+    let progress = String::from_utf8_lossy(&progress);
+
+    assert!(comparison.all_ok(), "{comparison:#?}\n{progress}");
+    let names: Vec<&str> = comparison
+        .rows
+        .iter()
+        .map(|row| row.name.as_str())
+        .collect();
+    assert_eq!(names, ["seq", "threadpool", "async"]);
+    for row in &comparison.rows {
+        assert_eq!((row.saved, row.errors), (6, 0), "{}", row.name);
+        assert_eq!(row.requests, 6, "{}", row.name);
+        assert_eq!(row.timeline.len(), 6, "{}", row.name);
+        assert!(
+            row.peak_in_flight >= 1 && row.peak_in_flight <= 3,
+            "{row:?}"
+        );
+        // Every request took at least the server's delay, and arrived
+        // after the child was spawned.
+        for &(start, end) in &row.timeline {
+            assert!(end - start >= 0.049, "{}: {start}..{end}", row.name);
+            assert!(start >= 0.0, "{row:?}");
+        }
+        // Each wall time is at least the bound: no model beats physics.
+        assert!(row.wall >= row.bound, "{row:?}");
+        // Memory is read from /proc, so only Linux knows it.
+        if cfg!(target_os = "linux") {
+            assert!(row.peak_rss_kib.is_some_and(|kib| kib > 0), "{row:?}");
+        }
+    }
+    assert_eq!(comparison.rows[0].peak_in_flight, 1);
+    assert_eq!(comparison.rows[0].max_req, 1);
+    assert_eq!(comparison.rows[0].bound, Duration::from_millis(300));
+    assert_eq!(comparison.rows[1].bound, Duration::from_millis(100));
+    // One progress line as each model starts and one as it ends.
+    assert_eq!(
+        progress
+            .lines()
+            .filter(|line| line.starts_with('['))
+            .count(),
+        6,
+        "{progress}"
+    );
+
+    let table = render_table(&comparison);
+    for label in ["seq", "threadpool (std)", "async"] {
+        assert!(
+            table.lines().any(|line| line.starts_with(label)),
+            "{label}:\n{table}"
+        );
+    }
+
+    let root =
+        parse_xml(&render_svg(&chart_of(&comparison, "test".to_string()))).expect("well-formed");
+    let timelines = root.find_class("g", "timeline");
+    assert_eq!(timelines.len(), 3);
+    for timeline in timelines {
+        assert_eq!(timeline.find_class("line", "request").len(), 6);
+    }
+}
+
+/// A child that does not run the model (an executable that does not
+/// understand `--run-model`) makes a failed row, not a panic or a silent
+/// success.
+#[test]
+fn a_model_that_fails_is_reported() {
+    let options = tiny_options(&["seq"]);
+    // The test binary itself does not know `--run-model`: it exits with an
+    // error and prints no result line.
+    let not_a_model = std::env::current_exe().expect("the test binary");
+    let mut progress = Vec::new();
+    let comparison =
+        run_comparison(&options, &not_a_model, &mut progress).expect("the comparison runs");
+    assert!(!comparison.all_ok());
+    let row = &comparison.rows[0];
+    assert!(row.failure.is_some(), "{row:?}");
+    assert!(render_table(&comparison).contains("FAILED"));
+    assert!(String::from_utf8_lossy(&progress).contains("FAILED"));
+}
