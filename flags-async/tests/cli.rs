@@ -1,0 +1,118 @@
+//! The `flags-async` binary from the outside: its output, its files and its
+//! exit status, as the contract shows them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use flags_server::{Fault, FlagServer, ServerConfig, builtin_flag};
+
+/// Run the binary with `args`, saving into `dest`, against `server`.
+fn run(server: &FlagServer, dest: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flags-async"))
+        .args(args)
+        .args(["-s", &server.base_url(), "-d"])
+        .arg(dest)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The output without its last line, the elapsed time, which varies.
+fn without_elapsed(stdout: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stdout);
+    let (kept, last) = text.trim_end().rsplit_once('\n').unwrap_or(("", ""));
+    assert!(last.starts_with("Elapsed time: "), "{text}");
+    format!("{kept}\n")
+}
+
+/// `--metadata BR JP`: the report in the contract's shape, exit status 0,
+/// and the flags saved as `Brazil.gif` and `Japan.gif`, intact.
+#[test]
+fn metadata_option_saves_flags_by_country_name() {
+    let server = FlagServer::start(ServerConfig::default()).expect("the server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+
+    let output = run(&server, dest.path(), &["--metadata", "JP", "BR"]);
+
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        without_elapsed(&output.stdout),
+        format!(
+            "URL site: {}\nSearching for 2 flags: BR, JP\n2 concurrent connections will be used.\n\
+             --------------------\n  2 flags downloaded.\n",
+            server.base_url()
+        )
+    );
+    for (code, file_name) in [("br", "Brazil.gif"), ("jp", "Japan.gif")] {
+        let saved = std::fs::read(dest.path().join(file_name)).expect("the flag was saved");
+        assert_eq!(saved, builtin_flag(code).expect("a built-in flag"));
+    }
+}
+
+/// `-v` prints one line per code in the shared wording (`BR OK`,
+/// `ZZ not found`, `AR error: HTTP 418 I'm a teapot`), and an error makes
+/// the exit status 1.
+#[test]
+fn verbose_lines_and_exit_status_on_error() {
+    let mut config = ServerConfig::default();
+    config
+        .scripted
+        .insert("ar".to_string(), vec![Fault::Status(418)]);
+    let server = FlagServer::start(config).expect("the server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+
+    let output = run(&server, dest.path(), &["-v", "BR", "AR", "ZZ"]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines: Vec<&str> = stdout
+        .lines()
+        .filter(|line| {
+            line.starts_with("AR ") || line.starts_with("BR ") || line.starts_with("ZZ ")
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["AR error: HTTP 418 I'm a teapot", "BR OK", "ZZ not found"]
+    );
+    assert!(
+        stdout.contains("  1 flag downloaded.\n  1 not found.\n  1 error.\n"),
+        "{stdout}"
+    );
+}
+
+/// The default `-m` is 5, and `-m` is capped by the number of codes.
+#[test]
+fn default_and_capped_concurrency() {
+    let server = FlagServer::start(ServerConfig::default()).expect("the server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+
+    let default = run(&server, dest.path(), &["-l", "12", "-a"]);
+    let capped = run(&server, dest.path(), &["-m", "1000", "B"]);
+
+    assert!(
+        String::from_utf8_lossy(&default.stdout)
+            .contains("\n5 concurrent connections will be used.\n")
+    );
+    // B = BA..BZ: 26 codes, so at most 26 requests at once.
+    let capped_stdout = String::from_utf8_lossy(&capped.stdout);
+    assert!(
+        capped_stdout.contains("\n26 concurrent connections will be used.\n"),
+        "{capped_stdout}"
+    );
+    assert_eq!(default.status.code(), Some(0));
+    assert_eq!(capped.status.code(), Some(0));
+}
+
+/// A usage error (`-m 0`) exits with status 2 and the usage on stderr.
+#[test]
+fn usage_error_exits_2() {
+    let server = FlagServer::start(ServerConfig::default()).expect("the server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+
+    let output = run(&server, dest.path(), &["-m", "0"]);
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Usage:"));
+    assert!(output.stdout.is_empty());
+}

@@ -1,0 +1,37 @@
+//! The contract every model keeps, checked on this one.
+
+use flags_async::{MAX_MAX_REQ, download_many};
+use flags_server::contract::check_model;
+
+/// Same totals as every model with 404s, 418s, 500s, timeouts, truncated,
+/// dropped and oversized bodies mixed in; files byte-identical; the server
+/// sees exactly `-m` requests at once; retries and overwrites work.
+#[test]
+fn async_model_keeps_the_contract() {
+    assert_eq!(check_model(&download_many, 4, MAX_MAX_REQ), Ok(()));
+}
+
+/// At a larger `-m` too, the server sees exactly `-m` requests at once:
+/// the semaphore is the cap, and nothing else limits it.
+#[test]
+fn peak_concurrency_is_max_req_at_30() {
+    assert_eq!(
+        flags_server::contract::check_peak_concurrency(&download_many, 30, MAX_MAX_REQ),
+        Ok(())
+    );
+}
+
+/// Every fault mode of the server: counted, nothing partial, retried.
+#[test]
+fn async_model_survives_every_fault() {
+    assert_eq!(
+        flags_server::contract::check_fault_matrix(&download_many, 4),
+        Ok(())
+    );
+}
+
+/// Load: `-e -m 1000`: no error, all 676 requests in flight at once.
+#[test]
+fn every_code_at_once() {
+    assert_eq!(flags_server::contract::check_load(&download_many), Ok(()));
+}
