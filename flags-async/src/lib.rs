@@ -73,6 +73,14 @@ pub const MAX_MAX_REQ: usize = 1000;
 /// `-a -m 194`.
 const WORKER_THREADS: usize = 2;
 
+/// Threads of the runtime's blocking pool, where flags are saved
+/// (`spawn_blocking`). tokio allows up to 512; with `-m 194` and a delayed
+/// server, all 194 bodies arrive in the same millisecond and each save
+/// would get a thread of its own, to queue on the same folder in the
+/// kernel. Saving is bound by the disk, not by threads: a few are enough to
+/// keep it busy, and the others' stacks are memory spent for nothing.
+const SAVE_THREADS: usize = 4;
+
 /// How often the collecting loop looks at the Ctrl-C flag. The flag is a
 /// plain atomic set by a signal handler, which cannot wake a task, so it is
 /// polled; 20 ms is far below what a person notices.
@@ -109,6 +117,7 @@ pub fn download_many_with(
     let client = http_client(job.timeout)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
+        .max_blocking_threads(SAVE_THREADS)
         .enable_all()
         .build()
         .map_err(|error| SetupError::Start {

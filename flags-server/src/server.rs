@@ -51,6 +51,29 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// clients of a test or benchmark run in the same process.
 const WORKER_THREADS: usize = 2;
 
+/// How long before a delay's deadline [`precise_sleep`] stops trusting the
+/// timer and starts checking the clock.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
+
+/// Sleep for `wait`, to a fraction of a millisecond.
+///
+/// tokio's timer counts in whole milliseconds and rounds every deadline up,
+/// so a plain `sleep(100 ms)` answers 1 to 2 ms late: 2% on every request of
+/// the DELAY server, which would show up in every model's ratio to the
+/// bound. So the task sleeps on the timer until [`TIMER_SLACK`] before the
+/// deadline, then yields to the other tasks until the clock reaches it (at
+/// most a millisecond or so of polling per request, never a blocked
+/// thread). It never answers early.
+async fn precise_sleep(wait: Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    if wait > TIMER_SLACK {
+        tokio::time::sleep_until(deadline - TIMER_SLACK).await;
+    }
+    while tokio::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// A running flag server: the handle to it.
 ///
 /// The server runs on its own std thread with its own tokio runtime, so
@@ -609,7 +632,7 @@ async fn handle(
     // answer (a test that dropped its server, a user who pressed Ctrl-C).
     if !wait.is_zero() {
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
+            () = precise_sleep(wait) => {}
             () = stopped(&mut shutdown) => return Err(NoResponse::ShuttingDown),
         }
     }
