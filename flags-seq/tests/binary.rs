@@ -130,6 +130,7 @@ fn usage_errors_exit_2_with_usage() {
         &["-s", "http//bad"],
         &["--timeout", "0"],
         &["-d", file],
+        &["-d", "/proc/version/flags"],
     ];
     for args in rows {
         let output = flags_seq(args);

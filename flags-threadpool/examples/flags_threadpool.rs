@@ -7,7 +7,7 @@
 //! Against a server with `--delay 0.1`, one wave of 20 requests:
 //!
 //! ```text
-//! cargo run --release -p flags-threadpool --example flags -- --server http://127.0.0.1:8001/flags
+//! cargo run --release -p flags-threadpool --example flags_threadpool -- --server http://127.0.0.1:8001/flags
 //! BR FR EG ET IN DE PK JP CN MX IR CD RU NG BD ID US VN TR PH
 //! 20 downloads in 0.11s
 //! ```

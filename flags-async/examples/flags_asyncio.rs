@@ -5,7 +5,7 @@
 //! ends the run with an error once the others are done.
 //!
 //! ```text
-//! cargo run --release -p flags-async --example flags -- --server http://127.0.0.1:8001/flags
+//! cargo run --release -p flags-async --example flags_asyncio -- --server http://127.0.0.1:8001/flags
 //! BR CN DE ID IN JP BD FR EG CD ET IR MX NG PH PK RU TR US VN
 //! 20 downloads in 0.12s
 //! ```
