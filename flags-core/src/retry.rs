@@ -40,6 +40,29 @@ impl FetchError {
     }
 }
 
+/// Judge a response by its status line, before reading its body: 200 is
+/// `Ok`, 404 is [`FetchError::NotFound`], anything else a
+/// [`FetchError::Status`] carrying the server's `Retry-After` (in seconds).
+///
+/// ```
+/// use flags_core::retry::{FetchError, check_status};
+/// assert_eq!(check_status(200, "OK", None), Ok(()));
+/// assert_eq!(check_status(404, "Not Found", None), Err(FetchError::NotFound));
+/// let busy = check_status(503, "Service Unavailable", Some("2")).unwrap_err();
+/// assert_eq!(busy.to_string(), "HTTP 503 Service Unavailable");
+/// ```
+pub fn check_status(code: u16, reason: &str, retry_after: Option<&str>) -> Result<(), FetchError> {
+    match code {
+        200 => Ok(()),
+        404 => Err(FetchError::NotFound),
+        _ => Err(FetchError::Status {
+            code,
+            reason: reason.to_string(),
+            retry_after: retry_after.and_then(parse_retry_after),
+        }),
+    }
+}
+
 /// `--retries`: how many times to try again, and how long to wait.
 ///
 /// The wait doubles each time (exponential backoff) and is drawn at random

@@ -22,7 +22,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use flags_core::retry::{FetchError, MAX_BODY_BYTES, error_chain, parse_retry_after};
+use flags_core::retry::{FetchError, MAX_BODY_BYTES, error_chain};
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::url::flag_url;
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
@@ -113,22 +113,13 @@ pub fn http_client(timeout: Duration) -> Result<Client, SetupError> {
 /// Turn every status but 200 into a [`FetchError`].
 fn check_status(response: Response) -> Result<Response, FetchError> {
     let status = response.status();
-    if status == reqwest::StatusCode::OK {
-        return Ok(response);
-    }
-    if status == reqwest::StatusCode::NOT_FOUND {
-        return Err(FetchError::NotFound);
-    }
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(parse_retry_after);
-    Err(FetchError::Status {
-        code: status.as_u16(),
-        reason: status.canonical_reason().unwrap_or("").to_string(),
-        retry_after,
-    })
+    let retry_after = response.headers().get(reqwest::header::RETRY_AFTER);
+    flags_core::retry::check_status(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        retry_after.and_then(|value| value.to_str().ok()),
+    )?;
+    Ok(response)
 }
 
 /// Read a body of at most [`MAX_BODY_BYTES`]; a longer one is refused
