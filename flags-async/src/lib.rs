@@ -90,7 +90,7 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(20);
 /// [`flags_core::run_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
 pub struct AsyncArgs {
-    /// Also fetch each {cc}/metadata.json and save the flag as {Country_Name}.gif
+    /// also fetch each {cc}/metadata.json and save the flag as {Country_Name}.gif
     #[arg(long)]
     pub metadata: bool,
 }

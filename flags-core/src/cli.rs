@@ -19,35 +19,35 @@ use crate::url::{ServerChoice, resolve_server};
 /// The options of every model binary, as `../shared/CONTRACT.md` fixes them.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// Country code, or one letter for all its codes (B = BA..BZ)
+    /// country code, or one letter for all its codes (B = BA..BZ)
     #[arg(value_name = "CC")]
     pub cc: Vec<String>,
-    /// All 194 available flags (AD to ZW)
+    /// all 194 available flags (AD to ZW)
     #[arg(short, long)]
     pub all: bool,
-    /// Every possible code AA..ZZ (676)
+    /// every possible code AA..ZZ (676)
     #[arg(short, long)]
     pub every: bool,
-    /// Only the first N codes (after sorting)
+    /// only the first N codes (after sorting)
     #[arg(short, long, value_name = "N", value_parser = parse_at_least_one)]
     pub limit: Option<u64>,
-    /// Maximum concurrent requests (workers, tasks or processes)
+    /// maximum concurrent requests (workers, tasks or processes)
     #[arg(short = 'm', long, value_name = "N", default_value = "1",
           value_parser = parse_at_least_one)]
     pub max_req: u64,
     /// LOCAL | DELAY | ERROR | REMOTE (any case) or a base URL
     #[arg(short, long, value_name = "SERVER", default_value = "LOCAL")]
     pub server: String,
-    /// One line per code instead of the progress bar
+    /// one line per code instead of the progress bar
     #[arg(short, long)]
     pub verbose: bool,
-    /// Where flags are saved
+    /// where flags are saved
     #[arg(short, long, value_name = "DIR", default_value = "downloaded")]
     pub dest: PathBuf,
-    /// Per-request timeout, in seconds
+    /// per-request timeout
     #[arg(long, value_name = "SECS", default_value = "3.1", value_parser = parse_seconds)]
     pub timeout: Duration,
-    /// Retry transient failures (not 404) with exponential backoff
+    /// retry transient failures (not 404) with exponential backoff
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
 }
@@ -64,7 +64,7 @@ pub struct DownloadJob {
     pub country_codes: Vec<String>,
     /// Where flags are found, without a trailing `/`.
     pub base_url: String,
-    /// Where flags are saved; it exists and can be written to.
+    /// where flags are saved; it exists and can be written to.
     pub dest_dir: PathBuf,
     /// The concurrency to use: min(`-m`, the model's maximum, the number of
     /// codes), and at least 1.

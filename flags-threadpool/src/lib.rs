@@ -174,7 +174,7 @@ pub fn download_many_rayon(job: &DownloadJob) -> Result<StatusCounter, SetupErro
 /// The model's own option: which pool runs the downloads.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ThreadpoolArgs {
-    /// Which thread pool runs the downloads
+    /// which thread pool runs the downloads
     #[arg(long, value_enum, default_value_t = ExecutorKind::Std)]
     pub executor: ExecutorKind,
 }
