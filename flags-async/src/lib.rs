@@ -48,7 +48,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flags_core::retry::{FetchError, MAX_BODY_BYTES, RetryPolicy, error_chain};
+use flags_core::retry::{
+    FetchError, MAX_BODY_BYTES, RetryPolicy, body_capacity, check_body, error_chain,
+};
 use flags_core::save::{country_file_name, flag_file_name, save_flag};
 use flags_core::url::{flag_url, metadata_url};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
@@ -429,11 +431,7 @@ fn check_status(response: Response) -> Result<Response, FetchError> {
 /// a transport error.
 async fn read_body(mut response: Response) -> Result<Vec<u8>, FetchError> {
     let declared = response.content_length();
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(FetchError::TooLarge);
-    }
-    let capacity = usize::try_from(declared.unwrap_or(0).min(MAX_BODY_BYTES)).unwrap_or(0);
-    let mut image = Vec::with_capacity(capacity);
+    let mut image = Vec::with_capacity(body_capacity(declared)?);
     // Await each chunk: between two chunks the worker runs other tasks.
     while let Some(chunk) = response
         .chunk()
@@ -445,15 +443,5 @@ async fn read_body(mut response: Response) -> Result<Vec<u8>, FetchError> {
         }
         image.extend_from_slice(&chunk);
     }
-    if declared.is_some_and(|length| length != image.len() as u64) {
-        return Err(FetchError::Transport(format!(
-            "body truncated: {} of {} bytes",
-            image.len(),
-            declared.unwrap_or(0)
-        )));
-    }
-    if image.is_empty() {
-        return Err(FetchError::Transport("empty body".to_string()));
-    }
-    Ok(image)
+    check_body(image, declared)
 }

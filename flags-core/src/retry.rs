@@ -63,6 +63,49 @@ pub fn check_status(code: u16, reason: &str, retry_after: Option<&str>) -> Resul
     }
 }
 
+/// Before reading a body: refuse one whose `Content-Length` is over
+/// [`MAX_BODY_BYTES`] without reading it, and say how many bytes to reserve.
+///
+/// ```
+/// use flags_core::retry::{FetchError, body_capacity};
+/// assert_eq!(body_capacity(Some(1234)), Ok(1234));
+/// assert_eq!(body_capacity(Some(11 << 20)), Err(FetchError::TooLarge));
+/// assert_eq!(body_capacity(None), Ok(0));
+/// ```
+pub fn body_capacity(declared: Option<u64>) -> Result<usize, FetchError> {
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES => Err(FetchError::TooLarge),
+        // At most 10 MiB, so it fits in a usize on every platform we build for.
+        Some(length) => Ok(usize::try_from(length).unwrap_or(0)),
+        None => Ok(0),
+    }
+}
+
+/// After reading a body: refuse one shorter than its `Content-Length`
+/// (the connection was cut) or empty.
+///
+/// ```
+/// use flags_core::retry::check_body;
+/// assert_eq!(check_body(b"GIF89a".to_vec(), Some(6)), Ok(b"GIF89a".to_vec()));
+/// assert_eq!(
+///     check_body(b"GIF".to_vec(), Some(6)).unwrap_err().to_string(),
+///     "body truncated: 3 of 6 bytes"
+/// );
+/// assert!(check_body(Vec::new(), None).is_err());
+/// ```
+pub fn check_body(body: Vec<u8>, declared: Option<u64>) -> Result<Vec<u8>, FetchError> {
+    if let Some(length) = declared.filter(|length| *length != body.len() as u64) {
+        return Err(FetchError::Transport(format!(
+            "body truncated: {} of {length} bytes",
+            body.len()
+        )));
+    }
+    if body.is_empty() {
+        return Err(FetchError::Transport("empty body".to_string()));
+    }
+    Ok(body)
+}
+
 /// `--retries`: how many times to try again, and how long to wait.
 ///
 /// The wait doubles each time (exponential backoff) and is drawn at random

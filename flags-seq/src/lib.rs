@@ -22,7 +22,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use flags_core::retry::{FetchError, MAX_BODY_BYTES, error_chain};
+use flags_core::retry::{FetchError, MAX_BODY_BYTES, body_capacity, check_body, error_chain};
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::url::flag_url;
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
@@ -126,11 +126,7 @@ fn check_status(response: Response) -> Result<Response, FetchError> {
 /// without reading it all, a truncated one is a transport error.
 fn read_body(response: Response) -> Result<Vec<u8>, FetchError> {
     let declared = response.content_length();
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(FetchError::TooLarge);
-    }
-    let capacity = usize::try_from(declared.unwrap_or(0).min(MAX_BODY_BYTES)).unwrap_or(0);
-    let mut image = Vec::with_capacity(capacity);
+    let mut image = Vec::with_capacity(body_capacity(declared)?);
     // Read one byte past the cap: if it comes, the body is too large.
     response
         .take(MAX_BODY_BYTES + 1)
@@ -139,15 +135,5 @@ fn read_body(response: Response) -> Result<Vec<u8>, FetchError> {
     if image.len() as u64 > MAX_BODY_BYTES {
         return Err(FetchError::TooLarge);
     }
-    if declared.is_some_and(|length| length != image.len() as u64) {
-        return Err(FetchError::Transport(format!(
-            "body truncated: {} of {} bytes",
-            image.len(),
-            declared.unwrap_or(0)
-        )));
-    }
-    if image.is_empty() {
-        return Err(FetchError::Transport("empty body".to_string()));
-    }
-    Ok(image)
+    check_body(image, declared)
 }
