@@ -304,10 +304,9 @@ pub fn run_comparison(
         ..ServerConfig::default()
     })
     .map_err(CompareError::Server)?;
-    // The server times its request log from its own start; taken just after
-    // `start` returns, this instant is that origin to within the time the
-    // server takes to bind its socket (well under a millisecond).
-    let server_epoch = Instant::now();
+    // The server times its request log from this instant: the models'
+    // spawn times are put on the same clock.
+    let server_epoch = server.epoch();
     let scratch = tempfile::Builder::new()
         .prefix("flags-compare-")
         .tempdir()

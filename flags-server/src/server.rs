@@ -274,8 +274,15 @@ impl FlagServer {
         self.shared.recorder.reset();
     }
 
+    /// The instant the times of [`FlagServer::request_log`] count from, so
+    /// that a caller can put the server's timeline next to its own clock.
+    pub fn epoch(&self) -> std::time::Instant {
+        self.shared.recorder.epoch()
+    }
+
     /// Every finished request since the start or the last reset (at most the
-    /// latest 100 000), oldest first: what each asked, got, and when.
+    /// latest 100 000), oldest first: what each asked, got, and when,
+    /// counted from [`FlagServer::epoch`].
     pub fn request_log(&self) -> Vec<RequestRecord> {
         self.shared.recorder.request_log()
     }

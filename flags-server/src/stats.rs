@@ -117,6 +117,11 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
+    /// The instant every time of the request log counts from.
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
     pub(crate) fn new() -> Self {
         Recorder {
             epoch: Instant::now(),
