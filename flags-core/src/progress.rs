@@ -24,14 +24,18 @@ impl Progress {
     /// stderr is a terminal, else nothing.
     pub fn new(total: usize, verbose: bool) -> Self {
         let bar = (!verbose && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(
-                Some(total as u64),
-                ProgressDrawTarget::stderr(),
-            );
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            // tqdm's look, as in the book: `45%|████░░░| 88/194 [...]`.
             if let Ok(style) = ProgressStyle::with_template(
-                "{percent:>3}%|{wide_bar}| {pos}/{len} [{elapsed_precise}<{eta_precise}, {per_sec}]",
+                "{percent:>3}%|{wide_bar}| {pos}/{len} [{elapsed_precise}<{eta_precise}, {rate}]",
             ) {
-                bar.set_style(style);
+                bar.set_style(style.with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                        let _ = write!(out, "{:.1} flags/s", state.per_sec());
+                    },
+                ));
             }
             bar
         });
