@@ -15,17 +15,15 @@
 //! added and the `for` loop replaced by `join_all`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
 
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
-use flags_core::url::{flag_url, resolve_server};
+use flags_core::script::ScriptError;
+use flags_core::url::flag_url;
 use futures_util::future::join_all;
 
 /// Any error, from any thread: what `join_all`'s futures and `main` return.
-type AnyError = Box<dyn std::error::Error + Send + Sync>;
-
 async fn get_flag(
     client: &reqwest::Client,
     base_url: &str,
@@ -42,7 +40,7 @@ async fn download_one(
     base_url: &str,
     dest_dir: &Path,
     country_code: &str,
-) -> Result<(), AnyError> {
+) -> Result<(), ScriptError> {
     let image = get_flag(client, base_url, country_code).await?;
     let (dest_dir, file_name) = (dest_dir.to_path_buf(), flag_file_name(country_code));
     // Writing a file blocks, so it goes to tokio's blocking threads (the
@@ -55,7 +53,7 @@ async fn download_one(
     Ok(())
 }
 
-async fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, AnyError> {
+async fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, ScriptError> {
     let client = reqwest::Client::new();
     let mut codes = POP20_CC.to_vec();
     codes.sort();
@@ -71,26 +69,15 @@ async fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, AnyErro
     Ok(codes.len())
 }
 
-fn main() -> Result<(), AnyError> {
-    // `--server LABEL|URL`, LOCAL by default: the only option of this script.
-    let args: Vec<String> = std::env::args().collect();
-    let server = match args.iter().position(|arg| arg == "--server" || arg == "-s") {
-        Some(index) => args.get(index + 1).map(String::as_str).unwrap_or("LOCAL"),
-        None => "LOCAL",
-    };
-    let base_url = resolve_server(server)?.base_url;
-    let dest_dir = PathBuf::from("downloaded");
-    std::fs::create_dir_all(&dest_dir)?;
-    // One thread is plenty for twenty requests that mostly wait.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let start = Instant::now();
-    // Run the whole download on the runtime: the book's `asyncio.run`.
-    let count = runtime.block_on(download_many(&base_url, &dest_dir))?;
-    println!(
-        "\n{count} downloads in {:.2}s",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+fn main() -> Result<(), ScriptError> {
+    // The book's `main`, shared by every plain script: `--server`, the
+    // folder, the timing and the closing line.
+    flags_core::script::main(|base_url, dest_dir| {
+        // One thread is plenty for twenty requests that mostly wait.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        // Run the whole download on the runtime: the book's `asyncio.run`.
+        runtime.block_on(download_many(base_url, dest_dir))
+    })
 }

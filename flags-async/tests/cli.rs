@@ -116,3 +116,14 @@ fn usage_error_exits_2() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("Usage:"));
     assert!(output.stdout.is_empty());
 }
+
+/// Ctrl-C mid-run (the semaphore is closed, requests in flight finish and
+/// are counted) and failing writes: the checks every model binary passes.
+#[test]
+fn binary_keeps_the_contract() {
+    let model = flags_server::contract::ModelBinary {
+        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-async")),
+        extra_args: &[],
+    };
+    assert_eq!(flags_server::contract::check_binary(&model), Ok(()));
+}

@@ -16,6 +16,7 @@
 //! - [`cli`]: the shared command line and the [`DownloadJob`] it yields.
 //! - [`interrupt`]: what Ctrl-C does.
 //! - [`run`]: what every binary's `main` calls.
+//! - [`script`]: the `main` of the plain scripts in each model's `examples/`.
 //!
 //! This crate knows nothing of threads, tokio or child processes: a model
 //! receives a [`DownloadJob`] and returns a [`StatusCounter`].
@@ -28,6 +29,7 @@ pub mod progress;
 pub mod report;
 pub mod retry;
 pub mod save;
+pub mod script;
 pub mod status;
 pub mod url;
 

@@ -1,15 +1,12 @@
 //! The `flags-process` binary from outside: its report, its default `-m`,
-//! Ctrl-C, and what it does when started as a worker by mistake.
+//! Ctrl-C and failing writes, and what it does when started as a worker by mistake.
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use flags_core::save::TEMP_PREFIX;
-use flags_server::{Delay, FlagServer, ServerConfig};
+use flags_server::{FlagServer, ServerConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flags-process");
 
@@ -102,60 +99,6 @@ fn default_max_req_is_the_number_of_cpus() {
     common::assert_no_children();
 }
 
-/// Ctrl-C (SIGINT to the whole process group, as a terminal sends it):
-/// the run stops early, the report covers what finished, the exit status is
-/// 130, no temporary file is left, and no worker survives.
-#[test]
-fn ctrl_c_stops_cleanly_and_leaves_no_worker() {
-    let _serial = common::serial();
-    let config = ServerConfig {
-        delay: Delay::Fixed(Duration::from_millis(400)),
-        ..ServerConfig::default()
-    };
-    let server = FlagServer::start(config).expect("the test server starts");
-    let dest = tempfile::tempdir().expect("a temporary folder");
-    let dest_arg = dest.path().to_string_lossy().into_owned();
-    let child = Command::new(BIN)
-        .args(["-s", &server.base_url(), "-a", "-m", "4", "-d", &dest_arg])
-        // Its own process group, as a shell gives a foreground job: the
-        // group is the binary and its workers.
-        .process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let pgid = i32::try_from(child.id()).expect("a pid");
-    // Wait until the second wave of requests is under way.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while server.stats().requests < 6 {
-        assert!(Instant::now() < deadline, "the run never got going");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let workers = common::processes_in_group(pgid).len();
-    assert_eq!(workers, 5, "the binary and its 4 workers");
-    // Ctrl-C: SIGINT to every process of the group.
-    common::send_signal(-pgid, libc::SIGINT);
-    let output = child.wait_with_output().expect("the binary ends");
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(130),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
-    let downloaded = report_count(&stdout, &["flags downloaded.", "flag downloaded."]);
-    let saved: Vec<String> = files_in(dest.path());
-    assert!(
-        saved.iter().all(|name| !name.starts_with(TEMP_PREFIX)),
-        "{saved:?}"
-    );
-    assert_eq!(downloaded, Some(saved.len()), "{stdout}");
-    assert!((4..194).contains(&saved.len()), "{stdout}");
-    assert!(stdout.contains("Elapsed time: "), "{stdout}");
-    assert_eq!(common::processes_in_group(pgid), []);
-    common::assert_no_children();
-}
-
 /// A program started as a worker of another protocol that runs the
 /// command line instead refuses to start a pool of its own (no chain of
 /// workers starting workers) and says why.
@@ -177,29 +120,16 @@ fn a_worker_never_starts_a_pool() {
     common::assert_no_children();
 }
 
-fn model() -> flags_server::contract::ModelBinary<'static> {
-    flags_server::contract::ModelBinary {
+/// Ctrl-C mid-run (SIGINT to the whole process group: workers included)
+/// and failing writes (the limit is inherited by the workers, which save):
+/// the checks every model binary passes, and no worker left behind.
+#[test]
+fn binary_keeps_the_contract() {
+    let _serial = common::serial();
+    let model = flags_server::contract::ModelBinary {
         program: Path::new(env!("CARGO_BIN_EXE_flags-process")),
         extra_args: &[],
-    }
-}
-
-/// The shared Ctrl-C check every model binary passes.
-#[test]
-fn shared_interrupt_check_passes() {
-    let _serial = common::serial();
-    assert_eq!(flags_server::contract::check_interrupt(&model()), Ok(()));
-    common::assert_no_children();
-}
-
-/// Writes that fail (a file-size limit, inherited by the workers) are
-/// counted per flag and leave no partial or temporary file.
-#[test]
-fn write_failures_are_counted() {
-    let _serial = common::serial();
-    assert_eq!(
-        flags_server::contract::check_write_failure(&model()),
-        Ok(())
-    );
+    };
+    assert_eq!(flags_server::contract::check_binary(&model), Ok(()));
     common::assert_no_children();
 }

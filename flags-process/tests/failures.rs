@@ -121,34 +121,59 @@ fn worker_killed_mid_run_costs_one_code() {
     common::assert_no_children();
 }
 
-/// A worker that exits while it holds JP (through the fault hook) costs JP
-/// alone, with its exit status in the message; `download_many` counts one
-/// error and downloads the rest.
-#[test]
-fn worker_exiting_mid_run_costs_one_code() {
-    let _serial = common::serial();
+/// Run every code twice with the worker fault hook set to `fault` (which
+/// names JP): once through `download_many_with`, which must count exactly
+/// one error and save every other flag intact, and once through the pool
+/// itself, to read JP's message. `jp_saved` says whether the faulty worker
+/// got as far as saving JP (then the file must be whole, even though the
+/// parent, lacking a valid answer, counts JP as an error). Returns JP's
+/// message; leaves no child.
+fn one_faulty_worker(fault: &str, jp_saved: bool) -> String {
     let server = start_server(20);
     let dest = tempfile::tempdir().expect("a temporary folder");
     let job = job_for(&server, dest.path(), 3);
-    let command = common::worker_command().env(FAULT_ENV, "exit:JP");
+    let command = common::worker_command().env(FAULT_ENV, fault);
     let counter = download_many_with(&job, &command).expect("the pool starts");
     let expected = StatusCounter {
         ok: CODES.len() - 1,
         not_found: 0,
         error: 1,
     };
-    assert_eq!(counter, expected);
+    assert_eq!(counter, expected, "{fault}");
+    let saved: Vec<&str> = CODES
+        .iter()
+        .copied()
+        .filter(|code| jp_saved || *code != "JP")
+        .collect();
+    assert_eq!(check_saved_files(fault, dest.path(), &saved), Ok(()));
 
     let mut pool = ProcessPool::with_command(command, DownloadProtocol::new(&job), 3)
         .expect("the pool starts");
     let outcomes = run_pool(&mut pool, &job, |_| {});
-    let jp = outcomes
+    assert_eq!(
+        codes_with(&outcomes, DownloadStatus::Error),
+        ["JP"],
+        "{fault}"
+    );
+    let message = outcomes
         .iter()
-        .find(|outcome| outcome.country_code() == "JP");
-    let message = jp.and_then(FlagOutcome::error_message).unwrap_or_default();
-    assert!(message.contains("died: exit status 3"), "{message}");
+        .find(|outcome| outcome.country_code() == "JP")
+        .and_then(FlagOutcome::error_message)
+        .unwrap_or_default()
+        .to_string();
     drop(pool);
     common::assert_no_children();
+    message
+}
+
+/// A worker that exits while it holds JP (through the fault hook) costs JP
+/// alone, with its exit status in the message; the rest are downloaded.
+#[test]
+fn worker_exiting_mid_run_costs_one_code() {
+    let _serial = common::serial();
+    // The worker exits before downloading JP: no JP.gif.
+    let message = one_faulty_worker("exit:JP", false);
+    assert!(message.contains("died: exit status 3"), "{message}");
 }
 
 /// A worker that answers a malformed line for JP is killed and replaced;
@@ -156,32 +181,13 @@ fn worker_exiting_mid_run_costs_one_code() {
 #[test]
 fn malformed_line_costs_one_code() {
     let _serial = common::serial();
-    let server = start_server(20);
-    let dest = tempfile::tempdir().expect("a temporary folder");
-    let job = job_for(&server, dest.path(), 3);
-    let command = common::worker_command().env(FAULT_ENV, "garble:JP");
-    let counter = download_many_with(&job, &command).expect("the pool starts");
-    let expected = StatusCounter {
-        ok: CODES.len() - 1,
-        not_found: 0,
-        error: 1,
-    };
-    assert_eq!(counter, expected);
-
-    let mut pool = ProcessPool::with_command(command, DownloadProtocol::new(&job), 3)
-        .expect("the pool starts");
-    let outcomes = run_pool(&mut pool, &job, |_| {});
-    assert_eq!(codes_with(&outcomes, DownloadStatus::Error), ["JP"]);
-    let jp = outcomes
-        .iter()
-        .find(|outcome| outcome.country_code() == "JP");
-    let message = jp.and_then(FlagOutcome::error_message).unwrap_or_default();
+    // The worker saved JP, then garbled its answer: the file is whole, but
+    // the parent cannot trust a worker that broke the protocol.
+    let message = one_faulty_worker("garble:JP", true);
     assert!(
         message.contains("sent a malformed line (bad status \"MAYBE\""),
         "{message}"
     );
-    drop(pool);
-    common::assert_no_children();
 }
 
 /// A worker program that never greets (`cat` echoes the job line back;

@@ -10,11 +10,11 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
-use flags_core::url::{flag_url, resolve_server};
+use flags_core::script::ScriptError;
+use flags_core::url::flag_url;
 
 fn get_flag(
     client: &reqwest::blocking::Client,
@@ -25,7 +25,7 @@ fn get_flag(
     Ok(response.error_for_status()?.bytes()?.to_vec())
 }
 
-fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, Box<dyn std::error::Error>> {
+fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, ScriptError> {
     let client = reqwest::blocking::Client::new();
     let mut codes = POP20_CC.to_vec();
     codes.sort();
@@ -39,21 +39,8 @@ fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, Box<dyn std::
     Ok(codes.len())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `--server LABEL|URL`, LOCAL by default: the only option of this script.
-    let args: Vec<String> = std::env::args().collect();
-    let server = match args.iter().position(|arg| arg == "--server" || arg == "-s") {
-        Some(index) => args.get(index + 1).map(String::as_str).unwrap_or("LOCAL"),
-        None => "LOCAL",
-    };
-    let base_url = resolve_server(server)?.base_url;
-    let dest_dir = Path::new("downloaded");
-    std::fs::create_dir_all(dest_dir)?;
-    let start = Instant::now();
-    let count = download_many(&base_url, dest_dir)?;
-    println!(
-        "\n{count} downloads in {:.2}s",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+fn main() -> Result<(), ScriptError> {
+    // The book's `main`, shared by every plain script: `--server`, the
+    // folder, the timing and the closing line.
+    flags_core::script::main(download_many)
 }

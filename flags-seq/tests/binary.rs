@@ -161,25 +161,14 @@ fn refused_connection_is_an_error_outcome() {
     );
 }
 
-fn model() -> flags_server::contract::ModelBinary<'static> {
-    flags_server::contract::ModelBinary {
+/// Ctrl-C mid-run (exit 130, a report for what finished, no partial file,
+/// every started request counted) and failing writes (an error per flag,
+/// no partial or temporary file): the checks every model binary passes.
+#[test]
+fn binary_keeps_the_contract() {
+    let model = flags_server::contract::ModelBinary {
         program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
         extra_args: &[],
-    }
-}
-
-/// Ctrl-C mid-run: exit 130, a report for what finished, no partial file.
-#[test]
-fn ctrl_c_reports_what_finished() {
-    assert_eq!(flags_server::contract::check_interrupt(&model()), Ok(()));
-}
-
-/// Writes that fail (a file-size limit) are counted per flag and leave no
-/// partial or temporary file.
-#[test]
-fn write_failures_are_counted() {
-    assert_eq!(
-        flags_server::contract::check_write_failure(&model()),
-        Ok(())
-    );
+    };
+    assert_eq!(flags_server::contract::check_binary(&model), Ok(()));
 }

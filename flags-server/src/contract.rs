@@ -411,6 +411,15 @@ pub fn check_interrupt(model: &ModelBinary<'_>) -> Result<(), String> {
             counter.ok
         ));
     }
+    // Every request the model started was finished, saved and counted:
+    // Ctrl-C stops scheduling, it does not abandon work in flight.
+    let requests = server.stats().requests;
+    if requests != counter.ok as u64 {
+        return Err(format!(
+            "interrupt: the server saw {requests} requests, the report counts {} flags",
+            counter.ok
+        ));
+    }
     let codes: Vec<String> = saved
         .iter()
         .map(|name| name.trim_end_matches(".gif").to_string())
@@ -733,4 +742,12 @@ pub fn check_load(download_many: &dyn DownloadMany) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Every check of a model binary as a user runs it: Ctrl-C
+/// ([`check_interrupt`]) and failing writes ([`check_write_failure`]).
+#[cfg(unix)]
+pub fn check_binary(model: &ModelBinary<'_>) -> Result<(), String> {
+    check_interrupt(model)?;
+    check_write_failure(model)
 }

@@ -12,25 +12,19 @@
 //! 20 downloads in 0.11s
 //! ```
 //!
-//! Compare with `flags-seq/examples/flags.rs`: the same `get_flag` and the
+//! Compare with `flags-seq/examples/flags.rs`: the sequential `get_flag`, the
 //! same saving; only `download_many` changed.
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
-use flags_core::url::{flag_url, resolve_server};
+use flags_core::script::ScriptError;
+// The sequential model's `get_flag`, as the book imports it from `flags.py`.
+use flags_seq::get_flag;
 use flags_threadpool::executor::ThreadPoolExecutor;
 use reqwest::blocking::Client;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-fn get_flag(client: &Client, base_url: &str, country_code: &str) -> reqwest::Result<Vec<u8>> {
-    let response = client.get(flag_url(base_url, country_code)).send()?;
-    Ok(response.error_for_status()?.bytes()?.to_vec())
-}
 
 /// What each worker does for one code: fetch, save, print the code.
 fn download_one(
@@ -38,7 +32,7 @@ fn download_one(
     base_url: &str,
     dest_dir: &Path,
     country_code: &str,
-) -> Result<(), BoxError> {
+) -> Result<(), ScriptError> {
     let image = get_flag(client, base_url, country_code)?;
     save_flag(dest_dir, &flag_file_name(country_code), &image)?;
     print!("{country_code} ");
@@ -46,7 +40,7 @@ fn download_one(
     Ok(())
 }
 
-fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, BoxError> {
+fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, ScriptError> {
     let client = Client::new();
     let mut codes: Vec<String> = POP20_CC.iter().map(|code| code.to_string()).collect();
     codes.sort();
@@ -70,21 +64,8 @@ fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, BoxError> {
     Ok(count)
 }
 
-fn main() -> Result<(), BoxError> {
-    // `--server LABEL|URL`, LOCAL by default: the only option of this script.
-    let args: Vec<String> = std::env::args().collect();
-    let server = match args.iter().position(|arg| arg == "--server" || arg == "-s") {
-        Some(index) => args.get(index + 1).map(String::as_str).unwrap_or("LOCAL"),
-        None => "LOCAL",
-    };
-    let base_url = resolve_server(server)?.base_url;
-    let dest_dir = Path::new("downloaded");
-    std::fs::create_dir_all(dest_dir)?;
-    let start = Instant::now();
-    let count = download_many(&base_url, dest_dir)?;
-    println!(
-        "\n{count} downloads in {:.2}s",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+fn main() -> Result<(), ScriptError> {
+    // The book's `main`, shared by every plain script: `--server`, the
+    // folder, the timing and the closing line.
+    flags_core::script::main(download_many)
 }

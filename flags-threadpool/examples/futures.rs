@@ -27,22 +27,18 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
-use flags_core::url::{flag_url, resolve_server};
+use flags_core::script::ScriptError;
+// The sequential model's `get_flag`, as the book imports it from `flags.py`.
+use flags_seq::get_flag;
 use flags_threadpool::executor::{Future, ThreadPoolExecutor, as_completed};
 use reqwest::blocking::Client;
 
 /// A download's outcome as a clonable value (a future's `result()` hands
 /// out copies): the code, or what went wrong.
 type DownloadResult = Result<String, String>;
-
-fn get_flag(client: &Client, base_url: &str, country_code: &str) -> reqwest::Result<Vec<u8>> {
-    let response = client.get(flag_url(base_url, country_code)).send()?;
-    Ok(response.error_for_status()?.bytes()?.to_vec())
-}
 
 /// What each worker does for one code: fetch, save, print the code, and
 /// return it.
@@ -93,21 +89,8 @@ fn download_many(base_url: &str, dest_dir: &Path) -> usize {
     count
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `--server LABEL|URL`, LOCAL by default: the only option of this script.
-    let args: Vec<String> = std::env::args().collect();
-    let server = match args.iter().position(|arg| arg == "--server" || arg == "-s") {
-        Some(index) => args.get(index + 1).map(String::as_str).unwrap_or("LOCAL"),
-        None => "LOCAL",
-    };
-    let base_url = resolve_server(server)?.base_url;
-    let dest_dir = Path::new("downloaded");
-    std::fs::create_dir_all(dest_dir)?;
-    let start = Instant::now();
-    let count = download_many(&base_url, dest_dir);
-    println!(
-        "\n{count} downloads in {:.2}s",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+fn main() -> Result<(), ScriptError> {
+    // The book's `main`, shared by every plain script: `--server`, the
+    // folder, the timing and the closing line.
+    flags_core::script::main(|base_url, dest_dir| Ok(download_many(base_url, dest_dir)))
 }
