@@ -30,11 +30,12 @@
 //! after one failure every later success is counted as an error: here each
 //! outcome belongs to its own task and cannot leak into the next.)
 //!
-//! No blocking call runs on the runtime's threads: requests and timers are
-//! async, files are written by `spawn_blocking` (the book's
-//! `asyncio.to_thread`), and the `-v` lines are printed by the collecting
-//! loop, which runs on the caller's thread inside `block_on`, not on a
-//! worker.
+//! Every task runs on one thread, as in asyncio: a current-thread tokio
+//! runtime, where tasks take turns at each `.await`. So no blocking call
+//! runs on it: requests and timers are async, files are written by
+//! `spawn_blocking` (the book's `asyncio.to_thread`), the server's name is
+//! looked up once before the runtime starts, and the progress bar or `-v`
+//! lines are drawn by a thread of their own, fed through a channel.
 //!
 //! Ctrl-C: the collecting loop also watches
 //! [`interrupt::requested`]. Once it is
@@ -52,7 +53,7 @@ use flags_core::retry::{
     FetchError, MAX_BODY_BYTES, RetryPolicy, body_capacity, check_body, error_chain,
 };
 use flags_core::save::{country_file_name, flag_file_name, save_flag};
-use flags_core::url::{flag_url, metadata_url};
+use flags_core::url::{flag_url, lookup_host, metadata_url};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
 use reqwest::{Client, Response};
 use tokio::sync::Semaphore;
@@ -63,17 +64,6 @@ use tokio::task::JoinSet;
 pub const DEFAULT_MAX_REQ: usize = 5;
 /// The most requests this model ever has in flight.
 pub const MAX_MAX_REQ: usize = 1000;
-
-/// Worker threads of the runtime. Two, the number of cores of the machine
-/// this was measured on, and enough: the workers only parse HTTP and copy
-/// bytes, and mostly wait on sockets. A multi-threaded runtime rather than
-/// a current-thread one because `block_on` then runs the collecting loop
-/// on the caller's thread, not on a worker, so printing the `-v` lines can
-/// never stall a task. Speed does not decide between them: measured with
-/// alternating runs (see the README), a current-thread runtime is within
-/// 5% of this one, slightly faster at `-e -m 676` and slightly slower at
-/// `-a -m 194`.
-const WORKER_THREADS: usize = 2;
 
 /// Threads of the runtime's blocking pool, where flags are saved
 /// (`spawn_blocking`). tokio allows up to 512; with `-m 194` and a delayed
@@ -109,6 +99,14 @@ pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
 /// Build a tokio runtime and an HTTP client, then run
 /// [`download_many_async`] to the end on them: the book's `asyncio.run`.
 ///
+/// The runtime is a current-thread one: every task runs on this one thread,
+/// taking turns at each `.await`, as asyncio's event loop does. One thread
+/// is enough because the tasks mostly wait on sockets, and it is the
+/// cheapest choice: no wake-up ever crosses threads. Measured against a
+/// multi-thread runtime with two workers (see the crate's README), it
+/// spends a third less CPU and is 13% faster at `-e -m 676`, and 4% slower
+/// at `-a -m 194`, where two threads overlap more of the 194 connects.
+///
 /// Returns `Err` only when the run cannot start (no runtime, no client); a
 /// flag that fails is counted as an error and the others go on. Stops
 /// early after Ctrl-C.
@@ -116,9 +114,8 @@ pub fn download_many_with(
     job: &DownloadJob,
     args: &AsyncArgs,
 ) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job.timeout)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKER_THREADS)
+    let client = http_client(job.timeout, &job.base_url)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(SAVE_THREADS)
         .enable_all()
         .build()
@@ -126,10 +123,39 @@ pub fn download_many_with(
             what: "tokio runtime",
             reason: error.to_string(),
         })?;
-    // `block_on` runs the collecting loop on this thread until every task
-    // has ended; the tasks run on the worker threads. When it returns, the
-    // runtime is dropped with nothing left on it.
-    Ok(runtime.block_on(download_many_async(job, client, args)))
+    let progress = Progress::new(job.country_codes.len(), job.verbose);
+    if !progress.is_shown() {
+        // Nothing to show (no `-v`, and stderr is not a terminal): no
+        // thread either, and each outcome is only counted. Measured on a
+        // 2-core VM, one more thread in the process, even one that never
+        // wakes, made `-e -m 676` 25% slower (the kernel and the C
+        // allocator have cheaper paths for a single-threaded process; we
+        // measured the effect, not which path it is).
+        return Ok(runtime.block_on(download_many_async(job, client, args, drop)));
+    }
+    // The runtime's one thread runs every task, so nothing on it may block,
+    // and printing can: a terminal or a pipe that is not read (`| less`,
+    // paused) stalls the write. So the progress is shown by a thread of its
+    // own, fed through a channel whose `send` never blocks.
+    let (finished, finished_outcomes) = std::sync::mpsc::channel::<FlagOutcome>();
+    let counter = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            // Ends when the sender is dropped, that is when `block_on`
+            // returns and drops the future that owns it.
+            for outcome in finished_outcomes {
+                progress.record(&outcome);
+            }
+            progress.finish();
+        });
+        // `block_on` runs the collecting loop and every task on this thread
+        // until every task has ended. When it returns, the runtime is
+        // dropped with nothing left on it.
+        runtime.block_on(download_many_async(job, client, args, move |outcome| {
+            // Only fails once the printing thread is gone; nothing to do then.
+            let _ = finished.send(outcome);
+        }))
+    });
+    Ok(counter)
 }
 
 /// Spawn one task per code, collect their outcomes as they finish, and
@@ -137,10 +163,14 @@ pub fn download_many_with(
 ///
 /// Needs a tokio runtime with time and I/O enabled. `client` is shared by
 /// every task (a clone is a reference to the same connection pool).
+/// `on_finished` gets each outcome as soon as it is counted, on the
+/// runtime's thread, so it must not block (sending it to a channel is the
+/// usual way to show it).
 pub async fn download_many_async(
     job: &DownloadJob,
     client: Client,
     args: &AsyncArgs,
+    mut on_finished: impl FnMut(FlagOutcome),
 ) -> StatusCounter {
     // Spawned tasks may outlive this call as far as the compiler knows, so
     // each owns its data: the job behind an `Arc`, a clone of the client.
@@ -152,7 +182,6 @@ pub async fn download_many_async(
     // free. Closing it (after Ctrl-C) makes every waiting and future
     // `acquire` fail at once.
     let semaphore = Arc::new(Semaphore::new(job.max_req.clamp(1, MAX_MAX_REQ)));
-    let progress = Progress::new(job.country_codes.len(), job.verbose);
     // The join set owns every task: `join_next` hands back the result of
     // whichever task ends first, which is the book's `as_completed`. If the
     // set were dropped early, its tasks would be aborted, not leaked.
@@ -168,8 +197,9 @@ pub async fn download_many_async(
             *args,
         );
         let task_code = country_code.clone();
-        // Spawning only schedules the task: nothing is sent yet. It runs on
-        // a worker thread and stops at its first `.await`, the semaphore.
+        // Spawning only schedules the task: nothing is sent yet. It runs
+        // when this loop next awaits, and stops at its first `.await`, the
+        // semaphore.
         let task = tasks
             .spawn(async move { download_one(&client, &semaphore, &task_code, &job, &args).await });
         code_of_task.insert(task.id(), country_code.clone());
@@ -204,10 +234,9 @@ pub async fn download_many_async(
                 FlagOutcome::error(code, format!("task failed: {error}"))
             }
         };
-        progress.record(&outcome);
         counter.record(&outcome);
+        on_finished(outcome);
     }
-    progress.finish();
     counter
 }
 
@@ -255,12 +284,35 @@ pub async fn get_metadata(
     get_body(client, &metadata_url(base_url, country_code)).await
 }
 
-/// Build the one client of a run: a timeout for each whole request, and
-/// no limit on idle connections kept for reuse (up to `max_req` of them).
-pub fn http_client(timeout: Duration) -> Result<Client, SetupError> {
-    Client::builder()
+/// Build the one client of a run: a timeout for each whole request, no
+/// limit on idle connections kept for reuse (up to `max_req` of them), and
+/// the server's name looked up once.
+///
+/// Blocking (the name lookup): call it before the runtime starts, not on
+/// it.
+///
+/// reqwest looks up the host of every new connection, with `getaddrinfo`
+/// on a blocking thread: at `-m 676` against `localhost`, 676 lookups of
+/// one name, queued with the saves. Here the name is looked up once, now,
+/// and the client told the answer ([`lookup_host`]); a URL with an IP
+/// address needs no lookup, and if this one fails, each connection tries
+/// again on its own (and reports the error).
+///
+/// TCP keep-alive probes are off: they find dead peers on connections left
+/// idle for minutes, while every request here has its own timeout and a
+/// run lasts seconds. Each probe setting is one more system call for every
+/// new connection (four of them, 2700 calls at `-e -m 676`).
+pub fn http_client(timeout: Duration, base_url: &str) -> Result<Client, SetupError> {
+    let mut builder = Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
+        .tcp_keepalive(None)
+        .tcp_keepalive_interval(None)
+        .tcp_keepalive_retries(None);
+    if let Some((host, addresses)) = lookup_host(base_url) {
+        builder = builder.resolve_to_addrs(&host, &addresses);
+    }
+    builder
         .build()
         .map_err(|error| SetupError::Client(error_chain(&error)))
 }
@@ -360,7 +412,7 @@ where
         match result {
             Err(error) if policy.should_retry(attempt, &error) && !interrupt::requested() => {
                 // An async wait: the task is parked on a timer and the
-                // worker thread runs other tasks meanwhile.
+                // runtime's thread runs other tasks meanwhile.
                 tokio::time::sleep(policy.delay(attempt, &error)).await;
                 attempt += 1;
                 last_error = Some(error);
@@ -374,8 +426,8 @@ where
 /// Save a flag with [`save_flag`] on tokio's pool of blocking threads, the
 /// book's `asyncio.to_thread`, and say how it went.
 ///
-/// Writing a file blocks the thread that does it; on a worker thread that
-/// would stall every task scheduled there. `save_flag` writes a temporary
+/// Writing a file blocks the thread that does it; on the runtime's thread
+/// that would stall every task. `save_flag` writes a temporary
 /// file and renames it, and a blocking task, once started, always runs to
 /// its end (it cannot be aborted), so no partial file is ever left.
 async fn save_in_background(
@@ -386,7 +438,7 @@ async fn save_in_background(
 ) -> FlagOutcome {
     let dest_dir = dest_dir.to_path_buf();
     // Hand the write to a blocking thread and await its end: this task is
-    // parked meanwhile, and the worker thread runs other tasks.
+    // parked meanwhile, and the runtime's thread runs other tasks.
     let saved = tokio::task::spawn_blocking(move || save_flag(&dest_dir, &file_name, &image)).await;
     match saved {
         Ok(Ok(bytes)) => FlagOutcome::ok(country_code, bytes),
@@ -432,7 +484,7 @@ fn check_status(response: Response) -> Result<Response, FetchError> {
 async fn read_body(mut response: Response) -> Result<Vec<u8>, FetchError> {
     let declared = response.content_length();
     let mut image = Vec::with_capacity(body_capacity(declared)?);
-    // Await each chunk: between two chunks the worker runs other tasks.
+    // Await each chunk: between two chunks the thread runs other tasks.
     while let Some(chunk) = response
         .chunk()
         .await

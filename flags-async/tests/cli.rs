@@ -49,8 +49,8 @@ fn metadata_option_saves_flags_by_country_name() {
 }
 
 /// `-v` prints one line per code in the shared wording (`BR OK`,
-/// `ZZ not found`, `AR error: HTTP 418 I'm a teapot`), and an error makes
-/// the exit status 1.
+/// `ZZ not found`, `AR error: HTTP 418 I'm a teapot`), all before the
+/// report, and an error makes the exit status 1.
 #[test]
 fn verbose_lines_and_exit_status_on_error() {
     let mut config = ServerConfig::default();
@@ -77,6 +77,15 @@ fn verbose_lines_and_exit_status_on_error() {
     );
     assert!(
         stdout.contains("  1 flag downloaded.\n  1 not found.\n  1 error.\n"),
+        "{stdout}"
+    );
+    // The lines are printed by a thread of their own, which the run waits
+    // for: every line comes before the report's rule, none is lost.
+    let rule = stdout.find("\n----").expect("the report's rule");
+    assert!(
+        ["AR error", "BR OK", "ZZ not found"]
+            .iter()
+            .all(|line| stdout.find(line).is_some_and(|at| at < rule)),
         "{stdout}"
     );
 }
@@ -126,4 +135,25 @@ fn binary_keeps_the_contract() {
         extra_args: &[],
     };
     assert_eq!(flags_server::contract::check_binary(&model), Ok(()));
+}
+
+/// A server named by host name rather than IP address (the client looks
+/// `localhost` up once, before the run, and gives every connection that
+/// answer): the flags arrive as with an IP address.
+#[test]
+fn server_named_by_host_name() {
+    let server = FlagServer::start(ServerConfig::default()).expect("the server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let by_name = server.base_url().replace("127.0.0.1", "localhost");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_flags-async"))
+        .args(["-m", "20", "-s", &by_name, "-d"])
+        .arg(dest.path())
+        .output()
+        .expect("the binary runs");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("\n 20 flags downloaded.\n"), "{stdout}");
+    assert_eq!(server.stats().by_status.get(&200), Some(&20));
 }

@@ -50,6 +50,18 @@ impl Progress {
         }
     }
 
+    /// Whether this shows anything at all: `false` without `-v` when stderr
+    /// is not a terminal, and for [`Progress::hidden`]. A caller may then
+    /// skip the work of feeding it.
+    ///
+    /// ```
+    /// assert!(!flags_core::Progress::hidden().is_shown());
+    /// assert!(flags_core::Progress::new(20, true).is_shown());
+    /// ```
+    pub fn is_shown(&self) -> bool {
+        self.verbose || self.bar.is_some()
+    }
+
     /// One code finished.
     pub fn record(&self, outcome: &FlagOutcome) {
         if self.verbose {

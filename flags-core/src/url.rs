@@ -1,5 +1,7 @@
 //! Server labels and the URLs of flags.
 
+use std::net::{SocketAddr, ToSocketAddrs};
+
 use crate::UsageError;
 
 /// The servers known by label, as in the book's `SERVERS`.
@@ -94,6 +96,33 @@ pub fn flag_url(base_url: &str, country_code: &str) -> String {
 pub fn metadata_url(base_url: &str, country_code: &str) -> String {
     let lower = country_code.to_ascii_lowercase();
     format!("{base_url}/{lower}/metadata.json")
+}
+
+/// The host name of a base URL and its addresses, looked up once with the
+/// system's resolver (`getaddrinfo`, which blocks), with the URL's port.
+///
+/// `None` when there is nothing to look up (an IP address) or the lookup
+/// fails: a client then resolves the name itself at each connection, and
+/// reports the failure there.
+///
+/// ```
+/// use flags_core::url::lookup_host;
+///
+/// assert_eq!(lookup_host("http://127.0.0.1:8000/flags"), None);
+/// assert_eq!(lookup_host("not a url"), None);
+/// if let Some((host, addresses)) = lookup_host("http://localhost:8000/flags") {
+///     assert_eq!(host, "localhost");
+///     assert!(addresses.iter().all(|address| address.port() == 8000));
+/// }
+/// ```
+pub fn lookup_host(base_url: &str) -> Option<(String, Vec<SocketAddr>)> {
+    let parsed = ::url::Url::parse(base_url).ok()?;
+    let ::url::Host::Domain(name) = parsed.host()? else {
+        return None;
+    };
+    let port = parsed.port_or_known_default()?;
+    let addresses: Vec<SocketAddr> = (name, port).to_socket_addrs().ok()?.collect();
+    (!addresses.is_empty()).then(|| (name.to_owned(), addresses))
 }
 
 /// The `host:port` a base URL connects to, for the reachability check.
