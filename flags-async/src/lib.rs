@@ -284,24 +284,13 @@ pub async fn get_metadata(
     get_body(client, &metadata_url(base_url, country_code)).await
 }
 
-/// Build the one client of a run: a timeout for each whole request, no
-/// limit on idle connections kept for reuse (up to `max_req` of them), and
-/// the server's name looked up once.
+/// Build the one client of a run, with the same settings as the blocking
+/// client of `flags_seq::http_client` (read its comments there): a timeout
+/// for each whole request, idle connections kept for reuse, no TCP
+/// keep-alive probes, and the server's name looked up once ([`lookup_host`])
+/// instead of once per new connection, 676 times at `-e -m 676`.
 ///
-/// Blocking (the name lookup): call it before the runtime starts, not on
-/// it.
-///
-/// reqwest looks up the host of every new connection, with `getaddrinfo`
-/// on a blocking thread: at `-m 676` against `localhost`, 676 lookups of
-/// one name, queued with the saves. Here the name is looked up once, now,
-/// and the client told the answer ([`lookup_host`]); a URL with an IP
-/// address needs no lookup, and if this one fails, each connection tries
-/// again on its own (and reports the error).
-///
-/// TCP keep-alive probes are off: they find dead peers on connections left
-/// idle for minutes, while every request here has its own timeout and a
-/// run lasts seconds. Each probe setting is one more system call for every
-/// new connection (four of them, 2700 calls at `-e -m 676`).
+/// The lookup blocks: call this before the runtime starts, not on it.
 pub fn http_client(timeout: Duration, base_url: &str) -> Result<Client, SetupError> {
     let mut builder = Client::builder()
         .timeout(timeout)

@@ -240,7 +240,7 @@ pub fn serve(
                 let job = settings.to_job();
                 // This worker's own client: one connection pool per
                 // process, kept alive from one code to the next.
-                session = Some((flags_seq::http_client(job.timeout), job));
+                session = Some((flags_seq::http_client(job.timeout, &job.base_url), job));
             }
             Request::Get(country_code) => {
                 let (client, job) = session.as_ref().ok_or(WorkerError::NoJob)?;

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use flags_core::retry::{FetchError, MAX_BODY_BYTES, body_capacity, check_body, error_chain};
 use flags_core::save::{flag_file_name, save_flag};
-use flags_core::url::flag_url;
+use flags_core::url::{flag_url, lookup_host};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
 use reqwest::blocking::{Client, Response};
 
@@ -39,7 +39,7 @@ pub const MAX_MAX_REQ: usize = 1;
 /// built); a flag that fails is counted as an error and the loop goes on.
 /// Stops early, between two flags, after Ctrl-C.
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job.timeout)?;
+    let client = http_client(job.timeout, &job.base_url)?;
     let progress = Progress::new(job.country_codes.len(), job.verbose);
     let mut counter = StatusCounter::default();
     for country_code in &job.country_codes {
@@ -100,12 +100,32 @@ pub fn get_flag(
     read_body(check_status(response)?)
 }
 
-/// Build the one client of a run: a timeout for each whole request, and
-/// no limit on idle connections kept for reuse.
-pub fn http_client(timeout: Duration) -> Result<Client, SetupError> {
-    Client::builder()
+/// Build the one client of a run: a timeout for each whole request, no
+/// limit on idle connections kept for reuse, and the server's name looked
+/// up once.
+///
+/// reqwest looks up the host of every new connection; a pool of 30 or 676
+/// threads opens that many connections to the same host. Here the name is
+/// looked up once, now, and the client told the answer
+/// ([`lookup_host`]); a URL with an IP address needs no lookup, and if this
+/// one fails, each connection tries again on its own (and reports the
+/// error).
+///
+/// TCP keep-alive probes are off: they find dead peers on connections left
+/// idle for minutes, while every request here has its own timeout and a
+/// run lasts seconds. Each probe setting is one more system call for every
+/// new connection.
+pub fn http_client(timeout: Duration, base_url: &str) -> Result<Client, SetupError> {
+    let mut builder = Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
+        .tcp_keepalive(None)
+        .tcp_keepalive_interval(None)
+        .tcp_keepalive_retries(None);
+    if let Some((host, addresses)) = lookup_host(base_url) {
+        builder = builder.resolve_to_addrs(&host, &addresses);
+    }
+    builder
         .build()
         .map_err(|error| SetupError::Client(error_chain(&error)))
 }

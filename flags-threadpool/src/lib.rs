@@ -60,7 +60,7 @@ pub const MAX_MAX_REQ: usize = 1000;
 /// download starts: queued tasks are cancelled, running ones finish and
 /// are counted.
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job.timeout)?;
+    let client = http_client(job.timeout, &job.base_url)?;
     let progress = Progress::new(job.country_codes.len(), job.verbose);
     let mut counter = StatusCounter::default();
     // Tasks must own what they use (`'static`), as the workers outlive this
@@ -120,7 +120,7 @@ pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
 /// scope lets each job borrow the client and the job from this stack
 /// frame, where the std executor needs owned copies.
 pub fn download_many_rayon(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job.timeout)?;
+    let client = http_client(job.timeout, &job.base_url)?;
     let progress = Progress::new(job.country_codes.len(), job.verbose);
     let mut counter = StatusCounter::default();
     // The pool: `job.max_req` rayon worker threads, all started here.
