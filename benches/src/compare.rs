@@ -307,9 +307,11 @@ pub fn run_comparison(
     // The server times its request log from this instant: the models'
     // spawn times are put on the same clock.
     let server_epoch = server.epoch();
+    // The models save into folders in memory when the machine has them
+    // (see `scratch_root`): the comparison is of the models, not the disk.
     let scratch = tempfile::Builder::new()
         .prefix("flags-compare-")
-        .tempdir()
+        .tempdir_in(crate::harness::scratch_root())
         .map_err(CompareError::TempDir)?;
     let code_count = options.country_codes.len();
     let mut comparison = Comparison {
