@@ -308,11 +308,8 @@ pub fn run_comparison(
     // spawn times are put on the same clock.
     let server_epoch = server.epoch();
     // The models save into folders in memory when the machine has them
-    // (see `scratch_root`): the comparison is of the models, not the disk.
-    let scratch = tempfile::Builder::new()
-        .prefix("flags-compare-")
-        .tempdir_in(crate::harness::scratch_root())
-        .map_err(CompareError::TempDir)?;
+    // (see `scratch_dir`): the comparison is of the models, not the disk.
+    let scratch = crate::harness::scratch_dir("flags-compare-").map_err(CompareError::TempDir)?;
     let code_count = options.country_codes.len();
     let mut comparison = Comparison {
         country_codes: options.country_codes.clone(),

@@ -166,36 +166,47 @@ impl fmt::Display for Problems<'_> {
     }
 }
 
-/// Where the runs' temporary folders go: `$TMPDIR` when it is set (the
-/// user's choice), otherwise `/dev/shm` when it exists (Linux's in-memory
-/// file system), otherwise the system's temporary folder.
+/// A fresh temporary folder for a run, named `{prefix}...`: under
+/// `$TMPDIR` when it is set (the user's choice), otherwise under `/dev/shm`
+/// (Linux's in-memory file system) when a folder can be made there,
+/// otherwise under the system's temporary folder.
 ///
 /// In memory, because these runs measure the models, not the disk: on the
 /// development VM's disk, creating 194 files in a fresh folder took from
 /// 50 to 220 ms from one run to the next, more than the models differ by;
 /// on `/dev/shm` the same benchmark is stable to a few percent.
-pub fn scratch_root() -> PathBuf {
-    let in_memory = Path::new("/dev/shm");
-    if std::env::var_os("TMPDIR").is_none() && in_memory.is_dir() {
-        in_memory.to_path_buf()
-    } else {
-        std::env::temp_dir()
+///
+/// ```
+/// let scratch = flags_benches::harness::scratch_dir("flags-doc-").unwrap();
+/// let path = scratch.path().to_path_buf();
+/// assert!(path.is_dir());
+/// assert!(path.file_name().unwrap().to_string_lossy().starts_with("flags-doc-"));
+/// drop(scratch);
+/// assert!(!path.exists());
+/// ```
+pub fn scratch_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    if std::env::var_os("TMPDIR").is_none() {
+        if let Ok(in_memory) = builder.tempdir_in("/dev/shm") {
+            return Ok(in_memory);
+        }
     }
+    builder.tempdir()
 }
 
 /// Run `model` on `job` in this process, into a fresh temporary folder
-/// under [`scratch_root`] (`job.dest_dir` is replaced), then check the
-/// folder and the count.
+/// from [`scratch_dir`] (`job.dest_dir` is replaced), then check the folder
+/// and the count.
 ///
 /// Only the call to `download_many` is timed. The run is an error when the
 /// model cannot start or when anything it saved or counted is wrong (see
 /// [`SavedFlags`]); the temporary folder is removed either way.
 pub fn run_model(model: &Model, job: &DownloadJob) -> Result<RunOutcome, HarnessError> {
-    let root = scratch_root();
-    let dest = tempfile::Builder::new()
-        .prefix("flags-bench-")
-        .tempdir_in(&root)
-        .map_err(|source| HarnessError::TempDir { path: root, source })?;
+    let dest = scratch_dir("flags-bench-").map_err(|source| HarnessError::TempDir {
+        path: std::env::temp_dir(),
+        source,
+    })?;
     let job = DownloadJob {
         dest_dir: dest.path().to_path_buf(),
         ..job.clone()
