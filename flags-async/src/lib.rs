@@ -104,7 +104,7 @@ pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
 /// is enough because the tasks mostly wait on sockets, and it is the
 /// cheapest choice: no wake-up ever crosses threads. Measured against a
 /// multi-thread runtime with two workers (see the crate's README), it
-/// spends a third less CPU and is 13% faster at `-e -m 676`, and 4% slower
+/// spends a third less CPU and is 10% faster at `-e -m 676`, and 5% slower
 /// at `-a -m 194`, where two threads overlap more of the 194 connects.
 ///
 /// Returns `Err` only when the run cannot start (no runtime, no client); a
@@ -128,9 +128,9 @@ pub fn download_many_with(
         // Nothing to show (no `-v`, and stderr is not a terminal): no
         // thread either, and each outcome is only counted. Measured on a
         // 2-core VM, one more thread in the process, even one that never
-        // wakes, made `-e -m 676` 25% slower (the kernel and the C
-        // allocator have cheaper paths for a single-threaded process; we
-        // measured the effect, not which path it is).
+        // wakes, made `-e -m 676` 25% slower (probably the cheaper paths
+        // the kernel and the C allocator take for a single-threaded
+        // process: we measured the effect, not its cause).
         return Ok(runtime.block_on(download_many_async(job, client, args, drop)));
     }
     // The runtime's one thread runs every task, so nothing on it may block,
