@@ -1,6 +1,8 @@
 //! The command line of `flags-compare`: what it accepts, what it refuses,
 //! and the hidden child mode's arguments.
 
+mod common;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -202,7 +204,11 @@ fn binary_usage_errors_exit_2() {
         .output()
         .expect("flags-compare runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("/no/such/folder"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "flags-compare: --out /no/such/folder/chart.svg: the folder /no/such/folder does not exist\n"
+    );
+    assert!(output.stdout.is_empty());
 
     let output = std::process::Command::new(program)
         .arg("--help")
@@ -212,38 +218,80 @@ fn binary_usage_errors_exit_2() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("--peer-curl"));
 }
 
+/// A child process that is killed if the test ends early, so that a failed
+/// assertion does not leave flags-compare (and its model) running.
+#[cfg(unix)]
+struct KillOnDrop(std::process::Child);
+
+#[cfg(unix)]
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Both fail harmlessly once the child has been waited for.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Ctrl-C (SIGINT to flags-compare alone here) lets the running model
-/// finish, runs no other, drops the cut-short row, writes what it has and
-/// exits with 130.
+/// finish, runs no other, drops the cut-short row, writes what it has (a
+/// chart with no timeline) and exits with 130.
 #[cfg(unix)]
 #[test]
 fn interrupt_stops_after_the_running_model() {
+    use std::io::{BufRead, BufReader, Read};
+
     let scratch = tempfile::tempdir().expect("a temporary folder");
     let out = scratch.path().join("chart.svg");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_flags-compare"))
-        .args([
-            "-l",
-            "4",
-            "--delay",
-            "0.25",
-            "--models",
-            "seq,async",
-            "--out",
-        ])
-        .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("flags-compare runs");
-    // Wait until the first model has started, then interrupt.
-    std::thread::sleep(Duration::from_millis(500));
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    // seq takes at least 4 x 0.5 s: the signal arrives while it runs.
+    let mut child = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_flags-compare"))
+            .args([
+                "-l",
+                "4",
+                "--delay",
+                "0.5",
+                "--models",
+                "seq,async",
+                "--out",
+            ])
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("flags-compare runs"),
+    );
+    // Wait until the first model has started (the Ctrl-C handler is
+    // installed before that), then interrupt.
+    let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    while !seen.contains("seq: running") {
+        let read = stderr.read_line(&mut seen).expect("stderr");
+        assert_ne!(read, 0, "flags-compare ended before seq ran:\n{seen}");
+    }
+    let pid = libc::pid_t::try_from(child.0.id()).expect("a pid");
     // SAFETY: kill only sends a signal; `pid` is our own running child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let output = child.wait_with_output().expect("flags-compare ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("Interrupted"), "{stderr}");
-    assert!(!stderr.contains("async: running"), "{stderr}");
-    assert!(out.exists());
+    stderr.read_to_string(&mut seen).expect("stderr");
+    let status = child.0.wait().expect("flags-compare ends");
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("Interrupted: the table shows only the rows that finished."),
+        "{seen}"
+    );
+    assert!(!seen.contains("async: running"), "{seen}");
+    let mut stdout = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("stdout");
+    assert!(
+        stdout.ends_with(&format!("\nChart: {}\n", out.display())),
+        "{stdout}"
+    );
+    let svg = std::fs::read_to_string(&out).expect("the chart is written");
+    let root = common::parse_xml(&svg).expect("well-formed");
+    assert_eq!(root.find_class("g", "timeline").len(), 0, "{svg}");
 }

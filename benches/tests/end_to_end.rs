@@ -115,8 +115,11 @@ fn a_model_that_fails_is_reported() {
     let comparison =
         run_comparison(&options, &not_a_model, &mut progress).expect("the comparison runs");
     assert!(!comparison.all_ok());
+    assert_eq!(comparison.rows.len(), 1, "{comparison:#?}");
     let row = &comparison.rows[0];
+    assert_eq!(row.name, "seq");
     assert!(row.failure.is_some(), "{row:?}");
+    assert_eq!(row.saved, 0, "{row:?}");
     assert!(render_table(&comparison).contains("FAILED"));
     assert!(String::from_utf8_lossy(&progress).contains("FAILED"));
 }

@@ -462,6 +462,8 @@ fn check_status(response: Response) -> Result<Response, FetchError> {
     flags_core::retry::check_status(
         status.as_u16(),
         status.canonical_reason().unwrap_or(""),
+        // A `Retry-After` that is not visible ASCII is treated as absent:
+        // the usual backoff applies, as for any other unreadable value.
         retry_after.and_then(|value| value.to_str().ok()),
     )?;
     Ok(response)

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use flags_server::contract::without_elapsed;
 use flags_server::{Fault, FlagServer, ServerConfig, builtin_flag};
 
 /// Run the binary with `args`, saving into `dest`, against `server`.
@@ -16,14 +17,6 @@ fn run(server: &FlagServer, dest: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-/// The output without its last line, the elapsed time, which varies.
-fn without_elapsed(stdout: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stdout);
-    let (kept, last) = text.trim_end().rsplit_once('\n').unwrap_or(("", ""));
-    assert!(last.starts_with("Elapsed time: "), "{text}");
-    format!("{kept}\n")
-}
-
 /// `--metadata BR JP`: the report in the contract's shape, exit status 0,
 /// and the flags saved as `Brazil.gif` and `Japan.gif`, intact.
 #[test]
@@ -34,13 +27,16 @@ fn metadata_option_saves_flags_by_country_name() {
     let output = run(&server, dest.path(), &["--metadata", "JP", "BR"]);
 
     assert_eq!(output.status.code(), Some(0));
+    let expected = format!(
+        "URL site: {}\nSearching for 2 flags: BR, JP\n2 concurrent connections will be used.\n\
+         --------------------\n  2 flags downloaded.\n",
+        server.base_url()
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
-        without_elapsed(&output.stdout),
-        format!(
-            "URL site: {}\nSearching for 2 flags: BR, JP\n2 concurrent connections will be used.\n\
-             --------------------\n  2 flags downloaded.\n",
-            server.base_url()
-        )
+        without_elapsed(&stdout),
+        Some(expected.as_str()),
+        "{stdout}"
     );
     for (code, file_name) in [("br", "Brazil.gif"), ("jp", "Japan.gif")] {
         let saved = std::fs::read(dest.path().join(file_name)).expect("the flag was saved");

@@ -50,10 +50,10 @@ fn codes_are_normalised() {
 /// One letter expands to its 26 codes, and mixes with two-letter codes.
 #[test]
 fn one_letter_expands() {
-    let expanded = codes(&["z", "BR"]);
-    assert_eq!(expanded.len(), 27);
-    assert_eq!(expanded.first().map(String::as_str), Some("BR"));
-    assert_eq!(expanded.last().map(String::as_str), Some("ZZ"));
+    let expected: Vec<String> = std::iter::once("BR".to_string())
+        .chain(('A'..='Z').map(|letter| format!("Z{letter}")))
+        .collect();
+    assert_eq!(codes(&["z", "BR"]), expected);
 }
 
 /// `-a` is the 194 flags AD..ZW; `-e` is the 676 codes AA..ZZ.
@@ -82,7 +82,6 @@ fn actual_max_req() {
     let process_model = parse_args::<NoExtraArgs, _, _>(["flags-test", "-e", "-m", "1000"], 2, 256)
         .expect("parses");
     assert_eq!(process_model.job.max_req, 256);
-    assert_eq!(MAX_MAX_REQ, 1000);
     assert_eq!(job(&["BR", "JP", "-m", "30"]).max_req, 2);
 }
 

@@ -40,14 +40,18 @@ fn contract_example() {
 #[test]
 fn ten_codes_listed_eleven_ranged() {
     let ten = codes("AA AB AC AD AE AF AG AH AI AJ");
-    assert!(
-        initial_report("LOCAL", "u", &ten, 10)
-            .contains("Searching for 10 flags: AA, AB, AC, AD, AE, AF, AG, AH, AI, AJ\n")
+    assert_eq!(
+        initial_report("LOCAL", "u", &ten, 10),
+        "LOCAL site: u\n\
+         Searching for 10 flags: AA, AB, AC, AD, AE, AF, AG, AH, AI, AJ\n\
+         10 concurrent connections will be used.\n"
     );
     let eleven = codes("AA AB AC AD AE AF AG AH AI AJ AK");
-    assert!(
-        initial_report("LOCAL", "u", &eleven, 10)
-            .contains("Searching for 11 flags: from AA to AK\n")
+    assert_eq!(
+        initial_report("LOCAL", "u", &eleven, 10),
+        "LOCAL site: u\n\
+         Searching for 11 flags: from AA to AK\n\
+         10 concurrent connections will be used.\n"
     );
 }
 

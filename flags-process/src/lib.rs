@@ -19,12 +19,14 @@
 //!   a line the [`protocol`] refuses, costs only the code it held (counted
 //!   as an error that names the worker and its exit status); it is replaced
 //!   and the run goes on.
-//! - **Compare with:** `flags-threadpool`, the same pool shape with threads
-//!   sharing one address space. Here each worker has its own memory, its
-//!   own HTTP client and its own connection: nothing is shared, everything
-//!   is copied through pipes. That isolation is what processes buy; in
-//!   Python they also buy parallel CPU work past the GIL, which Rust
-//!   threads already have (see `examples/primes.rs`).
+//! - **Compare with:** `flags-seq` (the same [`download_one`] in a `for`
+//!   loop: this crate changes only where it runs) and `flags-threadpool`
+//!   (the same pool shape, with threads sharing one address space). Here
+//!   each worker has its own memory, its own HTTP client and its own
+//!   connection: nothing is shared, everything is copied through pipes.
+//!   That isolation is what processes buy; in Python they also buy
+//!   parallel CPU work past the GIL, which Rust threads already have (see
+//!   `examples/primes.rs`).
 //!
 //! Modules: [`pool`] is the generic process pool (start, hand out, notice
 //! deaths, replace, reap); [`protocol`] is the line protocol of the flag
@@ -41,6 +43,11 @@ use std::sync::LazyLock;
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
 use reqwest::blocking::Client;
 
+/// The sequential model's `download_one`, reused as is (the book's process
+/// pool runs the sequential script's function): what a worker does for each
+/// `GET` line, in the worker process, with the worker's own client. Only
+/// where it runs differs.
+pub use flags_seq::download_one;
 pub use pool::{PoolError, ProcessPool, WorkerCommand, WorkerProtocol};
 use protocol::{DownloadProtocol, ProtocolError, Reply, Request, parse_request};
 
@@ -74,16 +81,6 @@ pub const FAULT_EXIT_STATUS: i32 = 3;
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
     let command = WorkerCommand::current_exe().map_err(start_error)?;
     download_many_with(job, &command)
-}
-
-/// Download one flag, with retries, and save it: what a worker does for
-/// each `GET` line, in the worker process, with the worker's own client.
-///
-/// It is the sequential model's `download_one`, unchanged, as the book's
-/// process pool runs the sequential script's function: only where it runs
-/// differs.
-pub fn download_one(client: &Client, country_code: &str, job: &DownloadJob) -> FlagOutcome {
-    flags_seq::download_one(client, country_code, job)
 }
 
 /// [`download_many`] with another worker program: tests pass
@@ -141,6 +138,8 @@ pub fn download_many_with(
 /// without end.
 pub fn worker_main_if_requested() {
     if pool::requested_worker_mode().as_deref() == Some(protocol::PROTOCOL_NAME) {
+        // Serve until the parent closes our stdin, then end the process
+        // here: a worker never returns into the program's own `main`.
         std::process::exit(worker_main());
     }
 }

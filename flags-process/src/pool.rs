@@ -56,8 +56,11 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// The protocol of [`WORKER_ENV`] when this process was started as a
 /// worker, or `None` for an ordinary run.
+///
+/// A value that is not UTF-8 still counts as set (read lossily): it names
+/// no protocol, but the nested-pool guard must see it.
 pub fn requested_worker_mode() -> Option<String> {
-    std::env::var(WORKER_ENV).ok()
+    std::env::var_os(WORKER_ENV).map(|mode| mode.to_string_lossy().into_owned())
 }
 
 /// What a pool's workers speak: the only part that differs between the
@@ -473,24 +476,11 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         let reader = match reader {
             Ok(handle) => handle,
             Err(error) => {
+                // No reader, no way to hear from it: kill and reap it.
                 reap(&mut child, Duration::ZERO);
                 return Err((spawn_error(error), task));
             }
         };
-        let mut worker = Worker {
-            id,
-            child,
-            stdin,
-            reader: Some(reader),
-            state: WorkerState::Starting {
-                since: Instant::now(),
-                task: None,
-            },
-        };
-        // Send the setup line and the first task now, without waiting for
-        // the greeting: the pipe holds them until the worker reads them.
-        // If the worker is already dead, its reader reports the end of its
-        // output, and the task goes back to the queue then.
         let mut lines = self.protocol.setup_line().unwrap_or_default();
         if let Some(task) = &task {
             if !lines.is_empty() {
@@ -498,13 +488,24 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             }
             lines.push_str(&self.protocol.task_line(task));
         }
+        let mut worker = Worker {
+            id,
+            child,
+            stdin,
+            reader: Some(reader),
+            state: WorkerState::Starting {
+                since: Instant::now(),
+                task,
+            },
+        };
+        // Send the setup line and the first task now, without waiting for
+        // the greeting: the pipe holds them until the worker reads them.
         if !lines.is_empty() {
+            // Ignoring a failed write is safe: it means the worker is
+            // already gone. Its reader then reports the end of its output,
+            // and `start_failed` puts the task back in the queue.
             let _ = worker.send(&lines);
         }
-        worker.state = WorkerState::Starting {
-            since: Instant::now(),
-            task,
-        };
         self.workers.push(worker);
         Ok(())
     }
@@ -535,7 +536,10 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                 }
                 Err(error) => {
                     // The worker's stdin is broken, so it never got the
-                    // task: put the task back, and give the worker up.
+                    // task: put the task back, and give the worker up
+                    // (kill and reap it). It held no task, so `retire`
+                    // returns no outcome; the slot at `index` now holds
+                    // another worker, looked at next.
                     self.pending.push_front(task);
                     let reason = format!("{} cannot be written to: {error}", worker.name());
                     self.retire(index, KillNow::Yes, reason);
@@ -546,6 +550,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             let Some(task) = self.pending.pop_front() else {
                 break;
             };
+            // Spawn a new worker with this task already in its stdin.
             if let Err((error, task)) = self.spawn_worker(Some(task)) {
                 // This program cannot be started: shrink the pool, keep
                 // the task. With no worker left, `next_outcome` says why.
@@ -669,6 +674,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             // The end of its output: the worker died (or closed stdout,
             // which is as bad). Whatever it held failed.
             (EventKind::Closed, Phase::Starting) => {
+                // Wait for it (reap), to tell how it ended.
                 let status = describe_exit(reap(&mut self.workers[index].child, EXIT_GRACE));
                 self.start_failed(
                     index,
@@ -683,6 +689,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                 None
             }
             (EventKind::Closed, Phase::Idle | Phase::Busy) => {
+                // Wait for it (reap), to tell how it ended.
                 let status = describe_exit(reap(&mut self.workers[index].child, EXIT_GRACE));
                 self.retire(index, KillNow::No, format!("{name} died: {status}"))
             }
@@ -758,6 +765,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                 Some(_) => Duration::ZERO,
                 None => deadline.saturating_duration_since(Instant::now()),
             };
+            // Wait for it, killing it when its grace is over.
             stop_worker(&mut worker, grace);
         }
     }
@@ -794,6 +802,8 @@ fn stop_worker<T>(worker: &mut Worker<T>, grace: Duration) {
     // Join the reader: with the child gone, its stdout is closed, so the
     // reader has reached the end of the stream and returned.
     if let Some(reader) = worker.reader.take() {
+        // `Err` only if the reader panicked: it returns nothing, and its
+        // worker is already reaped, so there is nothing left to recover.
         let _ = reader.join();
     }
 }
@@ -852,6 +862,8 @@ fn read_lines(worker: usize, stdout: ChildStdout, events: Sender<WorkerEvent>) {
 /// Returns its exit status, and whether we had to kill it.
 fn reap(child: &mut Child, grace: Duration) -> Reaped {
     let deadline = Instant::now() + grace;
+    // Poll: `try_wait` never blocks (std has no wait with a timeout), so
+    // look every 2 ms until the child has exited or the grace is over.
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
@@ -931,7 +943,9 @@ fn send_sigint(pid: u32) {
     };
     // SAFETY: `kill` has no memory-safety preconditions. The pid is one of
     // our children that we have not reaped yet, so it cannot have been
-    // reused by another process.
+    // reused by another process. Its result is not checked: a worker that
+    // has already exited takes the signal harmlessly (it is a zombie until
+    // reaped), and its reader reports its end.
     unsafe {
         libc::kill(pid, libc::SIGINT);
     }

@@ -312,9 +312,8 @@ pub fn parse_reply(line: &str) -> Result<Reply, ProtocolError> {
             got: fields.len(),
         }),
         [""] | [] => Err(ProtocolError::Empty),
-        [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(
-            word.split(' ').next().unwrap_or(word),
-        ))),
+        // `splitn` cut on spaces, so the first field holds none.
+        [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(word))),
     }
 }
 

@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use flags_server::contract::{file_names, parse_final_report};
 use flags_server::{FlagServer, ServerConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flags-process");
@@ -19,25 +20,6 @@ fn run(args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The number on the report line that ends with `suffix`, like
-/// `flags downloaded.`
-fn report_count(stdout: &str, suffixes: &[&str]) -> Option<usize> {
-    stdout
-        .lines()
-        .find(|line| suffixes.iter().any(|suffix| line.ends_with(suffix)))
-        .and_then(|line| line.split_whitespace().next()?.parse().ok())
-}
-
-fn files_in(dest: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dest)
-        .expect("the folder exists")
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// A run prints the contract's report, one line per code with `-v`, saves
@@ -70,7 +52,10 @@ fn binary_downloads_and_reports() {
     assert_eq!(lines[8], "  3 flags downloaded.");
     assert_eq!(lines[9], "  1 not found.");
     assert!(lines[10].starts_with("Elapsed time: "), "{stdout}");
-    assert_eq!(files_in(dest.path()), ["BR.gif", "CN.gif", "JP.gif"]);
+    assert_eq!(
+        file_names(dest.path()).expect("the folder can be listed"),
+        ["BR.gif", "CN.gif", "JP.gif"]
+    );
     common::assert_no_children();
 }
 
@@ -95,7 +80,8 @@ fn default_max_req_is_the_number_of_cpus() {
         workers => format!("{workers} concurrent connections will be used."),
     };
     assert!(stdout.lines().any(|line| line == expected), "{stdout}");
-    assert_eq!(report_count(&stdout, &["flags downloaded."]), Some(194));
+    let counter = parse_final_report(&stdout).expect("a final report");
+    assert_eq!((counter.ok, counter.not_found, counter.error), (194, 0, 0));
     common::assert_no_children();
 }
 

@@ -9,7 +9,8 @@
 //! - **How errors come back:** [`download_one`] turns every failure into a
 //!   [`FlagOutcome`]; the loop counts it and goes on.
 //! - **Compare with:** `flags-threadpool` (the same [`download_one`], run by
-//!   a pool of threads) and `flags-async` (the same steps as tasks).
+//!   a pool of threads), `flags-process` (the same [`download_one`], run in
+//!   worker processes) and `flags-async` (the same steps as tasks).
 //!
 //! The total time is the sum of every request's time: with a 0.1 s server
 //! delay, 194 flags take at least 19.4 s. Every other model exists to beat
@@ -95,6 +96,7 @@ pub fn get_flag(
 ) -> Result<Vec<u8>, FetchError> {
     let response = client
         .get(flag_url(base_url, country_code))
+        // Blocks this thread until the status line and headers arrive.
         .send()
         .map_err(|error| FetchError::Transport(error_chain(&error)))?;
     read_body(check_status(response)?)
@@ -137,6 +139,8 @@ fn check_status(response: Response) -> Result<Response, FetchError> {
     flags_core::retry::check_status(
         status.as_u16(),
         status.canonical_reason().unwrap_or(""),
+        // A `Retry-After` that is not visible ASCII is treated as absent:
+        // the usual backoff applies, as for any other unreadable value.
         retry_after.and_then(|value| value.to_str().ok()),
     )?;
     Ok(response)
@@ -147,7 +151,8 @@ fn check_status(response: Response) -> Result<Response, FetchError> {
 fn read_body(response: Response) -> Result<Vec<u8>, FetchError> {
     let declared = response.content_length();
     let mut image = Vec::with_capacity(body_capacity(declared)?);
-    // Read one byte past the cap: if it comes, the body is too large.
+    // Read one byte past the cap: if it comes, the body is too large. This
+    // blocks the thread until the body ends (or the timeout fires).
     response
         .take(MAX_BODY_BYTES + 1)
         .read_to_end(&mut image)

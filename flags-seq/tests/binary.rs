@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::process::{Command, Output};
 
+use flags_server::contract::check_saved_files;
 use flags_server::{Fault, FlagServer, ServerConfig};
 
 fn flags_seq(args: &[&str]) -> Output {
@@ -57,8 +58,7 @@ fn verbose_run_prints_contract_lines() {
     assert!(stdout.starts_with(&expected_head), "stdout was:\n{stdout}");
     assert!(stdout.ends_with("s\n"), "stdout was:\n{stdout}");
     assert_eq!(output.status.code(), Some(1));
-    assert!(dest.path().join("BR.gif").is_file());
-    assert!(!dest.path().join("AR.gif").exists());
+    assert_eq!(check_saved_files("-v", dest.path(), &["BR"]), Ok(()));
 }
 
 /// Not found is not an error: exit 0.

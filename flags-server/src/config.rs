@@ -281,10 +281,13 @@ mod tests {
             max: Duration::from_millis(200),
         };
         let mut rng = fastrand::Rng::with_seed(1);
-        for _ in 0..1000 {
-            let wait = delay.sample(&mut rng);
-            assert!((Duration::from_millis(100)..=Duration::from_millis(200)).contains(&wait));
+        let waits: Vec<Duration> = (0..1000).map(|_| delay.sample(&mut rng)).collect();
+        for wait in &waits {
+            assert!((Duration::from_millis(100)..=Duration::from_millis(200)).contains(wait));
         }
+        // ...and covers them, rather than sticking to one value.
+        assert!(waits.iter().any(|wait| *wait < Duration::from_millis(110)));
+        assert!(waits.iter().any(|wait| *wait > Duration::from_millis(190)));
     }
 
     /// With rates adding up to 1, every draw gives a fault, in proportion.

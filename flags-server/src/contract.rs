@@ -276,6 +276,35 @@ impl ModelBinary<'_> {
     }
 }
 
+/// The names of the files in `dest`, sorted: what a run left there,
+/// temporary files included.
+pub fn file_names(dest: &Path) -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dest)? {
+        names.push(entry?.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// A run's stdout without its last line, `Elapsed time: ...`, which
+/// changes from run to run: the rest can be compared whole. `None` when the
+/// output does not end with that line.
+///
+/// ```
+/// use flags_server::contract::without_elapsed;
+/// let stdout = "--------------------\n  1 flag downloaded.\nElapsed time: 0.01s\n";
+/// assert_eq!(without_elapsed(stdout), Some("--------------------\n  1 flag downloaded.\n"));
+/// assert_eq!(without_elapsed("no report\n"), None);
+/// ```
+pub fn without_elapsed(stdout: &str) -> Option<&str> {
+    let body = stdout.strip_suffix('\n')?;
+    let cut = body.rfind('\n').map_or(0, |at| at + 1);
+    body[cut..]
+        .starts_with("Elapsed time: ")
+        .then(|| &stdout[..cut])
+}
+
 /// Read the counts back from a final report on stdout.
 pub fn parse_final_report(stdout: &str) -> Option<StatusCounter> {
     let (_, tail) = stdout.split_once("--------------------\n")?;
@@ -302,31 +331,65 @@ pub fn parse_final_report(stdout: &str) -> Option<StatusCounter> {
     saw_downloaded.then_some(counter)
 }
 
-/// The process ids of every live process in process group `group`.
-#[cfg(unix)]
-pub fn processes_in_group(group: u32) -> Vec<u32> {
+/// One process as `/proc/{pid}/stat` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Its process id.
+    pub pid: u32,
+    /// Its parent's.
+    pub ppid: u32,
+    /// Its process group.
+    pub pgrp: u32,
+    /// `R`, `S`, `Z` (a zombie: exited, not yet waited for)...
+    pub state: char,
+    /// Its command name.
+    pub name: String,
+}
+
+/// Every process of the machine, zombies included (a zombie is a child
+/// nobody waited for: still a process left behind). Empty where there is
+/// no `/proc`.
+pub fn processes() -> Vec<ProcessInfo> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(Result::ok)
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold
-            // spaces, so split after its closing parenthesis.
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let after = stat.rsplit_once(')')?.1;
-                    let mut fields = after.split_whitespace();
-                    let state = fields.next()?;
-                    let pgrp = fields.nth(1)?.parse::<u32>().ok()?;
-                    // A zombie is gone already but for its exit status; it is
-                    // still a process left behind, so it counts.
-                    Some(pgrp == group && !state.is_empty())
-                })
-                .unwrap_or(false)
+        .filter_map(|pid| {
+            // A process may end between the listing and this read: skip it.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(pid, &stat)
         })
+        .collect()
+}
+
+/// Read `pid (name) state ppid pgrp ...`; the name may hold spaces and
+/// parentheses, so the fields are read after the last `)`.
+fn parse_stat(pid: u32, stat: &str) -> Option<ProcessInfo> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?.to_string();
+    let mut fields = stat.get(close + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(ProcessInfo {
+        pid,
+        ppid,
+        pgrp,
+        state,
+        name,
+    })
+}
+
+/// The process ids of every process in process group `group`, zombies
+/// included.
+pub fn processes_in_group(group: u32) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|process| process.pgrp == group)
+        .map(|process| process.pid)
         .collect()
 }
 
@@ -400,11 +463,7 @@ pub fn check_interrupt(model: &ModelBinary<'_>) -> Result<(), String> {
             "interrupt: all 40 finished ({counter:?}); Ctrl-C stopped nothing"
         ));
     }
-    let saved: Vec<String> = std::fs::read_dir(dest.path())
-        .map_err(|error| format!("interrupt: {error}"))?
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
+    let saved = file_names(dest.path()).map_err(|error| format!("interrupt: {error}"))?;
     if saved.len() != counter.ok {
         return Err(format!(
             "interrupt: the report says {} downloaded, --dest holds {saved:?}",
@@ -636,16 +695,10 @@ pub fn check_fault_mode(
             codes.len()
         ));
     }
-    let saved_codes: Vec<String> = std::fs::read_dir(dest.path())
+    let saved_codes: Vec<String> = file_names(dest.path())
         .map_err(|error| format!("{scenario}: {error}"))?
-        .filter_map(Result::ok)
-        .map(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .trim_end_matches(".gif")
-                .to_string()
-        })
+        .iter()
+        .map(|name| name.trim_end_matches(".gif").to_string())
         .collect();
     if saved_codes.len() != counter.ok {
         return Err(format!(

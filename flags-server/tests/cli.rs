@@ -6,20 +6,30 @@ use std::process::{Command, Stdio};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flags-server");
 
-/// Bad options are usage errors: clap's message, exit status 2.
+/// Bad options are usage errors: clap's message naming the bad option or
+/// value, nothing on stdout, exit status 2.
 #[test]
 fn bad_options_exit_with_2() {
-    for arguments in [
-        &["--bogus"][..],
-        &["--delay", "0.1"],
-        &["--port", "1", "--delay", "fast"],
-        &["--port", "1", "--error-rate", "2"],
-        &["--port", "1", "--status-rate", "503"],
-        &["--port", "http"],
+    for (arguments, named) in [
+        (&["--bogus"][..], "'--bogus'"),
+        (&["--delay", "0.1"], "--port <PORT>"),
+        (&["--port", "1", "--delay", "fast"], "'fast'"),
+        (&["--port", "1", "--error-rate", "2"], "'2'"),
+        (&["--port", "1", "--status-rate", "503"], "'503'"),
+        (&["--port", "http"], "'http'"),
     ] {
         let output = Command::new(BINARY).args(arguments).output().expect("runs");
         assert_eq!(output.status.code(), Some(2), "{arguments:?}");
-        assert!(!output.stderr.is_empty());
+        assert!(output.stdout.is_empty(), "{arguments:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(named),
+            "{arguments:?}: {stderr}"
+        );
+        assert!(
+            stderr.ends_with("For more information, try '--help'.\n"),
+            "{arguments:?}: {stderr}"
+        );
     }
 }
 
@@ -35,10 +45,28 @@ fn port_in_use_exits_with_1() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Between the two ends is the system's own wording of EADDRINUSE.
     assert!(
-        stderr.contains("in use") && stderr.contains(&port),
+        stderr.starts_with(&format!(
+            "flags-server: cannot listen on 127.0.0.1:{port}: "
+        )) && stderr.ends_with(" (is another flags-server running? try another --port)\n"),
         "{stderr}"
     );
+}
+
+/// A child process that is killed if the test ends early, so that a failed
+/// assertion does not leave a server running.
+#[cfg(unix)]
+struct KillOnDrop(std::process::Child);
+
+#[cfg(unix)]
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Both fail harmlessly if the child has already exited and been
+        // waited for.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// One server on a chosen port serves flags, then exits 0 on SIGTERM.
@@ -52,19 +80,21 @@ fn single_server_serves_then_stops_on_sigterm() {
         let probe = TcpListener::bind("127.0.0.1:0").expect("bind");
         probe.local_addr().expect("addr").port()
     };
-    let mut child = Command::new(BINARY)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--delay",
-            "0.05",
-            "--seed",
-            "7",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut child = KillOnDrop(
+        Command::new(BINARY)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--delay",
+                "0.05",
+                "--seed",
+                "7",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts"),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
     let mut banner = String::new();
     stderr.read_line(&mut banner).expect("banner");
     assert_eq!(
@@ -84,12 +114,14 @@ fn single_server_serves_then_stops_on_sigterm() {
         "{answer}"
     );
 
-    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    let pid = libc::pid_t::try_from(child.0.id()).expect("pid fits");
     // SAFETY: `kill` only sends a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = child.wait().expect("exits");
+    let status = child.0.wait().expect("exits");
     assert_eq!(status.code(), Some(0));
     let mut rest = String::new();
-    let _ = stderr.read_to_string(&mut rest);
-    assert!(rest.contains("shutting down"), "{rest}");
+    stderr
+        .read_to_string(&mut rest)
+        .expect("the rest of stderr");
+    assert_eq!(rest, "flags-server: shutting down\n");
 }

@@ -3,17 +3,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::{client, raw_get};
-use flags_server::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
-
-/// A server with one setting changed.
-fn start(config: ServerConfig) -> FlagServer {
-    FlagServer::start(config).expect("server starts")
-}
+use common::{assert_closed_without_answer, client, raw_get, send_get, start, wait_for_stats};
+use flags_server::{Delay, Fault, ServerConfig, builtin_flag};
 
 /// A fixed delay is honoured: no answer comes sooner.
 #[test]
@@ -26,8 +20,11 @@ fn fixed_delay_is_honoured() {
     let response = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
     assert_eq!(response.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
-    // The statistics are not delayed.
-    let _ = server.stats();
+    // A configured delay is not a fault: the request counts as a plain 200.
+    let stats = server.stats();
+    assert_eq!(stats.requests, 1);
+    assert_eq!(stats.by_status.get(&200), Some(&1));
+    assert!(stats.faults.is_empty(), "{stats:?}");
 }
 
 /// A uniform delay waits at least its minimum.
@@ -141,6 +138,7 @@ fn truncate_fault_sends_a_short_body() {
         .send()
         .and_then(|response| response.bytes());
     assert!(body.is_err(), "reqwest must see the short body");
+    assert_eq!(server.stats().faults["truncate"], 2);
 }
 
 /// Huge: the server announces (and would send) more than 10 MiB.
@@ -150,10 +148,7 @@ fn huge_fault_claims_over_ten_mebibytes() {
         huge_rate: 1.0,
         ..ServerConfig::default()
     });
-    let mut stream = TcpStream::connect(server.addr()).expect("connect");
-    stream
-        .write_all(b"GET /flags/br/br.gif HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("send");
+    let mut stream = send_get(server.addr(), "/flags/br/br.gif");
     // Read only the head, then hang up, as a careful client would.
     let mut head = Vec::new();
     let mut byte = [0_u8; 1];
@@ -163,7 +158,8 @@ fn huge_fault_claims_over_ten_mebibytes() {
     }
     let response = common::parse_response(&head, false).expect("a response head");
     assert_eq!(response.status, 200);
-    assert!(response.content_length().expect("a Content-Length") > 10 * 1024 * 1024);
+    // 11 MiB: just over the clients' 10 MiB cap.
+    assert_eq!(response.content_length(), Some(11 * 1024 * 1024));
     drop(stream);
     assert_eq!(server.stats().faults["huge"], 1);
 }
@@ -176,8 +172,14 @@ fn huge_body_is_streamed_in_full() {
         ..ServerConfig::default()
     });
     let response = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+    assert_eq!(response.status, 200);
+    assert!(
+        !response.ended_with_error,
+        "the body ends with a clean close"
+    );
     assert_eq!(Some(response.body.len() as u64), response.content_length());
     assert_eq!(response.body.len(), 11 * 1024 * 1024);
+    assert_eq!(server.stats().faults["huge"], 1);
 }
 
 /// Stall: no answer comes, the client times out; shutting down closes the
@@ -188,13 +190,15 @@ fn stall_fault_never_answers() {
         stall_rate: 1.0,
         ..ServerConfig::default()
     });
-    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    let mut stream = send_get(server.addr(), "/flags/br/br.gif");
+    // Once the server holds the request stalled, nothing comes back.
+    let stats = wait_for_stats(&server, "the stalled request", |stats| {
+        stats.faults.contains_key("stall")
+    });
+    assert_eq!((stats.faults["stall"], stats.in_flight), (1, 1));
     stream
         .set_read_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
-    stream
-        .write_all(b"GET /flags/br/br.gif HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("send");
     let mut buffer = [0_u8; 64];
     let error = stream.read(&mut buffer).expect_err("the client times out");
     assert!(
@@ -204,16 +208,10 @@ fn stall_fault_never_answers() {
         ),
         "{error}"
     );
-    let stats = server.stats();
-    assert_eq!((stats.faults["stall"], stats.in_flight), (1, 1));
+    assert_eq!(server.stats().in_flight, 1, "still stalled");
 
     server.shutdown();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
-    assert!(rest.is_empty(), "no answer, just a close");
+    assert_closed_without_answer(stream);
 }
 
 /// 503 and 429 come with `Retry-After: 0`; other statuses as asked.
@@ -240,7 +238,8 @@ fn slow_body_arrives_whole_and_late() {
     });
     let started = Instant::now();
     let response = raw_get(server.addr(), "/flags/us/us.gif").expect("answer");
-    assert!(started.elapsed() >= Duration::from_millis(250));
+    // 20 pieces with a 15 ms pause before each but the first.
+    assert!(started.elapsed() >= 19 * Duration::from_millis(15));
     assert_eq!(response.status, 200);
     assert_eq!(response.body, builtin_flag("us").expect("built in"));
     assert_eq!(server.stats().faults["slow_body"], 1);
@@ -282,7 +281,7 @@ fn scripted_faults_hit_exactly_the_scripted_requests() {
         ],
         [503, 503, 200, 200]
     );
-    assert!((0..5).all(|_| status("/flags/cn/cn.gif") == 500));
+    assert_eq!([(); 5].map(|()| status("/flags/cn/cn.gif")), [500; 5]);
     assert_eq!(status("/flags/xx/xx.gif"), 500);
     assert_eq!(status("/flags/us/us.gif"), 200);
 
@@ -290,13 +289,12 @@ fn scripted_faults_hit_exactly_the_scripted_requests() {
     assert_eq!(status("/flags/jp/jp.gif"), 200);
     assert!(started.elapsed() >= Duration::from_millis(200));
     let truncated = raw_get(server.addr(), "/flags/jp/jp.gif").expect("answer");
+    assert_eq!(truncated.status, 200);
     assert!((truncated.body.len() as u64) < truncated.content_length().expect("length"));
+    let whole = raw_get(server.addr(), "/flags/jp/jp.gif").expect("answer");
     assert_eq!(
-        raw_get(server.addr(), "/flags/jp/jp.gif")
-            .expect("answer")
-            .body
-            .len(),
-        builtin_flag("jp").expect("built in").len()
+        (whole.status, whole.body.as_slice()),
+        (200, builtin_flag("jp").expect("built in"))
     );
 
     let faults = server.stats().faults;

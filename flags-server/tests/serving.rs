@@ -5,13 +5,13 @@ mod common;
 
 use std::fs;
 
-use common::{client, raw_get, raw_request};
+use common::{client, raw_get, raw_request, start};
 use flags_server::{FlagServer, ServerConfig, builtin_flag, builtin_metadata};
 
 /// A flag and its metadata come back with the right type, length and bytes.
 #[test]
 fn serves_flag_and_metadata() {
-    let server = FlagServer::start(ServerConfig::default()).expect("server starts");
+    let server = start(ServerConfig::default());
     let client = client();
 
     let response = client
@@ -42,7 +42,7 @@ fn serves_flag_and_metadata() {
 /// Unknown codes, other paths, mismatched names and other methods get 404.
 #[test]
 fn not_found_for_anything_else() {
-    let server = FlagServer::start(ServerConfig::default()).expect("server starts");
+    let server = start(ServerConfig::default());
     for path in [
         "/flags/zz/zz.gif",
         "/flags/br/us.gif",
@@ -66,7 +66,7 @@ fn not_found_for_anything_else() {
 /// One keep-alive connection carries several requests.
 #[test]
 fn keeps_connections_alive() {
-    let server = FlagServer::start(ServerConfig::default()).expect("server starts");
+    let server = start(ServerConfig::default());
     let client = client();
     for code in ["br", "cn", "jp"] {
         let response = client
@@ -74,7 +74,10 @@ fn keeps_connections_alive() {
             .send()
             .expect("GET flag");
         assert_eq!(response.status().as_u16(), 200);
-        let _ = response.bytes().expect("body");
+        assert_eq!(
+            response.bytes().expect("body").as_ref(),
+            builtin_flag(code).expect("built in")
+        );
     }
     let stats = server.stats();
     assert_eq!(stats.requests, 3);
@@ -115,7 +118,7 @@ fn directory_serves_inside_files_only() {
         dir: Some(root.clone()),
         ..ServerConfig::default()
     };
-    let server = FlagServer::start(config).expect("server starts");
+    let server = start(config);
     let addr = server.addr();
 
     let flag = raw_get(addr, "/flags/br/br.gif").expect("answer");
@@ -125,7 +128,11 @@ fn directory_serves_inside_files_only() {
     );
     assert_eq!(flag.header("content-type"), Some("image/gif"));
     let metadata = raw_get(addr, "/flags/br/metadata.json").expect("answer");
-    assert_eq!(metadata.status, 200);
+    assert_eq!(
+        (metadata.status, metadata.body.as_slice()),
+        (200, &b"{\"country\": \"Brazil\"}"[..])
+    );
+    assert_eq!(metadata.header("content-type"), Some("application/json"));
     assert_eq!(
         raw_get(addr, "/flags/cn/cn.gif").expect("answer").status,
         404
@@ -141,14 +148,18 @@ fn directory_serves_inside_files_only() {
         "/flags/xx/xx.gif",
     ] {
         let response = raw_get(addr, escape).expect("answer");
-        assert_eq!(response.status, 404, "{escape}");
-        assert!(!response.body.starts_with(b"SECRET"), "{escape}");
+        assert_eq!(
+            (response.status, response.body.as_slice()),
+            (404, &b"404 Not Found\n"[..]),
+            "{escape}"
+        );
     }
     #[cfg(unix)]
     {
+        let inside = raw_get(addr, "/flags/yy/yy.gif").expect("answer");
         assert_eq!(
-            raw_get(addr, "/flags/yy/yy.gif").expect("answer").status,
-            200
+            (inside.status, inside.body.as_slice()),
+            (200, &b"GIF89a-brazil"[..])
         );
         assert_eq!(server.flag_count(), 2);
     }

@@ -1,6 +1,7 @@
 //! A `ThreadPoolExecutor` in the shape of Python's `concurrent.futures`,
-//! written with the standard library only: threads, one `Mutex`, two kinds
-//! of `Condvar`, and an `mpsc` channel for [`as_completed`].
+//! written with the standard library only: threads, a `Mutex` and a
+//! `Condvar` for the pool's queue, another pair in each future, and an
+//! `mpsc` channel for [`as_completed`].
 //!
 //! The parts, and their Python names:
 //!
@@ -248,6 +249,8 @@ impl<T> Future<T> {
     /// printed): it cannot break the worker that calls it.
     pub fn add_done_callback(&self, callback: impl FnOnce(&Future<T>) + Send + 'static) {
         {
+            // Check and push under one lock, so that the future cannot
+            // finish in between and never call this callback.
             let mut slot = lock(&self.inner.slot);
             if matches!(slot.state, State::Pending | State::Running) {
                 slot.callbacks.push(Box::new(callback));
@@ -292,6 +295,8 @@ impl<T> Future<T> {
     /// `false` when it was cancelled (the worker then skips it). Claiming a
     /// running or finished future changes nothing and returns `true`.
     fn claim(&self) -> bool {
+        // Check and change under one lock, so that `cancel` cannot slip in
+        // between and cancel a task that is about to run.
         let mut slot = lock(&self.inner.slot);
         if slot.state == State::Pending {
             slot.state = State::Running;
@@ -302,6 +307,9 @@ impl<T> Future<T> {
     /// Store the task's outcome, wake the waiters, run the callbacks.
     fn finish(&self, result: Result<T, TaskError>) {
         let callbacks = {
+            // Store under the lock: a waiter sees either no result or the
+            // whole of it. The callbacks are taken out and run after it is
+            // released, so that they may use this future.
             let mut slot = lock(&self.inner.slot);
             if slot.state == State::Cancelled {
                 return;
@@ -537,9 +545,13 @@ impl ThreadPoolExecutor {
             future: future.clone(),
             function: Some(function),
         });
+        // One lock for the whole decision (shut down? an idle worker? room
+        // for another?), so that two submits cannot count on the same idle
+        // worker.
         let mut state = lock(&self.shared.state);
         if state.shutdown {
-            // Dropping the work item cancels its future.
+            // Dropping the work item cancels its future. Nobody else holds
+            // the future yet, so no callback runs under this lock.
             drop(work);
             return future;
         }
@@ -646,6 +658,8 @@ impl ThreadPoolExecutor {
     /// harmless.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let (cancelled, workers) = {
+            // Under the pool's lock: set the flag, and take the queued work
+            // and the join handles out, to deal with once it is released.
             let mut state = lock(&self.shared.state);
             state.shutdown = true;
             let cancelled: Vec<Box<dyn Work>> = if cancel_futures {
@@ -671,6 +685,9 @@ impl ThreadPoolExecutor {
             // Join: wait for the worker to run out of work and exit. A task
             // that shuts down its own pool must not wait for itself.
             if worker.thread().id() != current {
+                // `join` fails only if the worker thread itself panicked,
+                // and a worker catches every panic of its tasks and
+                // callbacks, so the error is ignored: it cannot happen.
                 let _ = worker.join();
             }
         }
@@ -694,6 +711,9 @@ fn worker_loop(shared: &Shared, first: Option<Box<dyn Work>>) {
     }
     loop {
         let work = {
+            // Lock the pool to take a task (or to learn there is none); the
+            // lock is released at the end of this block, before the task
+            // runs.
             let mut state = lock(&shared.state);
             loop {
                 if let Some(work) = state.queue.pop_front() {

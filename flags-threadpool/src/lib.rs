@@ -52,6 +52,24 @@ pub const DEFAULT_MAX_REQ: usize = 30;
 /// `MAX_CONCUR_REQ`.
 pub const MAX_MAX_REQ: usize = 1000;
 
+/// The model's own option: which pool runs the downloads.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ThreadpoolArgs {
+    /// which thread pool runs the downloads
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Std)]
+    pub executor: ExecutorKind,
+}
+
+/// The two pools of `--executor`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    /// This crate's `ThreadPoolExecutor`, std threads only.
+    #[default]
+    Std,
+    /// A rayon thread pool.
+    Rayon,
+}
+
 /// Download every flag of `job` with a [`ThreadPoolExecutor`] of
 /// `job.max_req` workers, and count the outcomes as they complete.
 ///
@@ -112,6 +130,17 @@ pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
     Ok(counter)
 }
 
+/// Run `job` with the pool `args` chooses: what the binary calls.
+pub fn download_many_with(
+    job: &DownloadJob,
+    args: &ThreadpoolArgs,
+) -> Result<StatusCounter, SetupError> {
+    match args.executor {
+        ExecutorKind::Std => download_many(job),
+        ExecutorKind::Rayon => download_many_rayon(job),
+    }
+}
+
 /// [`download_many`] with a rayon thread pool of exactly `job.max_req`
 /// threads (never rayon's default of one per CPU), running the same
 /// [`download_one`].
@@ -125,79 +154,55 @@ pub fn download_many_rayon(job: &DownloadJob) -> Result<StatusCounter, SetupErro
     let mut counter = StatusCounter::default();
     // The pool: `job.max_req` rayon worker threads, all started here.
     // Each runs one blocking download at a time, so the thread count is
-    // the cap on requests in flight. Dropping it tells its threads to
-    // exit, without waiting for them (the std executor joins its own).
-    let pool = rayon::ThreadPoolBuilder::new()
+    // the cap on requests in flight. `build_scoped` starts them as scoped
+    // threads, runs the closure, drops the pool and joins every thread
+    // before it returns: as with the std executor, none outlives this call.
+    rayon::ThreadPoolBuilder::new()
         // Never 0: rayon would take that as "one thread per CPU".
         .num_threads(job.max_req.max(1))
         .thread_name(|index| format!("rayon-worker-{index}"))
-        .build()
+        // Each thread just runs rayon's worker loop.
+        .build_scoped(rayon::ThreadBuilder::run, |pool| {
+            // The way back: each job sends its outcome (`None` when skipped
+            // after Ctrl-C); the caller receives them in finishing order.
+            // The channel ends when the last job drops its sender.
+            let (sender, receiver) = mpsc::channel();
+            // `in_place_scope` runs this closure on the calling thread, not
+            // on a pool thread, so all `job.max_req` pool threads download
+            // while this thread counts; it returns once every spawned job
+            // has finished.
+            pool.in_place_scope(|scope| {
+                for country_code in &job.country_codes {
+                    let (client, sender) = (&client, sender.clone());
+                    // Spawn: queue one job on the pool; a free worker takes it.
+                    scope.spawn(move |_| {
+                        // A panic would otherwise come out of the scope and
+                        // end the whole run; here it becomes this code's
+                        // error outcome.
+                        let result = catch_unwind(AssertUnwindSafe(|| {
+                            download_unless_interrupted(client, country_code, job)
+                        }))
+                        .map_err(|payload| TaskError::Panicked(executor::panic_message(payload)));
+                        // Send: the receiver lives until the scope ends, so
+                        // this cannot fail; there is nothing to do if it did.
+                        let _ = sender.send(task_outcome(result, country_code));
+                    });
+                }
+                // Drop our own sender, so that the channel ends with the last job.
+                drop(sender);
+                // Join, in finishing order: each `recv` waits for the next outcome.
+                for outcome in receiver.iter().flatten() {
+                    progress.record(&outcome);
+                    counter.record(&outcome);
+                }
+            });
+        })
         .map_err(|error| SetupError::Start {
             what: "rayon thread pool",
             reason: error.to_string(),
         })?;
-    // The way back: each job sends its outcome (`None` when skipped after
-    // Ctrl-C); the caller receives them in finishing order. The channel
-    // ends when the last job drops its sender.
-    let (sender, receiver) = mpsc::channel();
-    // `in_place_scope` runs this closure on the calling thread, not on a
-    // pool thread, so all `job.max_req` pool threads download while this
-    // thread counts; it returns once every spawned job has finished.
-    pool.in_place_scope(|scope| {
-        for country_code in &job.country_codes {
-            let (client, sender) = (&client, sender.clone());
-            // Spawn: queue one job on the pool; a free worker takes it.
-            scope.spawn(move |_| {
-                // A panic would otherwise come out of the scope and end the
-                // whole run; here it becomes this code's error outcome.
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    download_unless_interrupted(client, country_code, job)
-                }))
-                .map_err(|payload| TaskError::Panicked(executor::panic_message(payload)));
-                // Send: the receiver lives until the scope ends, so this
-                // cannot fail; there is nothing to do if it did.
-                let _ = sender.send(task_outcome(result, country_code));
-            });
-        }
-        // Drop our own sender, so that the channel ends with the last job.
-        drop(sender);
-        // Join, in finishing order: each `recv` waits for the next outcome.
-        for outcome in receiver.iter().flatten() {
-            progress.record(&outcome);
-            counter.record(&outcome);
-        }
-    });
     progress.finish();
     Ok(counter)
-}
-
-/// The model's own option: which pool runs the downloads.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ThreadpoolArgs {
-    /// which thread pool runs the downloads
-    #[arg(long, value_enum, default_value_t = ExecutorKind::Std)]
-    pub executor: ExecutorKind,
-}
-
-/// The two pools of `--executor`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExecutorKind {
-    /// This crate's `ThreadPoolExecutor`, std threads only.
-    #[default]
-    Std,
-    /// A rayon thread pool.
-    Rayon,
-}
-
-/// Run `job` with the pool `args` chooses: what the binary calls.
-pub fn download_many_with(
-    job: &DownloadJob,
-    args: &ThreadpoolArgs,
-) -> Result<StatusCounter, SetupError> {
-    match args.executor {
-        ExecutorKind::Std => download_many(job),
-        ExecutorKind::Rayon => download_many_rayon(job),
-    }
 }
 
 /// One task of either pool: [`download_one`], unless Ctrl-C came before

@@ -33,7 +33,8 @@ fn no_thread_is_leaked_after_drop() {
                 0..40,
             )
             .collect();
-        assert_eq!(results.len(), 40);
+        let expected: Vec<_> = (0..40).map(Ok).collect();
+        assert_eq!(results, expected, "map yields every result, in order");
         let panicking = executor.submit(|| -> u8 { panic!("boom") });
         assert!(panicking.result().is_err());
         let started = executor.worker_count();

@@ -1,12 +1,75 @@
-//! A bare HTTP/1.1 client over `std::net::TcpStream`, for the tests that
-//! must see exactly what the server sent: a cut connection, a body shorter
-//! than its `Content-Length`, or a path that a real client would clean up.
+//! What the server's tests share: starting a server, waiting on its
+//! statistics, and a bare HTTP/1.1 client over `std::net::TcpStream` for the
+//! tests that must see exactly what the server sent: a cut connection, a
+//! body shorter than its `Content-Length`, no answer at all, or a path that
+//! a real client would clean up.
 
 #![allow(dead_code)] // Each test file uses its own part of these helpers.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use flags_server::{FlagServer, ServerConfig, Stats};
+
+/// How long [`wait_for_stats`] and [`assert_closed_without_answer`] wait
+/// before they call it a failure. Only a hang guard: a passing test never
+/// waits this long, however loaded the machine.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Starts a server; no test can go on without one.
+pub fn start(config: ServerConfig) -> FlagServer {
+    FlagServer::start(config).expect("server starts")
+}
+
+/// Polls the server's statistics until `ready` holds, and returns the
+/// snapshot that satisfied it. Panics, naming `what`, if that does not
+/// happen within [`PATIENCE`].
+pub fn wait_for_stats(server: &FlagServer, what: &str, ready: impl Fn(&Stats) -> bool) -> Stats {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let stats = server.stats();
+        if ready(&stats) {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {PATIENCE:?} for {what}: {stats:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Connects and sends `GET path` on a keep-alive connection (no
+/// `Connection: close`), for the tests that read the answer, or its
+/// absence, themselves.
+pub fn send_get(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    stream
+}
+
+/// The server closed `stream` (cleanly or with a reset) without sending a
+/// byte. Fails if it sent anything, or if the connection is still open
+/// after [`PATIENCE`].
+pub fn assert_closed_without_answer(mut stream: TcpStream) {
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut received = Vec::new();
+    if let Err(error) = stream.read_to_end(&mut received) {
+        assert!(
+            !matches!(
+                error.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            "the connection is still open: {error}"
+        );
+    }
+    assert!(
+        received.is_empty(),
+        "no answer, just a close: got {:?}",
+        String::from_utf8_lossy(&received)
+    );
+}
 
 /// What came back on one connection.
 #[derive(Debug)]
@@ -41,7 +104,7 @@ impl RawResponse {
 /// closes the connection.
 pub fn raw_request(addr: SocketAddr, method: &str, path: &str) -> io::Result<RawResponse> {
     let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(PATIENCE))?;
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
@@ -98,7 +161,7 @@ pub fn parse_response(received: &[u8], ended_with_error: bool) -> io::Result<Raw
 /// A blocking reqwest client that does not pool connections across tests.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
+        .timeout(PATIENCE)
         .no_proxy()
         .build()
         .expect("a reqwest client builds")
