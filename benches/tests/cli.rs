@@ -11,6 +11,7 @@ use flags_benches::child::{child_args, parse_child_args};
 use flags_benches::compare::{CompareOptions, default_models, parse_args};
 use flags_benches::models::{ALL_MODELS, model_by_name};
 use flags_core::DownloadJob;
+use flags_server::contract::KillOnDrop;
 
 fn parse(args: &[&str]) -> Result<CompareOptions, clap::Error> {
     parse_args(std::iter::once("flags-compare").chain(args.iter().copied()))
@@ -216,20 +217,6 @@ fn binary_usage_errors_exit_2() {
         .expect("flags-compare runs");
     assert_eq!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stdout).contains("--peer-curl"));
-}
-
-/// A child process that is killed if the test ends early, so that a failed
-/// assertion does not leave flags-compare (and its model) running.
-#[cfg(unix)]
-struct KillOnDrop(std::process::Child);
-
-#[cfg(unix)]
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // Both fail harmlessly once the child has been waited for.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Ctrl-C (SIGINT to flags-compare alone here) lets the running model

@@ -276,6 +276,21 @@ impl ModelBinary<'_> {
     }
 }
 
+/// A child process that is killed and waited for when this guard is
+/// dropped: a test holds its child in one, so that a failed assertion
+/// never leaves a server or a model running behind it.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Both fail harmlessly once the child has exited and been waited
+        // for, which is the normal case: nothing to report then.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The names of the files in `dest`, sorted: what a run left there,
 /// temporary files included.
 pub fn file_names(dest: &Path) -> std::io::Result<Vec<String>> {

@@ -4,6 +4,8 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
+use flags_server::contract::KillOnDrop;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_flags-server");
 
 /// Bad options are usage errors: clap's message naming the bad option or
@@ -52,21 +54,6 @@ fn port_in_use_exits_with_1() {
         )) && stderr.ends_with(" (is another flags-server running? try another --port)\n"),
         "{stderr}"
     );
-}
-
-/// A child process that is killed if the test ends early, so that a failed
-/// assertion does not leave a server running.
-#[cfg(unix)]
-struct KillOnDrop(std::process::Child);
-
-#[cfg(unix)]
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // Both fail harmlessly if the child has already exited and been
-        // waited for.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// One server on a chosen port serves flags, then exits 0 on SIGTERM.
