@@ -1,5 +1,6 @@
 //! The five models, by name, as one table: what `--models` chooses from and
-//! what the criterion suite iterates over.
+//! what the criterion suite iterates over; and the comparison rows that
+//! `--models` also takes but runs only when asked ([`EXTRA_MODELS`]).
 //!
 //! Every model crate exposes the same `download_many(&DownloadJob) ->
 //! Result<StatusCounter, SetupError>`, so one function pointer type holds
@@ -96,25 +97,39 @@ pub const ALL_MODELS: [Model; 5] = [
     },
 ];
 
+/// Rows run only when `--models` names them: the std pool on
+/// reqwest's blocking client, whose hidden runtime thread does every pool
+/// thread's I/O (`flags-threadpool --client reqwest`), to measure what that
+/// costs next to the default ureq pool.
+pub const EXTRA_MODELS: [Model; 1] = [Model {
+    name: "threadpool-reqwest",
+    label: "threadpool (reqwest::blocking)",
+    download_many: flags_threadpool::download_many_reqwest,
+    max_max_req: flags_threadpool::MAX_MAX_REQ,
+}];
+
 /// The names `--models` accepts, comma-separated, for messages.
 pub fn model_names() -> String {
     ALL_MODELS
         .iter()
+        .chain(&EXTRA_MODELS)
         .map(|model| model.name)
         .collect::<Vec<_>>()
         .join(",")
 }
 
 /// The model called `name` (`seq`, `threadpool`, `rayon`, `async`,
-/// `process`), in any case.
+/// `process`, `threadpool-reqwest`), in any case.
 ///
 /// ```
 /// use flags_benches::models::model_by_name;
 /// assert_eq!(model_by_name("Rayon").unwrap().label, "threadpool (rayon)");
+/// assert!(model_by_name("threadpool-reqwest").is_some());
 /// assert!(model_by_name("goroutines").is_none());
 /// ```
 pub fn model_by_name(name: &str) -> Option<&'static Model> {
     ALL_MODELS
         .iter()
+        .chain(&EXTRA_MODELS)
         .find(|model| model.name.eq_ignore_ascii_case(name.trim()))
 }

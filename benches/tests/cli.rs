@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use flags_benches::child::{child_args, parse_child_args};
 use flags_benches::compare::{CompareOptions, default_models, parse_args};
-use flags_benches::models::{ALL_MODELS, model_by_name};
+use flags_benches::models::{ALL_MODELS, EXTRA_MODELS, model_by_name};
 use flags_core::DownloadJob;
 use flags_server::contract::KillOnDrop;
 
@@ -145,7 +145,7 @@ fn help_exits_zero() {
 /// every field of the job.
 #[test]
 fn child_arguments_round_trip() {
-    for model in &ALL_MODELS {
+    for model in ALL_MODELS.iter().chain(&EXTRA_MODELS) {
         let job = DownloadJob {
             timeout: Duration::from_millis(3_250),
             ..DownloadJob::new(

@@ -30,8 +30,11 @@
 //! after one failure every later success is counted as an error: here each
 //! outcome belongs to its own task and cannot leak into the next.)
 //!
-//! Every task runs on one thread, as in asyncio: a current-thread tokio
-//! runtime, where tasks take turns at each `.await`. So no blocking call
+//! **Which thread does the I/O:** the one runtime thread, for every
+//! connection. Every task runs on it, as in asyncio: a current-thread tokio
+//! runtime, where tasks take turns at each `.await`, and while all of them
+//! wait it sleeps in `epoll_wait` on every socket at once (a test reads
+//! `/proc` to check: one thread holds `-m 8` requests). So no blocking call
 //! runs on it: requests and timers are async, files are written by
 //! `spawn_blocking` (the book's `asyncio.to_thread`), the server's name is
 //! looked up once before the runtime starts, and the progress bar or `-v`
@@ -114,7 +117,7 @@ pub fn download_many_with(
     job: &DownloadJob,
     args: &AsyncArgs,
 ) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job.timeout, &job.base_url)?;
+    let client = http_client(job)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(SAVE_THREADS)
         .enable_all()
@@ -284,22 +287,34 @@ pub async fn get_metadata(
     get_body(client, &metadata_url(base_url, country_code)).await
 }
 
-/// Build the one client of a run, with the same settings as the blocking
-/// client of `flags_seq::http_client` (read its comments there): a timeout
-/// for each whole request, idle connections kept for reuse, no TCP
-/// keep-alive probes, and the server's name looked up once ([`lookup_host`])
-/// instead of once per new connection, 676 times at `-e -m 676`.
+/// Build the one client of a run, with the settings every model uses: a
+/// deadline for each whole request (body included: reqwest's async timeout
+/// covers the body stream), idle connections kept for reuse, no TCP
+/// keep-alive probes (one system call fewer per setting and connection, for
+/// runs that last seconds), `--cacert` trusted on top of the web roots, and
+/// the server's name looked up once ([`lookup_host`]) instead of once per
+/// new connection, 676 times at `-e -m 676`.
 ///
 /// The lookup blocks: call this before the runtime starts, not on it.
-pub fn http_client(timeout: Duration, base_url: &str) -> Result<Client, SetupError> {
+pub fn http_client(job: &DownloadJob) -> Result<Client, SetupError> {
     let mut builder = Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
+        .timeout(job.timeout)
+        .connect_timeout(job.timeout)
         .tcp_keepalive(None)
         .tcp_keepalive_interval(None)
         .tcp_keepalive_retries(None);
-    if let Some((host, addresses)) = lookup_host(base_url) {
+    if let Some((host, addresses)) = lookup_host(&job.base_url) {
         builder = builder.resolve_to_addrs(&host, &addresses);
+    }
+    if let Some(path) = &job.ca_cert {
+        let cannot =
+            |reason: String| SetupError::Client(format!("--cacert {}: {reason}", path.display()));
+        let pem = flags_core::cli::read_ca_file(path).map_err(cannot)?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|error| cannot(error_chain(&error)))?;
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
     }
     builder
         .build()

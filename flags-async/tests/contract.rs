@@ -35,3 +35,40 @@ fn async_model_survives_every_fault() {
 fn every_code_at_once() {
     assert_eq!(flags_server::contract::check_load(&download_many), Ok(()));
 }
+
+/// Over https with `--cacert`; with the wrong CA, every code an error.
+#[test]
+fn async_model_speaks_https() {
+    assert_eq!(flags_server::contract::check_tls(&download_many, 4), Ok(()));
+}
+
+fn binary() -> flags_server::contract::ModelBinary<'static> {
+    flags_server::contract::ModelBinary {
+        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-async")),
+        extra_args: &[],
+    }
+}
+
+/// The binary over https, and with the wrong CA: one "certificate not
+/// trusted" line per code, exit 1, no panic.
+#[cfg(unix)]
+#[test]
+fn async_binary_speaks_https() {
+    assert_eq!(flags_server::contract::check_tls_binary(&binary()), Ok(()));
+}
+
+/// `-m 8`: one thread, the runtime's, holds all 8 requests; it sleeps in
+/// the event loop (epoll), not on any one socket.
+#[cfg(target_os = "linux")]
+#[test]
+fn one_thread_holds_every_request() {
+    let expected = flags_server::contract::IoThreads {
+        threads: 1,
+        on_sockets: 0,
+        workers: 0,
+    };
+    assert_eq!(
+        flags_server::contract::check_io_threads(&binary(), 8, expected),
+        Ok(())
+    );
+}

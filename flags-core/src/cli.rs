@@ -50,6 +50,9 @@ pub struct CommonArgs {
     /// retry transient failures (not 404) with exponential backoff
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
+    /// also trust the CA certificates in this PEM file, for https
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
 }
 
 /// No options beyond the common ones: what `flags-seq` and `flags-process`
@@ -75,6 +78,9 @@ pub struct DownloadJob {
     pub retries: u32,
     /// Print one line per code.
     pub verbose: bool,
+    /// `--cacert`: a PEM file of CA certificates to trust for https, on top
+    /// of the usual web roots (checked to hold at least one certificate).
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl DownloadJob {
@@ -93,6 +99,7 @@ impl DownloadJob {
             timeout: Duration::from_secs_f64(3.1),
             retries: 0,
             verbose: false,
+            ca_cert: None,
         }
     }
 
@@ -159,6 +166,14 @@ where
             .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX)),
     };
     let country_codes = expand_cc_args(&selection).map_err(|error| to_clap(error.into()))?;
+    if let Some(path) = &common.cacert {
+        check_ca_file(path).map_err(|reason| {
+            command.error(
+                ErrorKind::ValueValidation,
+                format!("--cacert {}: {reason}", path.display()),
+            )
+        })?;
+    }
     let requested = usize::try_from(common.max_req).unwrap_or(usize::MAX);
     let max_req = requested.min(max_max_req).min(country_codes.len()).max(1);
     let job = DownloadJob {
@@ -169,8 +184,29 @@ where
         timeout: common.timeout,
         retries: common.retries,
         verbose: common.verbose,
+        ca_cert: common.cacert,
     };
     Ok(ParsedArgs { server, job, extra })
+}
+
+/// Check `--cacert` before the run: a file that cannot be read, or that
+/// holds no PEM certificate, is a usage error now rather than one error per
+/// flag later.
+fn check_ca_file(path: &std::path::Path) -> Result<(), String> {
+    read_ca_file(path).map(drop)
+}
+
+/// Read a `--cacert` file: its bytes, if it can be read and holds at least
+/// one PEM certificate. Each HTTP client then parses the certificates
+/// itself; the message says why the file cannot be used.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let pem = std::fs::read(path).map_err(|error| error.to_string())?;
+    let marker: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    if pem.windows(marker.len()).any(|window| window == marker) {
+        Ok(pem)
+    } else {
+        Err("no PEM certificate in the file".to_string())
+    }
 }
 
 /// Parse `-m` and `-l`: a whole number, at least 1.

@@ -181,8 +181,13 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// How rustls begins the message of a certificate it refuses.
+const UNTRUSTED_CERTIFICATE: &str = "invalid peer certificate";
+
 /// One line for an error from an HTTP client: the messages of its chain of
-/// causes, the outermost dropped when it only repeats the URL.
+/// causes, the outermost dropped when it only repeats the URL. A server
+/// certificate that the client does not trust reads "certificate not
+/// trusted (...)", the TLS library's words in brackets.
 ///
 /// ```
 /// let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "operation timed out");
@@ -210,11 +215,16 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
         current = cause.source();
     }
-    let text = if messages.is_empty() {
+    let mut text = if messages.is_empty() {
         error.to_string()
     } else {
         messages.join(": ")
     };
+    // rustls says "invalid peer certificate: UnknownIssuer" (under both
+    // ureq and reqwest): say first what it means for the user.
+    if let Some(start) = text.find(UNTRUSTED_CERTIFICATE) {
+        text = format!("certificate not trusted ({})", &text[start..]);
+    }
     if in_body {
         format!("body: {text}")
     } else {

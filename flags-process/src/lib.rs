@@ -28,6 +28,12 @@
 //!   parallel CPU work past the GIL, which Rust threads already have (see
 //!   `examples/primes.rs`).
 //!
+//! **Which thread does the I/O:** each worker's main thread, its only one:
+//! the worker calls the sequential model's blocking client (ureq), which
+//! does its socket I/O on the calling thread. The parent never touches a
+//! socket: it has its main thread and one thread per worker that reads that
+//! worker's stdout pipe (a test reads `/proc` to check both).
+//!
 //! Modules: [`pool`] is the generic process pool (start, hand out, notice
 //! deaths, replace, reap); [`protocol`] is the line protocol of the flag
 //! workers. A program that uses this model must call
@@ -41,7 +47,7 @@ use std::io::{self, BufRead, Write};
 use std::sync::LazyLock;
 
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
-use reqwest::blocking::Client;
+use flags_seq::HttpClient;
 
 /// The sequential model's `download_one`, reused as is (the book's process
 /// pool runs the sequential script's function): what a worker does for each
@@ -224,7 +230,7 @@ pub fn serve(
     // Greet first, before any slow setup: the parent counts a worker as
     // started when this line arrives.
     write_line(&mut output, &Reply::hello().to_line())?;
-    let mut session: Option<(Result<Client, SetupError>, DownloadJob)> = None;
+    let mut session: Option<(Result<HttpClient, SetupError>, DownloadJob)> = None;
     let mut line = String::new();
     loop {
         line.clear();
@@ -238,8 +244,9 @@ pub fn serve(
             Request::Job(settings) => {
                 let job = settings.to_job();
                 // This worker's own client: one connection pool per
-                // process, kept alive from one code to the next.
-                session = Some((flags_seq::http_client(job.timeout, &job.base_url), job));
+                // process, kept alive from one code to the next. It does
+                // its I/O on this, the worker's only thread.
+                session = Some((HttpClient::new(&job), job));
             }
             Request::Get(country_code) => {
                 let (client, job) = session.as_ref().ok_or(WorkerError::NoJob)?;

@@ -8,8 +8,8 @@
 //! fields separated by exactly one space:
 //!
 //! ```text
-//! worker -> parent   HELLO flags-process 1                 first line, always
-//! parent -> worker   JOB http://127.0.0.1:8001/flags 3100000000 0 downloaded
+//! worker -> parent   HELLO flags-process 2                 first line, always
+//! parent -> worker   JOB http://127.0.0.1:8001/flags 3100000000 0 downloaded -
 //! parent -> worker   GET BR
 //! worker -> parent   DONE BR OK 12345                      saved, 12345 bytes
 //! parent -> worker   GET ZZ
@@ -19,7 +19,8 @@
 //! parent closes the worker's stdin: the worker exits
 //! ```
 //!
-//! `JOB` carries `base_url timeout_ns retries dest_dir`. The URL, the folder
+//! `JOB` carries `base_url timeout_ns retries dest_dir ca_cert`, the last
+//! one `-` when there is no `--cacert`. The URL, the folders
 //! and the codes are [percent-encoded](encode_field) so that a space, a
 //! newline or a non-UTF-8 byte in a path cannot break a line; an error
 //! message is sent as is, with control characters turned into spaces.
@@ -41,7 +42,7 @@ use crate::pool::WorkerProtocol;
 pub const PROTOCOL_NAME: &str = "flags-process";
 /// The version of this protocol. A worker that greets with another one is
 /// refused: parent and workers must be built from the same source.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The longest line the parent accepts from a worker, newline excluded.
 pub const MAX_LINE_BYTES: usize = 8192;
 /// The longest error message a worker sends; longer ones are cut.
@@ -114,6 +115,8 @@ pub struct JobSettings {
     pub retries: u32,
     /// `--dest`.
     pub dest_dir: PathBuf,
+    /// `--cacert`.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl JobSettings {
@@ -124,6 +127,7 @@ impl JobSettings {
             timeout: job.timeout,
             retries: job.retries,
             dest_dir: job.dest_dir.clone(),
+            ca_cert: job.ca_cert.clone(),
         }
     }
 
@@ -133,6 +137,7 @@ impl JobSettings {
         let mut job = DownloadJob::new(Vec::new(), self.base_url.clone(), self.dest_dir.clone());
         job.timeout = self.timeout;
         job.retries = self.retries;
+        job.ca_cert = self.ca_cert.clone();
         job
     }
 }
@@ -163,10 +168,11 @@ impl Request {
             Request::Job(settings) => {
                 let timeout_ns = u64::try_from(settings.timeout.as_nanos()).unwrap_or(u64::MAX);
                 format!(
-                    "JOB {} {timeout_ns} {} {}",
+                    "JOB {} {timeout_ns} {} {} {}",
                     encode_field(settings.base_url.as_bytes()),
                     settings.retries,
                     encode_field(&path_to_bytes(&settings.dest_dir)),
+                    encode_optional_path(settings.ca_cert.as_deref()),
                 )
             }
             Request::Get(country_code) => format!("GET {}", encode_field(country_code.as_bytes())),
@@ -328,20 +334,41 @@ pub fn parse_request(line: &str) -> Result<Request, ProtocolError> {
     let fields = fields_of(line)?;
     match fields.as_slice() {
         ["GET", country_code] => Ok(Request::Get(decode_text("country code", country_code)?)),
-        ["JOB", base_url, timeout_ns, retries, dest_dir] => Ok(Request::Job(JobSettings {
-            base_url: decode_text("base URL", base_url)?,
-            timeout: Duration::from_nanos(parse_number("timeout", timeout_ns)?),
-            retries: parse_number("retries", retries)?,
-            dest_dir: bytes_to_path(decode_field(dest_dir)?),
-        })),
+        ["JOB", base_url, timeout_ns, retries, dest_dir, ca_cert] => {
+            Ok(Request::Job(JobSettings {
+                base_url: decode_text("base URL", base_url)?,
+                timeout: Duration::from_nanos(parse_number("timeout", timeout_ns)?),
+                retries: parse_number("retries", retries)?,
+                dest_dir: bytes_to_path(decode_field(dest_dir)?),
+                ca_cert: decode_optional_path(ca_cert)?,
+            }))
+        }
         [word @ ("GET" | "JOB"), ..] => Err(ProtocolError::FieldCount {
             message: if *word == "GET" { "GET" } else { "JOB" },
-            expected: if *word == "GET" { 2 } else { 5 },
+            expected: if *word == "GET" { 2 } else { 6 },
             got: fields.len(),
         }),
         [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(word))),
         [] => Err(ProtocolError::Empty),
     }
+}
+
+/// An optional path as one field: `-` for none. A path that is `-` itself
+/// is sent escaped, as `%2D`, so the two never mix.
+fn encode_optional_path(path: Option<&std::path::Path>) -> String {
+    match path.map(|path| encode_field(&path_to_bytes(path))) {
+        None => "-".to_string(),
+        Some(field) if field == "-" => "%2D".to_string(),
+        Some(field) => field,
+    }
+}
+
+/// The reverse of [`encode_optional_path`].
+fn decode_optional_path(field: &str) -> Result<Option<PathBuf>, ProtocolError> {
+    if field == "-" {
+        return Ok(None);
+    }
+    Ok(Some(bytes_to_path(decode_field(field)?)))
 }
 
 /// Percent-encode bytes into one field: every byte that is not printable

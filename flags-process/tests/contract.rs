@@ -34,3 +34,49 @@ fn process_pool_survives_every_fault() {
     );
     common::assert_no_children();
 }
+
+/// Over https with `--cacert` (each worker gets the path in its `JOB`
+/// line); with the wrong CA, every code an error.
+#[test]
+fn process_pool_speaks_https() {
+    let _serial = common::serial();
+    assert_eq!(
+        flags_server::contract::check_tls(&download_many_here, 4),
+        Ok(())
+    );
+    common::assert_no_children();
+}
+
+fn binary() -> flags_server::contract::ModelBinary<'static> {
+    flags_server::contract::ModelBinary {
+        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-process")),
+        extra_args: &[],
+    }
+}
+
+/// The binary over https, and with the wrong CA: one "certificate not
+/// trusted" line per code, exit 1, no panic.
+#[cfg(unix)]
+#[test]
+fn process_binary_speaks_https() {
+    let _serial = common::serial();
+    assert_eq!(flags_server::contract::check_tls_binary(&binary()), Ok(()));
+}
+
+/// `-m 4`: four workers, each a process with one thread, asleep reading its
+/// own socket; the parent has its main thread and one pipe reader per
+/// worker, and touches no socket.
+#[cfg(target_os = "linux")]
+#[test]
+fn each_worker_does_its_own_io_on_its_one_thread() {
+    let _serial = common::serial();
+    let expected = flags_server::contract::IoThreads {
+        threads: 5,
+        on_sockets: 0,
+        workers: 4,
+    };
+    assert_eq!(
+        flags_server::contract::check_io_threads(&binary(), 4, expected),
+        Ok(())
+    );
+}

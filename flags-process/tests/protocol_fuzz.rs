@@ -64,12 +64,14 @@ fn request() -> impl Strategy<Value = Request> {
         any::<u64>(),
         any::<u32>(),
         proptest::collection::vec(any::<u8>(), 0..40),
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
     )
-        .prop_map(|(base_url, nanos, retries, dest)| JobSettings {
+        .prop_map(|(base_url, nanos, retries, dest, ca_cert)| JobSettings {
             base_url,
             timeout: Duration::from_nanos(nanos),
             retries,
             dest_dir: path_of_bytes(dest),
+            ca_cert: ca_cert.map(path_of_bytes),
         });
     prop_oneof![
         settings.prop_map(Request::Job),

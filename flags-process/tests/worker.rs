@@ -40,7 +40,7 @@ fn worker_greets_then_answers_each_code() {
     assert_eq!(
         lines,
         [
-            "HELLO flags-process 1".to_string(),
+            "HELLO flags-process 2".to_string(),
             format!("DONE BR OK {br_bytes}"),
             "DONE ZZ NOT_FOUND 0".to_string(),
         ]
@@ -93,7 +93,7 @@ fn worker_inherits_timeout() {
 fn worker_refuses_bad_requests() {
     let (result, lines) = serve_lines("GET BR\n", &WorkerFault::None);
     assert!(matches!(result, Err(WorkerError::NoJob)), "{result:?}");
-    assert_eq!(lines, ["HELLO flags-process 1"]);
+    assert_eq!(lines, ["HELLO flags-process 2"]);
     let (result, _) = serve_lines("PUT BR\n", &WorkerFault::None);
     assert!(
         matches!(result, Err(WorkerError::Protocol(_))),

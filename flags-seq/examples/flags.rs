@@ -11,27 +11,21 @@
 use std::io::Write;
 use std::path::Path;
 
+use flags_core::DownloadJob;
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::script::ScriptError;
-use flags_core::url::flag_url;
-
-fn get_flag(
-    client: &reqwest::blocking::Client,
-    base_url: &str,
-    country_code: &str,
-) -> reqwest::Result<Vec<u8>> {
-    let response = client.get(flag_url(base_url, country_code)).send()?;
-    Ok(response.error_for_status()?.bytes()?.to_vec())
-}
+// The library's client and its `get_flag`: one blocking GET on this thread.
+use flags_seq::{BlockingClient, HttpClient};
 
 fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, ScriptError> {
-    let client = reqwest::blocking::Client::new();
     let mut codes = POP20_CC.to_vec();
     codes.sort();
+    // The command line's defaults: a 3.1 s deadline per request.
+    let client = HttpClient::new(&DownloadJob::new(Vec::new(), base_url, dest_dir))?;
     for country_code in &codes {
         // One at a time: the next request starts only when this one is saved.
-        let image = get_flag(&client, base_url, country_code)?;
+        let image = client.get_flag(base_url, country_code)?;
         save_flag(dest_dir, &flag_file_name(country_code), &image)?;
         print!("{country_code} ");
         std::io::stdout().flush()?;

@@ -16,18 +16,21 @@
 //! delay, 194 flags take at least 19.4 s. Every other model exists to beat
 //! that number.
 //!
-//! One [`reqwest::blocking::Client`] serves the whole run: it keeps the TCP
+//! **Which thread does the I/O:** the calling thread, the only one. One
+//! [`HttpClient`] (a `ureq::Agent`) serves the whole run: it keeps the TCP
 //! connection open between requests (HTTP keep-alive), so only the first
-//! request pays for connecting.
+//! request pays for connecting, and it has no thread of its own: each call
+//! connects, sends and receives on the thread that makes it, which sleeps
+//! in the kernel while the server thinks. This process has exactly one
+//! thread (a test reads `/proc` to check).
 
-use std::io::Read;
-use std::time::Duration;
+pub mod client;
 
-use flags_core::retry::{FetchError, MAX_BODY_BYTES, body_capacity, check_body, error_chain};
+use flags_core::retry::FetchError;
 use flags_core::save::{flag_file_name, save_flag};
-use flags_core::url::{flag_url, lookup_host};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
-use reqwest::blocking::{Client, Response};
+
+pub use client::{ClientSettings, HttpClient};
 
 /// `-m` when none is given: one request at a time.
 pub const DEFAULT_MAX_REQ: usize = 1;
@@ -40,7 +43,7 @@ pub const MAX_MAX_REQ: usize = 1;
 /// built); a flag that fails is counted as an error and the loop goes on.
 /// Stops early, between two flags, after Ctrl-C.
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job.timeout, &job.base_url)?;
+    let client = HttpClient::new(job)?;
     let progress = Progress::new(job.country_codes.len(), job.verbose);
     let mut counter = StatusCounter::default();
     for country_code in &job.country_codes {
@@ -64,12 +67,17 @@ pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
 /// This is the function the thread pool reuses, as the book's
 /// `flags2_threadpool.py` imports `download_one` from the sequential
 /// script: it is safe to call from many threads at once with one shared
-/// `client`.
-pub fn download_one(client: &Client, country_code: &str, job: &DownloadJob) -> FlagOutcome {
+/// `client`. Any [`BlockingClient`] will do: the thread pool also runs it on
+/// reqwest's blocking client, for comparison.
+pub fn download_one<C>(client: &C, country_code: &str, job: &DownloadJob) -> FlagOutcome
+where
+    C: BlockingClient + ?Sized,
+{
     let policy = job.retry_policy();
     let mut attempt = 0;
     let fetched = loop {
-        match get_flag(client, &job.base_url, country_code) {
+        // Blocks this thread for the whole request, body included.
+        match client.get_flag(&job.base_url, country_code) {
             Err(error) if policy.should_retry(attempt, &error) && !interrupt::requested() => {
                 // A blocking wait: this thread has nothing else to do.
                 std::thread::sleep(policy.delay(attempt, &error));
@@ -88,77 +96,23 @@ pub fn download_one(client: &Client, country_code: &str, job: &DownloadJob) -> F
     }
 }
 
-/// Fetch one flag's bytes: one attempt, no retry.
-pub fn get_flag(
-    client: &Client,
-    base_url: &str,
-    country_code: &str,
-) -> Result<Vec<u8>, FetchError> {
-    let response = client
-        .get(flag_url(base_url, country_code))
-        // Blocks this thread until the status line and headers arrive.
-        .send()
-        .map_err(|error| FetchError::Transport(error_chain(&error)))?;
-    read_body(check_status(response)?)
-}
-
-/// Build the one client of a run: a timeout for each whole request, no
-/// limit on idle connections kept for reuse, and the server's name looked
-/// up once.
+/// A blocking HTTP client: its [`get_flag`](BlockingClient::get_flag)
+/// returns only once the whole response is in (or the request failed).
 ///
-/// reqwest looks up the host of every new connection; a pool of 30 or 676
-/// threads opens that many connections to the same host. Here the name is
-/// looked up once, now, and the client told the answer
-/// ([`lookup_host`]); a URL with an IP address needs no lookup, and if this
-/// one fails, each connection tries again on its own (and reports the
-/// error).
-///
-/// TCP keep-alive probes are off: they find dead peers on connections left
-/// idle for minutes, while every request here has its own timeout and a
-/// run lasts seconds. Each probe setting is one more system call for every
-/// new connection.
-pub fn http_client(timeout: Duration, base_url: &str) -> Result<Client, SetupError> {
-    let mut builder = Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .tcp_keepalive(None)
-        .tcp_keepalive_interval(None)
-        .tcp_keepalive_retries(None);
-    if let Some((host, addresses)) = lookup_host(base_url) {
-        builder = builder.resolve_to_addrs(&host, &addresses);
-    }
-    builder
-        .build()
-        .map_err(|error| SetupError::Client(error_chain(&error)))
+/// [`HttpClient`] (ureq) is the one every blocking model uses; the thread
+/// pool crate has a second one on `reqwest::blocking`, to measure what its
+/// hidden runtime thread costs. `Sync`, since a pool shares one client
+/// between its threads.
+pub trait BlockingClient: Sync {
+    /// Fetch one flag's bytes: one attempt, no retry. 200 with a body is
+    /// `Ok`; 404 is [`FetchError::NotFound`]; any other status, a timeout
+    /// (the whole request, body included, within `--timeout`), a body over
+    /// the 10 MiB cap or cut short is another [`FetchError`].
+    fn get_flag(&self, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError>;
 }
 
-/// Turn every status but 200 into a [`FetchError`].
-fn check_status(response: Response) -> Result<Response, FetchError> {
-    let status = response.status();
-    let retry_after = response.headers().get(reqwest::header::RETRY_AFTER);
-    flags_core::retry::check_status(
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        // A `Retry-After` that is not visible ASCII is treated as absent:
-        // the usual backoff applies, as for any other unreadable value.
-        retry_after.and_then(|value| value.to_str().ok()),
-    )?;
-    Ok(response)
-}
-
-/// Read a body of at most [`MAX_BODY_BYTES`]; a longer one is refused
-/// without reading it all, a truncated one is a transport error.
-fn read_body(response: Response) -> Result<Vec<u8>, FetchError> {
-    let declared = response.content_length();
-    let mut image = Vec::with_capacity(body_capacity(declared)?);
-    // Read one byte past the cap: if it comes, the body is too large. This
-    // blocks the thread until the body ends (or the timeout fires).
-    response
-        .take(MAX_BODY_BYTES + 1)
-        .read_to_end(&mut image)
-        .map_err(|error| FetchError::Transport(error_chain(&error)))?;
-    if image.len() as u64 > MAX_BODY_BYTES {
-        return Err(FetchError::TooLarge);
-    }
-    check_body(image, declared)
+/// The client of a run: [`HttpClient::new`], a name the book's readers look
+/// for next to `download_one`.
+pub fn http_client(job: &DownloadJob) -> Result<HttpClient, SetupError> {
+    HttpClient::new(job)
 }

@@ -20,3 +20,45 @@ fn sequential_model_survives_every_fault() {
         Ok(())
     );
 }
+
+/// Over https from an in-process TLS server with `--cacert`: the same
+/// flags; with the wrong CA, every code an error.
+#[test]
+fn sequential_model_speaks_https() {
+    assert_eq!(
+        flags_server::contract::check_tls(&flags_seq::download_many, 4),
+        Ok(())
+    );
+}
+
+/// The binary over https, and with the wrong CA: one "certificate not
+/// trusted" line per code, exit 1, no panic.
+#[cfg(unix)]
+#[test]
+fn sequential_binary_speaks_https() {
+    let model = flags_server::contract::ModelBinary {
+        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
+        extra_args: &[],
+    };
+    assert_eq!(flags_server::contract::check_tls_binary(&model), Ok(()));
+}
+
+/// One thread, the main one, and it is the one asleep on the socket: no
+/// runtime or helper thread behind the blocking call.
+#[cfg(target_os = "linux")]
+#[test]
+fn sequential_binary_does_its_io_on_its_one_thread() {
+    let model = flags_server::contract::ModelBinary {
+        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
+        extra_args: &[],
+    };
+    let expected = flags_server::contract::IoThreads {
+        threads: 1,
+        on_sockets: 1,
+        workers: 0,
+    };
+    assert_eq!(
+        flags_server::contract::check_io_threads(&model, 1, expected),
+        Ok(())
+    );
+}

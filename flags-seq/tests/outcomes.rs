@@ -14,7 +14,7 @@ fn one(fault: Option<Fault>, timeout: Duration) -> flags_core::FlagOutcome {
     let dest = tempfile::tempdir().expect("temp dir");
     let mut job = DownloadJob::new(vec!["BR".into()], server.base_url(), dest.path());
     job.timeout = timeout;
-    let client = flags_seq::http_client(job.timeout, &job.base_url).expect("client");
+    let client = flags_seq::http_client(&job).expect("client");
     let outcome = flags_seq::download_one(&client, "BR", &job);
     let saved = dest.path().join("BR.gif");
     if outcome.status() == DownloadStatus::Ok {

@@ -1,14 +1,19 @@
 //! The response body: the bytes to send, how to send them (at once, slowly,
-//! cut short...), and the in-flight guard that is dropped with the body.
+//! cut short, a byte at a time...), and the in-flight guard that is dropped
+//! with the body.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
+use tokio::sync::watch;
 use tokio::time::Sleep;
 
+use crate::config::DRIP_INTERVAL;
+use crate::server::stopped;
 use crate::stats::InFlight;
 
 /// Size of a huge body: 11 MiB, over the 10 MiB cap of the clients.
@@ -30,6 +35,9 @@ pub(crate) enum BodyError {
     /// The `drop` or `truncate` fault cut the connection on purpose.
     #[error("connection cut on purpose by an injected fault")]
     Cut,
+    /// The server shut down while a dripping body was being sent.
+    #[error("dripping body abandoned at shutdown")]
+    ShuttingDown,
 }
 
 /// How the bytes of a body are sent.
@@ -45,7 +53,14 @@ pub(crate) enum Delivery {
     Truncate,
     /// [`HUGE_BODY_LEN`] bytes of filler, in pieces.
     Huge,
+    /// One byte at a time, with a pause of [`DRIP_INTERVAL`] before each
+    /// but the first.
+    Drip,
 }
+
+/// A future that completes when the server shuts down. Boxed, so that the
+/// body stays `Unpin` and its type does not name the async block's.
+type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A response body that knows how to misbehave.
 ///
@@ -66,6 +81,9 @@ pub(crate) struct FlagBody {
     piece_len: usize,
     /// The pause in progress, if any.
     pause: Option<Pin<Box<Sleep>>>,
+    /// For `Drip`: fires at shutdown, so the body ends then instead of
+    /// dripping on for an hour (see [`FlagBody::until_shutdown`]).
+    shutdown: Option<ShutdownSignal>,
     /// For `DropAfterHeaders` and `Truncate`: true once the pause before
     /// the cut has begun, so the next poll after it cuts.
     cut_armed: bool,
@@ -94,10 +112,22 @@ impl FlagBody {
             delivery,
             piece_len,
             pause: None,
+            shutdown: None,
             cut_armed: false,
             done: false,
             in_flight,
         }
+    }
+
+    /// Makes the body end, cutting the connection, as soon as the server
+    /// shuts down. For bodies that would otherwise outlive any grace period
+    /// (a drip); the others are left to finish within it.
+    pub(crate) fn until_shutdown(mut self, mut shutdown: watch::Receiver<bool>) -> Self {
+        // The body is polled by hyper, not awaited, so the wait for the
+        // signal becomes a future of its own that `poll_frame` polls along
+        // with its pause: whichever is ready first wins, like a `select!`.
+        self.shutdown = Some(Box::pin(async move { stopped(&mut shutdown).await }));
+        self
     }
 
     /// The length to announce in `Content-Length`.
@@ -132,6 +162,15 @@ impl Body for FlagBody {
             if this.done {
                 return Poll::Ready(None);
             }
+            // Shutdown first: it ends the body even in the middle of a
+            // pause. Polling it also registers our waker, so a shutdown
+            // wakes a body that is waiting on its timer.
+            if let Some(shutdown) = this.shutdown.as_mut() {
+                if shutdown.as_mut().poll(context).is_ready() {
+                    this.finish();
+                    return Poll::Ready(Some(Err(BodyError::ShuttingDown)));
+                }
+            }
             // Wait out the pause in progress first. Polling the timer
             // registers our waker with it, so hyper polls us again when it
             // fires; meanwhile `Pending` lets hyper write what it has.
@@ -154,6 +193,20 @@ impl Body for FlagBody {
                         this.finish();
                     } else {
                         this.pause_for(SLOW_PAUSE);
+                    }
+                    piece
+                }
+                Delivery::Drip => {
+                    // One byte now, the next after a pause. Each `Pending`
+                    // in between lets hyper write the byte out. Once the
+                    // client has gone, hyper sees the end of its stream (or
+                    // the next write fails), drops the body, and the
+                    // dripping ends with it: nothing is left behind.
+                    let piece = this.remaining.split_to(this.remaining.len().min(1));
+                    if this.remaining.is_empty() {
+                        this.finish();
+                    } else {
+                        this.pause_for(DRIP_INTERVAL);
                     }
                     piece
                 }

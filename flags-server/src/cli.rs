@@ -1,8 +1,9 @@
 //! The `flags-server` command line: the three standard servers of the book,
 //! or one server with the delay, errors and faults you ask for.
 
+use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,6 +11,10 @@ use clap::Parser;
 
 use crate::config::{Delay, ServerConfig};
 use crate::server::FlagServer;
+use crate::tls::TlsIdentity;
+
+/// Where `--tls` writes the certificate when `--cert-out` is not given.
+const DEFAULT_CERT_OUT: &str = "flags-server-ca.pem";
 
 /// The local flag server: serves 194 country flags over HTTP, with optional
 /// delays, errors and faults, to test and compare HTTP clients.
@@ -18,6 +23,7 @@ use crate::server::FlagServer;
 /// LOCAL on port 8000 (no delay), DELAY on 8001 (0.5 to 5 s) and ERROR on
 /// 8002 (0.5 s, and 418 I'm a teapot for a quarter of the requests).
 /// With --port it starts one server, shaped by the other options.
+/// With --tls they speak HTTPS, with a certificate made at start.
 /// It runs until Ctrl-C or SIGTERM.
 #[derive(Parser, Debug)]
 #[command(name = "flags-server", version)]
@@ -72,6 +78,21 @@ struct Arguments {
     /// Send every body slowly, a piece at a time (about 0.3 s more).
     #[arg(long, requires = "port")]
     slow_body: bool,
+
+    /// Probability of sending the body one byte every 0.5 s (a flag would
+    /// take an hour), to catch clients whose timeout misses the body.
+    #[arg(long, value_name = "P", value_parser = parse_probability, requires = "port")]
+    drip_rate: Option<f64>,
+
+    /// Speak HTTPS instead of HTTP, with a self-signed certificate for
+    /// localhost, 127.0.0.1 and ::1 made at start (one for all the servers).
+    #[arg(long)]
+    tls: bool,
+
+    /// Where --tls writes the certificate clients must trust, in PEM
+    /// [default: flags-server-ca.pem].
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    cert_out: Option<PathBuf>,
 }
 
 /// Reads a probability: a number from 0 to 1.
@@ -154,6 +175,7 @@ impl Arguments {
                 huge_rate: self.huge_rate.unwrap_or(0.0),
                 status_rates: self.status_rates,
                 slow_body: self.slow_body,
+                drip_rate: self.drip_rate.unwrap_or(0.0),
                 ..base
             },
         }]
@@ -162,15 +184,53 @@ impl Arguments {
 
 /// Runs the `flags-server` command line; `main` only calls this.
 ///
+/// With `--tls`, it first makes the certificate, writes it to the
+/// `--cert-out` file and prints that file's name on stdout:
+/// `CA certificate for https clients: flags-server-ca.pem (use --cacert
+/// flags-server-ca.pem)`.
+///
 /// Exit status: 0 after Ctrl-C or SIGTERM; 1 when a server cannot start
-/// (port in use, missing directory), with one line saying why; 2 for a
-/// usage error, with clap's message and the usage.
+/// (port in use, missing directory) or the certificate cannot be written,
+/// with one line saying why; 2 for a usage error, with clap's message and
+/// the usage.
 pub fn run_cli() -> ExitCode {
     // On a usage error this prints the message and exits with status 2.
     let arguments = Arguments::parse();
 
+    let identity = if arguments.tls {
+        let cert_out = arguments
+            .cert_out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CERT_OUT));
+        match make_identity(&cert_out) {
+            Ok(identity) => Some(identity),
+            Err(message) => {
+                eprintln!("flags-server: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+
+    // Listen for the stop signals before any server starts: once a banner
+    // is printed, a SIGTERM must mean a clean stop, not the default action
+    // (death with status 143) of a signal nobody listens for yet.
+    let stop_signals = match StopSignals::install() {
+        Ok(stop_signals) => stop_signals,
+        Err(error) => {
+            eprintln!("flags-server: cannot wait for signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let mut plans = arguments.plans();
+    for plan in &mut plans {
+        // One identity for every server: a client trusts one file for all.
+        plan.config.tls = identity.clone();
+    }
     let mut servers = Vec::new();
-    for plan in arguments.plans() {
+    for plan in plans {
         match FlagServer::start_on(plan.addr, plan.config) {
             Ok(server) => {
                 eprintln!(
@@ -195,7 +255,7 @@ pub fn run_cli() -> ExitCode {
         }
     }
 
-    if let Err(error) = wait_for_stop_signal() {
+    if let Err(error) = stop_signals.wait() {
         eprintln!("flags-server: cannot wait for signals: {error}");
         return ExitCode::FAILURE;
     }
@@ -205,28 +265,118 @@ pub fn run_cli() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Blocks until Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-fn wait_for_stop_signal() -> std::io::Result<()> {
-    // The servers run on their own threads and runtimes; this small
-    // single-threaded runtime is only here to wait for a signal.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+/// Makes the certificate of `--tls`, writes it to `cert_out` and says where
+/// on stdout; the error is one line naming the file.
+fn make_identity(cert_out: &Path) -> Result<TlsIdentity, String> {
+    let identity = TlsIdentity::generate().map_err(|error| error.to_string())?;
+    write_atomically(cert_out, identity.cert_pem().as_bytes()).map_err(|error| {
+        format!(
+            "cannot write the CA certificate to {}: {error}",
+            cert_out.display()
+        )
+    })?;
+    let shown = cert_out.display();
+    // A closed stdout must not stop the server (nor panic, as `println!`
+    // would): the file is written, which is what matters.
+    let _ = writeln!(
+        io::stdout(),
+        "CA certificate for https clients: {shown} (use --cacert {shown})"
+    );
+    Ok(identity)
+}
+
+/// Writes `bytes` to a temporary file next to `path`, then renames it to
+/// `path`: a client reading `path` sees the old file or the whole new one,
+/// never a partial one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".flags-server-ca-").suffix(".tmp");
+    // A certificate is public: let other users' clients read it too (the
+    // temporary file would otherwise be private to us).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut file = builder.tempfile_in(folder)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    // If anything above failed, dropping `file` removes the temporary file.
+    file.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}
+
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM, listened for from
+/// [`install`](StopSignals::install) on.
+struct StopSignals {
+    /// The servers run on their own threads and runtimes; this small
+    /// single-threaded runtime is only here to wait for a signal.
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts listening: from now on these signals are queued for
+    /// [`wait`](Self::wait) instead of killing the process.
+    fn install() -> io::Result<StopSignals> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let mut terminate = signal(SignalKind::terminate())?;
-            tokio::select! {
-                result = tokio::signal::ctrl_c() => result,
-                _ = terminate.recv() => Ok(()),
-            }
+            // `signal` registers with the runtime's signal driver, so it
+            // must be called inside the runtime: `enter` makes it current
+            // for this thread until the guard is dropped.
+            let (interrupt, terminate) = {
+                let _inside = runtime.enter();
+                (
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::terminate())?,
+                )
+            };
+            Ok(StopSignals {
+                runtime,
+                interrupt,
+                terminate,
+            })
         }
         #[cfg(not(unix))]
         {
-            tokio::signal::ctrl_c().await
+            Ok(StopSignals { runtime })
         }
-    })
+    }
+
+    /// Blocks until one of the signals arrives (or has arrived already).
+    fn wait(self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            let StopSignals {
+                runtime,
+                mut interrupt,
+                mut terminate,
+            } = self;
+            // Whichever signal comes first ends the wait.
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            self.runtime.block_on(tokio::signal::ctrl_c())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -283,5 +433,41 @@ mod tests {
             single[0].config.delay,
             Delay::Fixed(Duration::from_millis(100))
         );
+    }
+
+    /// `--drip-rate` needs `--port`; `--tls` goes with either shape, and
+    /// `--cert-out` needs `--tls`.
+    #[test]
+    fn drip_rate_and_tls_options() {
+        let single =
+            Arguments::try_parse_from(["flags-server", "--port", "9000", "--drip-rate", "0.5"])
+                .map(Arguments::plans)
+                .expect("valid arguments");
+        assert_eq!(single[0].config.drip_rate, 0.5);
+        assert!(Arguments::try_parse_from(["flags-server", "--drip-rate", "0.5"]).is_err());
+        assert!(
+            Arguments::try_parse_from(["flags-server", "--port", "1", "--drip-rate", "2"]).is_err()
+        );
+        let standard = Arguments::try_parse_from(["flags-server", "--tls"]).expect("valid");
+        assert!(standard.tls && standard.cert_out.is_none());
+        let chosen = Arguments::try_parse_from(["flags-server", "--tls", "--cert-out", "ca.pem"])
+            .expect("valid");
+        assert_eq!(chosen.cert_out, Some(PathBuf::from("ca.pem")));
+        assert!(Arguments::try_parse_from(["flags-server", "--cert-out", "ca.pem"]).is_err());
+    }
+
+    /// The certificate file is replaced whole, and no temporary file is
+    /// left next to it; a missing folder is an error, not a panic.
+    #[test]
+    fn certificate_is_written_atomically() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let path = folder.path().join("ca.pem");
+        write_atomically(&path, b"old").expect("written");
+        write_atomically(&path, b"new").expect("replaced");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        let names = crate::contract::file_names(folder.path()).expect("list");
+        assert_eq!(names, ["ca.pem"]);
+        let missing = folder.path().join("no").join("ca.pem");
+        assert!(write_atomically(&missing, b"x").is_err());
     }
 }

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::tls::TlsIdentity;
+
+/// How long a [`Fault::Drip`] body waits between two of its bytes.
+pub const DRIP_INTERVAL: Duration = Duration::from_millis(500);
+
 /// How long the server waits before answering a flag or metadata request.
 ///
 /// Parsed from the command line as seconds: `"0.5"` is a fixed delay,
@@ -147,6 +152,13 @@ pub enum Fault {
     /// Wait this long (instead of the configured delay), then answer
     /// normally. Counted as `delay`.
     Delay(Duration),
+    /// Send the headers (with the real `Content-Length`) and the first byte
+    /// of the body, then one more byte every [`DRIP_INTERVAL`]: a flag of a
+    /// few kilobytes would take an hour. Every read gets a byte in time, so
+    /// only a client whose timeout covers the whole body (not just each
+    /// read) gives up. The server stops dripping as soon as the client goes
+    /// away or the server shuts down. Counted as `drip`.
+    Drip,
 }
 
 impl Fault {
@@ -160,6 +172,7 @@ impl Fault {
             Fault::Huge => "huge".to_owned(),
             Fault::SlowBody => "slow_body".to_owned(),
             Fault::Delay(_) => "delay".to_owned(),
+            Fault::Drip => "drip".to_owned(),
         }
     }
 }
@@ -204,6 +217,8 @@ pub struct ServerConfig {
     pub stall_rate: f64,
     /// Probability of [`Fault::Huge`].
     pub huge_rate: f64,
+    /// Probability of [`Fault::Drip`].
+    pub drip_rate: f64,
     /// Probabilities of other statuses, e.g. `[(503, 0.1), (429, 0.05)]`.
     pub status_rates: Vec<(u16, f64)>,
     /// Send every successful body slowly ([`Fault::SlowBody`]).
@@ -217,12 +232,15 @@ pub struct ServerConfig {
     /// twice then succeeds). The configured delay still applies to scripted
     /// requests, except with [`Fault::Delay`], which replaces it.
     pub scripted: BTreeMap<String, Vec<Fault>>,
+    /// Speak HTTPS with this identity instead of plain HTTP, on the same
+    /// port. Clients must trust [`TlsIdentity::cert_pem`].
+    pub tls: Option<TlsIdentity>,
 }
 
 impl ServerConfig {
     /// Draws the random fault of one request, if any, from one uniform
     /// number: the rates are laid end to end in the order status rates,
-    /// error rate (418), drop, truncate, stall, huge. So each fault has
+    /// error rate (418), drop, truncate, stall, huge, drip. So each fault has
     /// exactly its own probability as long as the rates add up to at most 1.
     pub(crate) fn draw_fault(&self, rng: &mut fastrand::Rng) -> Option<Fault> {
         let draw = rng.f64();
@@ -237,6 +255,7 @@ impl ServerConfig {
                 (Fault::Truncate, self.truncate_rate),
                 (Fault::Stall, self.stall_rate),
                 (Fault::Huge, self.huge_rate),
+                (Fault::Drip, self.drip_rate),
             ]);
         for (fault, rate) in candidates {
             threshold += rate;
@@ -312,5 +331,23 @@ mod tests {
         assert!((400..600).contains(&teapots), "{teapots}");
         let none = ServerConfig::default();
         assert!((0..100).all(|_| none.draw_fault(&mut rng).is_none()));
+    }
+
+    /// Drip comes last, after huge: with the two at one half each, every
+    /// draw is one of them.
+    #[test]
+    fn drip_is_drawn_last() {
+        let config = ServerConfig {
+            huge_rate: 0.5,
+            drip_rate: 0.5,
+            ..ServerConfig::default()
+        };
+        let mut rng = fastrand::Rng::with_seed(5);
+        let faults: Vec<_> = (0..1000).map(|_| config.draw_fault(&mut rng)).collect();
+        let drips = faults.iter().filter(|f| **f == Some(Fault::Drip)).count();
+        let huge = faults.iter().filter(|f| **f == Some(Fault::Huge)).count();
+        assert_eq!(drips + huge, 1000);
+        assert!((400..600).contains(&drips), "{drips}");
+        assert_eq!(Fault::Drip.name(), "drip");
     }
 }

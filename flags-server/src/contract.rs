@@ -18,6 +18,12 @@ use flags_core::{DownloadJob, SetupError, StatusCounter};
 
 use crate::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
 
+pub mod io_threads;
+pub mod tls;
+
+pub use io_threads::{IoThreads, check_io_threads};
+pub use tls::{check_tls, check_tls_binary};
+
 /// A model's `download_many`, as the contract check calls it.
 pub trait DownloadMany: Fn(&DownloadJob) -> Result<StatusCounter, SetupError> {}
 impl<F: Fn(&DownloadJob) -> Result<StatusCounter, SetupError>> DownloadMany for F {}
@@ -595,10 +601,14 @@ pub enum FaultMode {
     /// Every body sent a few bytes at a time (`--slow-body`): slow, not
     /// broken, so not an error.
     SlowBody,
+    /// A body sent one byte every half second (`--drip-rate`): each read
+    /// gets a byte in time, so only a deadline on the whole request ends
+    /// it.
+    Drip,
 }
 
 /// Every fault mode of the server.
-pub const FAULT_MODES: [FaultMode; 9] = [
+pub const FAULT_MODES: [FaultMode; 10] = [
     FaultMode::Drop,
     FaultMode::Truncate,
     FaultMode::Stall,
@@ -608,6 +618,7 @@ pub const FAULT_MODES: [FaultMode; 9] = [
     FaultMode::Teapot,
     FaultMode::Huge,
     FaultMode::SlowBody,
+    FaultMode::Drip,
 ];
 
 impl FaultMode {
@@ -621,6 +632,7 @@ impl FaultMode {
             FaultMode::Teapot => Fault::Status(418),
             FaultMode::Huge => Fault::Huge,
             FaultMode::SlowBody => Fault::SlowBody,
+            FaultMode::Drip => Fault::Drip,
         }
     }
 
@@ -638,6 +650,7 @@ impl FaultMode {
             FaultMode::Teapot => config.error_rate = rate,
             FaultMode::Huge => config.huge_rate = rate,
             FaultMode::SlowBody => config.slow_body = true,
+            FaultMode::Drip => config.drip_rate = rate,
         }
         config
     }
@@ -646,7 +659,7 @@ impl FaultMode {
 /// The fault names of [`Stats::faults`](crate::Stats::faults) that make a
 /// request fail.
 fn is_failing_fault(name: &str) -> bool {
-    name.starts_with("status_") || matches!(name, "drop" | "truncate" | "stall" | "huge")
+    name.starts_with("status_") || matches!(name, "drop" | "truncate" | "stall" | "huge" | "drip")
 }
 
 /// One cell of the fault matrix: `mode` on one model.

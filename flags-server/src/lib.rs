@@ -14,8 +14,10 @@
 //! Around that, a [`ServerConfig`] adds what makes downloading interesting:
 //! a [`Delay`] (fixed or uniform), an error rate (418 I'm a teapot, as in the
 //! book), random or scripted [`Fault`]s (other statuses, dropped and
-//! truncated connections, stalls, huge and slow bodies), and a seed to make
-//! all of it repeatable.
+//! truncated connections, stalls, huge and slow bodies, bodies that drip a
+//! byte every [`DRIP_INTERVAL`]), and a seed to make all of it repeatable.
+//! With a [`TlsIdentity`] in [`ServerConfig::tls`] it speaks HTTPS instead
+//! of HTTP, on the same port.
 //!
 //! # A tour of the modules
 //!
@@ -25,9 +27,13 @@
 //!   besides serving.
 //! - `server`: [`FlagServer`], the handle. It owns a std thread that owns a
 //!   tokio runtime, which runs the accept loop, one task per connection
-//!   (hyper, HTTP/1.1 with keep-alive) and the request handler.
-//! - `body`: the response body, which can be sent whole, slowly, cut short
-//!   or oversized, and which carries the request's in-flight guard.
+//!   (the TLS handshake for HTTPS, then hyper, HTTP/1.1 with keep-alive)
+//!   and the request handler.
+//! - `tls`: [`TlsIdentity`], a self-signed certificate made at start
+//!   (rcgen) and the rustls configuration that serves it, both on ring.
+//! - `body`: the response body, which can be sent whole, slowly, cut short,
+//!   oversized or dripped a byte at a time, and which carries the request's
+//!   in-flight guard.
 //! - `stats`: the counters behind [`Stats`] and the [`RequestRecord`] log.
 //! - [`contract`]: the one check every model's tests run against this
 //!   server.
@@ -65,9 +71,11 @@ pub mod contract;
 mod images;
 mod server;
 mod stats;
+mod tls;
 
 pub use cli::run_cli;
-pub use config::{Delay, Fault, ParseDelayError, ServerConfig};
+pub use config::{DRIP_INTERVAL, Delay, Fault, ParseDelayError, ServerConfig};
 pub use images::{builtin_flag, builtin_metadata};
 pub use server::FlagServer;
 pub use stats::{RequestRecord, Stats};
+pub use tls::TlsIdentity;

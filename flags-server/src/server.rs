@@ -8,8 +8,10 @@
 //!   thread that owns a tokio runtime and runs [`accept_loop`] on it.
 //! - [`accept_loop`] accepts connections until the shutdown channel fires,
 //!   spawning one task per connection ([`serve_connection`]).
-//! - Each connection task lets hyper read requests off the socket and call
-//!   [`handle`] for each; keep-alive means one connection may carry many.
+//! - Each connection task first runs the TLS handshake when the server
+//!   speaks HTTPS, then ([`serve_http`]) lets hyper read requests off the
+//!   stream, plain or encrypted, and call [`handle`] for each; keep-alive
+//!   means one connection may carry many.
 //! - [`handle`] counts the request, draws its delay and fault, waits, and
 //!   builds the response, whose [`FlagBody`] carries the in-flight guard.
 
@@ -30,13 +32,16 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::body::{Delivery, FlagBody};
 use crate::config::{Fault, ServerConfig};
 use crate::images::{builtin_flag, builtin_metadata};
 use crate::stats::{InFlight, OpenConnection, Recorder, RequestRecord, Stats};
+use crate::tls::TlsIdentity;
 
 /// Connections waiting to be accepted that the kernel may queue. Large, so
 /// that a thousand clients connecting at once are queued, not refused.
@@ -50,6 +55,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// Worker threads of each server's runtime: enough to serve while the
 /// clients of a test or benchmark run in the same process.
 const WORKER_THREADS: usize = 2;
+/// An HTTPS client gets this long to finish its TLS handshake; one that
+/// does not (it connected and said nothing, or speaks too slowly) is cut
+/// off, so it cannot hold a connection task for ever.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long before a delay's deadline [`precise_sleep`] stops trusting the
 /// timer and starts checking the clock.
@@ -111,6 +120,8 @@ struct Shared {
     config: ServerConfig,
     /// Where the files come from.
     content: Content,
+    /// For an HTTPS server, what runs the handshake of each connection.
+    tls: Option<TlsAcceptor>,
     recorder: Arc<Recorder>,
     /// The random generator behind delays and faults. One generator behind
     /// a mutex, rather than one per task, so that a seed gives the same
@@ -174,9 +185,11 @@ impl FlagServer {
             Some(seed) => fastrand::Rng::with_seed(seed),
             None => fastrand::Rng::new(),
         };
+        let tls = config.tls.as_ref().map(TlsIdentity::acceptor);
         let shared = Arc::new(Shared {
             config,
             content,
+            tls,
             recorder: Arc::new(Recorder::new()),
             rng: Mutex::new(rng),
             scripted: Mutex::new(scripted),
@@ -249,8 +262,20 @@ impl FlagServer {
 
     /// The base URL of the flags, without a trailing slash, e.g.
     /// `http://127.0.0.1:40123/flags`: a flag is at `{base_url}/br/br.gif`.
+    /// An HTTPS server (with [`ServerConfig::tls`]) says `https://`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/flags", self.addr)
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/flags", self.addr)
+    }
+
+    /// For an HTTPS server, the PEM certificate its clients must trust
+    /// ([`TlsIdentity::cert_pem`]); `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.shared.config.tls.as_ref().map(TlsIdentity::cert_pem)
     }
 
     /// How many flags this server holds: 194 for the built-in data, the
@@ -289,8 +314,9 @@ impl FlagServer {
 
     /// Stops the server: stops accepting (the port refuses connections from
     /// now on), closes idle connections, abandons stalled and delayed
-    /// requests (their connections close without an answer), gives bodies
-    /// being sent up to a second to finish, and joins the server thread.
+    /// requests (their connections close without an answer), cuts dripping
+    /// bodies ([`Fault::Drip`]), gives other bodies being sent up to a
+    /// second to finish, and joins the server thread.
     /// Dropping the handle does the same.
     pub fn shutdown(self) {
         drop(self);
@@ -396,7 +422,7 @@ fn raise_open_file_limit() {
 }
 
 /// Returns once the shutdown channel says stop.
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     // `wait_for` returns at once if the value is already `true`, and with an
     // error if the sender is gone: both mean stop. The value it returns
     // borrows the channel, so it is dropped right here.
@@ -453,8 +479,9 @@ async fn accept_loop(
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, finished_receiver.recv()).await;
 }
 
-/// Serves one connection: hyper parses requests and calls [`handle`] for
-/// each, keeping the connection alive between them.
+/// Serves one connection: over HTTPS, the TLS handshake first, then
+/// [`serve_http`] on the encrypted stream; over HTTP, [`serve_http`] on the
+/// socket itself.
 async fn serve_connection(
     stream: TcpStream,
     _open: OpenConnection,
@@ -464,6 +491,42 @@ async fn serve_connection(
 ) {
     // Small responses should leave at once rather than wait for more data.
     let _ = stream.set_nodelay(true);
+    let Some(acceptor) = shared.tls.clone() else {
+        serve_http(stream, shared, shutdown).await;
+        return;
+    };
+    // The handshake runs here, in the connection's own task, not in the
+    // accept loop: it takes round trips, and a client that stalls in the
+    // middle of it must hold only its own task. The timeout bounds how long
+    // it may hold even that; a shutdown ends the wait at once.
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let stream = tokio::select! {
+        handshake = handshake => match handshake {
+            Ok(Ok(stream)) => stream,
+            // A failed or timed-out handshake is only a closed connection:
+            // dropping the socket closes it. The client sees why (a
+            // certificate it does not trust, say) on its side.
+            Ok(Err(_)) | Err(_) => {
+                shared.recorder.tls_handshake_failed();
+                return;
+            }
+        },
+        () = stopped(&mut shutdown) => return,
+    };
+    serve_http(stream, shared, shutdown).await;
+    // `_open` and `_finished` are dropped when this function returns, by
+    // whichever way: the connection leaves the open-connections gauge and
+    // the completion channel.
+}
+
+/// Serves HTTP/1.1 on one connection's stream, a plain socket or a TLS
+/// stream over one (the same code for both: hyper only needs something to
+/// read and write): hyper parses requests and calls [`handle`] for each,
+/// keeping the connection alive between them.
+async fn serve_http<S>(stream: S, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service_shutdown = shutdown.clone();
     let service =
         service_fn(move |request| handle(request, Arc::clone(&shared), service_shutdown.clone()));
@@ -490,8 +553,6 @@ async fn serve_connection(
             let _ = connection.await;
         }
     }
-    // `_open` and `_finished` are dropped here: the connection leaves the
-    // open-connections gauge and the completion channel.
 }
 
 /// What a path under `/flags/` asks for.
@@ -661,6 +722,7 @@ async fn handle(
         Some(Fault::Truncate) => Delivery::Truncate,
         Some(Fault::Huge) => Delivery::Huge,
         Some(Fault::SlowBody) => Delivery::Slow,
+        Some(Fault::Drip) => Delivery::Drip,
         _ if shared.config.slow_body => Delivery::Slow,
         _ => Delivery::Whole,
     };
@@ -673,7 +735,12 @@ async fn handle(
         (_, None) => {}
     }
     in_flight.set_status(StatusCode::OK.as_u16());
-    let body = FlagBody::new(content, delivery, Some(in_flight));
+    let drips = matches!(delivery, Delivery::Drip);
+    let mut body = FlagBody::new(content, delivery, Some(in_flight));
+    if drips {
+        // A drip would outlast any grace period: it stops at shutdown.
+        body = body.until_shutdown(shutdown.clone());
+    }
     Ok(response(StatusCode::OK, content_type, body))
 }
 

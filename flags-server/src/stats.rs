@@ -32,13 +32,18 @@ pub struct Stats {
     /// Responses by status code, counted when the status is decided.
     pub by_status: BTreeMap<u16, u64>,
     /// Injected faults by name (`drop`, `truncate`, `stall`, `huge`,
-    /// `slow_body`, `delay`, `status_503`...), counted when injected.
+    /// `slow_body`, `delay`, `drip`, `status_503`...), counted when
+    /// injected.
     pub faults: BTreeMap<String, u64>,
     /// TCP connections accepted (all of them, those that only asked for
     /// `/stats` included).
     pub connections: u64,
     /// The largest number of connections open at once.
     pub peak_connections: u64,
+    /// HTTPS connections that ended before the TLS handshake was done: the
+    /// client did not trust the certificate, spoke plain HTTP, went away,
+    /// or took too long. Always 0 for a plain HTTP server.
+    pub tls_handshake_failures: u64,
 }
 
 /// One request, for timelines: what was asked, how it ended, and when.
@@ -107,6 +112,7 @@ pub(crate) struct Recorder {
     epoch: Instant,
     requests: AtomicU64,
     connections: AtomicU64,
+    tls_handshake_failures: AtomicU64,
     /// Requests in flight: entered on arrival, left when the response body
     /// is finished or dropped (see [`InFlight`]).
     in_flight: Gauge,
@@ -127,6 +133,7 @@ impl Recorder {
             epoch: Instant::now(),
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            tls_handshake_failures: AtomicU64::new(0),
             in_flight: Gauge::default(),
             open_connections: Gauge::default(),
             tallies: Mutex::new(Tallies::default()),
@@ -151,6 +158,7 @@ impl Recorder {
             faults: tallies.faults.clone(),
             connections: self.connections.load(Ordering::SeqCst),
             peak_connections: self.open_connections.peak.load(Ordering::SeqCst),
+            tls_handshake_failures: self.tls_handshake_failures.load(Ordering::SeqCst),
         }
     }
 
@@ -161,6 +169,7 @@ impl Recorder {
         let mut tallies = self.tallies();
         self.requests.store(0, Ordering::SeqCst);
         self.connections.store(0, Ordering::SeqCst);
+        self.tls_handshake_failures.store(0, Ordering::SeqCst);
         self.in_flight.reset_peak();
         self.open_connections.reset_peak();
         tallies.by_status.clear();
@@ -181,6 +190,11 @@ impl Recorder {
         OpenConnection {
             recorder: Arc::clone(self),
         }
+    }
+
+    /// Counts a connection whose TLS handshake failed or timed out.
+    pub(crate) fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Counts an arriving request and returns its guard, which keeps it in

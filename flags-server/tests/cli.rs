@@ -19,6 +19,9 @@ fn bad_options_exit_with_2() {
         (&["--port", "1", "--error-rate", "2"], "'2'"),
         (&["--port", "1", "--status-rate", "503"], "'503'"),
         (&["--port", "http"], "'http'"),
+        (&["--drip-rate", "0.5"], "--port <PORT>"),
+        (&["--port", "1", "--drip-rate", "x"], "'x'"),
+        (&["--cert-out", "ca.pem"], "--tls"),
     ] {
         let output = Command::new(BINARY).args(arguments).output().expect("runs");
         assert_eq!(output.status.code(), Some(2), "{arguments:?}");
@@ -111,4 +114,113 @@ fn single_server_serves_then_stops_on_sigterm() {
         .read_to_string(&mut rest)
         .expect("the rest of stderr");
     assert_eq!(rest, "flags-server: shutting down\n");
+}
+
+/// Starts `flags-server --port 0 --tls` plus `arguments` in `folder`, and
+/// returns it with the stdout line about the certificate and the base URL
+/// of its banner (port 0: the system picks a free port, which the banner
+/// tells).
+fn start_tls_server(folder: &std::path::Path, arguments: &[&str]) -> (KillOnDrop, String, String) {
+    let mut child = KillOnDrop(
+        Command::new(BINARY)
+            .args(["--port", "0", "--tls"])
+            .args(arguments)
+            .current_dir(folder)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts"),
+    );
+    let mut certificate_line = String::new();
+    BufReader::new(child.0.stdout.take().expect("stdout"))
+        .read_line(&mut certificate_line)
+        .expect("the certificate line");
+    let mut banner = String::new();
+    BufReader::new(child.0.stderr.take().expect("stderr"))
+        .read_line(&mut banner)
+        .expect("banner");
+    let base_url = banner
+        .trim_end()
+        .strip_prefix("SERVER serving 194 flags at ")
+        .unwrap_or_else(|| panic!("a banner: {banner:?}"))
+        .to_owned();
+    (child, certificate_line, base_url)
+}
+
+/// `--tls --cert-out FILE` writes the certificate (whole, nothing else left
+/// in the folder), says where on stdout, and serves HTTPS to a client that
+/// trusts that file.
+#[test]
+fn tls_writes_the_certificate_and_serves_https() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let cert_out = folder.path().join("ca.pem");
+    let cert_out_text = cert_out.to_str().expect("a UTF-8 temp path");
+    let (_server, certificate_line, base_url) =
+        start_tls_server(folder.path(), &["--cert-out", cert_out_text]);
+    assert_eq!(
+        certificate_line,
+        format!(
+            "CA certificate for https clients: {cert_out_text} (use --cacert {cert_out_text})\n"
+        )
+    );
+    assert!(base_url.starts_with("https://127.0.0.1:"), "{base_url}");
+    let pem = std::fs::read_to_string(&cert_out).expect("the certificate file");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+    assert_eq!(
+        flags_server::contract::file_names(folder.path()).expect("list"),
+        ["ca.pem"]
+    );
+
+    let certificate = reqwest::Certificate::from_pem(pem.as_bytes()).expect("it parses");
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(certificate)
+        .timeout(std::time::Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .expect("a client");
+    let flag = client
+        .get(format!("{base_url}/br/br.gif"))
+        .send()
+        .and_then(|response| response.error_for_status())
+        .and_then(|response| response.bytes())
+        .expect("the flag over https");
+    assert_eq!(
+        flag.as_ref(),
+        flags_server::builtin_flag("br").expect("built in")
+    );
+}
+
+/// Without `--cert-out`, the certificate goes to `flags-server-ca.pem` in
+/// the current folder.
+#[test]
+fn tls_certificate_defaults_to_the_current_folder() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let (_server, certificate_line, _base_url) = start_tls_server(folder.path(), &[]);
+    assert_eq!(
+        certificate_line,
+        "CA certificate for https clients: flags-server-ca.pem \
+         (use --cacert flags-server-ca.pem)\n"
+    );
+    let pem = std::fs::read_to_string(folder.path().join("flags-server-ca.pem"))
+        .expect("the certificate file");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+}
+
+/// A certificate file that cannot be written is one clear line and exit
+/// status 1, before any server starts.
+#[test]
+fn unwritable_certificate_exits_with_1() {
+    let output = Command::new(BINARY)
+        .args(["--port", "0", "--tls", "--cert-out", "/nonexistent/x.pem"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // After the colon, the system's own wording of ENOENT.
+    assert!(
+        stderr.starts_with("flags-server: cannot write the CA certificate to /nonexistent/x.pem: "),
+        "{stderr}"
+    );
 }

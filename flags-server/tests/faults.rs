@@ -4,10 +4,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{assert_closed_without_answer, client, raw_get, send_get, start, wait_for_stats};
-use flags_server::{Delay, Fault, ServerConfig, builtin_flag};
+use common::{
+    RawResponse, assert_closed_without_answer, client, raw_get, send_get, start, wait_for_stats,
+};
+use flags_server::{DRIP_INTERVAL, Delay, Fault, ServerConfig, builtin_flag};
 
 /// A fixed delay is honoured: no answer comes sooner.
 #[test]
@@ -301,4 +304,111 @@ fn scripted_faults_hit_exactly_the_scripted_requests() {
     assert_eq!(faults["status_503"], 2);
     assert_eq!(faults["status_500"], 6);
     assert_eq!((faults["delay"], faults["truncate"]), (1, 1));
+}
+
+/// Reads a response head byte by byte, so that nothing of the body is read
+/// with it, and parses it.
+fn read_head(stream: &mut TcpStream) -> RawResponse {
+    let mut head = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("the head arrives");
+        head.push(byte[0]);
+    }
+    common::parse_response(&head, false).expect("a response head")
+}
+
+/// A server that drips every body of `code`, a scripted fault.
+fn drip_server(code: &str) -> flags_server::FlagServer {
+    start(ServerConfig {
+        scripted: BTreeMap::from([(code.to_owned(), vec![Fault::Drip])]),
+        ..ServerConfig::default()
+    })
+}
+
+/// Drip: the real headers, then the body a byte at a time, one every
+/// `DRIP_INTERVAL`; when the client hangs up, the server stops dripping and
+/// the request leaves the in-flight count.
+#[test]
+fn drip_fault_sends_a_byte_per_interval_until_the_client_leaves() {
+    let server = drip_server("br");
+    let flag = builtin_flag("br").expect("built in");
+    let asked = Instant::now();
+    let mut stream = send_get(server.addr(), "/flags/br/br.gif");
+    let head = read_head(&mut stream);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.content_length(), Some(flag.len() as u64));
+    // Three bytes: the first comes with the head, each next one an
+    // interval later, so the third cannot come before two intervals.
+    let mut start_of_body = [0_u8; 3];
+    stream.read_exact(&mut start_of_body).expect("three bytes");
+    assert!(
+        asked.elapsed() >= 2 * DRIP_INTERVAL,
+        "three bytes in {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(start_of_body, flag[..3]);
+    let stats = server.stats();
+    assert_eq!((stats.faults["drip"], stats.in_flight), (1, 1));
+
+    // The client goes away: hyper sees the end of the stream (or else the
+    // next write fails), drops the body, and the request is done: at the
+    // latest within two intervals, in practice at once.
+    drop(stream);
+    let left = Instant::now();
+    wait_for_stats(&server, "the dripping request to end", |stats| {
+        stats.in_flight == 0
+    });
+    assert!(
+        left.elapsed() < 2 * DRIP_INTERVAL,
+        "still dripping {:?} after the client left",
+        left.elapsed()
+    );
+    let log = server.request_log();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].status, log[0].fault.as_deref()),
+        (200, Some("drip"))
+    );
+    // The script is used up: the next request gets the whole flag at once.
+    let whole = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+    assert_eq!((whole.status, whole.body.as_slice()), (200, flag));
+}
+
+/// Shutting down ends a drip at once (not after the grace period given to
+/// other bodies): the connection closes with the body short.
+#[test]
+fn drip_fault_stops_at_shutdown() {
+    let server = drip_server("cn");
+    let mut stream = send_get(server.addr(), "/flags/cn/cn.gif");
+    let head = read_head(&mut stream);
+    let announced = head.content_length().expect("a Content-Length");
+    let started = Instant::now();
+    server.shutdown();
+    // The grace period for bodies is a second: a drip does not wait for it.
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let mut body = Vec::new();
+    // The connection ends, cleanly or with a reset: either way it is over.
+    let _ = stream.read_to_end(&mut body);
+    assert!((body.len() as u64) < announced, "{} bytes", body.len());
+}
+
+/// A random drip rate drips metadata too; 1 drips everything.
+#[test]
+fn drip_rate_one_drips_every_body() {
+    let server = start(ServerConfig {
+        drip_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let mut stream = send_get(server.addr(), "/flags/br/metadata.json");
+    let head = read_head(&mut stream);
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    let mut first = [0_u8; 1];
+    stream.read_exact(&mut first).expect("the first byte");
+    assert_eq!(&first, b"{");
+    assert_eq!(server.stats().faults["drip"], 1);
 }

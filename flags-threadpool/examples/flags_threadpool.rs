@@ -12,28 +12,30 @@
 //! 20 downloads in 0.11s
 //! ```
 //!
-//! Compare with `flags-seq/examples/flags.rs`: the sequential `get_flag`, the
-//! same saving; only `download_many` changed.
+//! Compare with `flags-seq/examples/flags.rs`: the same client and
+//! `get_flag`, the same saving; only `download_many` changed.
 
 use std::io::Write;
 use std::path::Path;
 
+use flags_core::DownloadJob;
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::script::ScriptError;
-// The sequential model's `get_flag`, as the book imports it from `flags.py`.
-use flags_seq::get_flag;
+// The sequential model's client and `get_flag`, as the book imports
+// `get_flag` from `flags.py`.
+use flags_seq::{BlockingClient, HttpClient};
 use flags_threadpool::executor::ThreadPoolExecutor;
-use reqwest::blocking::Client;
 
 /// What each worker does for one code: fetch, save, print the code.
 fn download_one(
-    client: &Client,
+    client: &HttpClient,
     base_url: &str,
     dest_dir: &Path,
     country_code: &str,
 ) -> Result<(), ScriptError> {
-    let image = get_flag(client, base_url, country_code)?;
+    // Blocks this worker thread, and only it, until the flag is in.
+    let image = client.get_flag(base_url, country_code)?;
     save_flag(dest_dir, &flag_file_name(country_code), &image)?;
     print!("{country_code} ");
     std::io::stdout().flush()?;
@@ -41,9 +43,11 @@ fn download_one(
 }
 
 fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, ScriptError> {
-    let client = Client::new();
     let mut codes: Vec<String> = POP20_CC.iter().map(|code| code.to_string()).collect();
     codes.sort();
+    // One client for every thread, keeping up to 20 connections for reuse.
+    let job = DownloadJob::new(Vec::new(), base_url, dest_dir).with_max_req(codes.len());
+    let client = HttpClient::new(&job)?;
     let (base_url, dest_dir) = (base_url.to_string(), dest_dir.to_path_buf());
     // The pool, dropped (and so joined) at the end of this function: the
     // book's `with ThreadPoolExecutor() as executor:`.

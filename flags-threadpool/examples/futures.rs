@@ -28,13 +28,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use flags_core::DownloadJob;
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::script::ScriptError;
-// The sequential model's `get_flag`, as the book imports it from `flags.py`.
-use flags_seq::get_flag;
+// The sequential model's client and `get_flag`, as the book imports
+// `get_flag` from `flags.py`.
+use flags_seq::{BlockingClient, HttpClient};
 use flags_threadpool::executor::{Future, ThreadPoolExecutor, as_completed};
-use reqwest::blocking::Client;
 
 /// A download's outcome as a clonable value (a future's `result()` hands
 /// out copies): the code, or what went wrong.
@@ -43,12 +44,15 @@ type DownloadResult = Result<String, String>;
 /// What each worker does for one code: fetch, save, print the code, and
 /// return it.
 fn download_one(
-    client: &Client,
+    client: &HttpClient,
     base_url: &str,
     dest_dir: &Path,
     country_code: &str,
 ) -> DownloadResult {
-    let image = get_flag(client, base_url, country_code).map_err(|error| error.to_string())?;
+    // Blocks this worker thread until the flag is in.
+    let image = client
+        .get_flag(base_url, country_code)
+        .map_err(|error| error.to_string())?;
     save_flag(dest_dir, &flag_file_name(country_code), &image)
         .map_err(|error| error.to_string())?;
     print!("{country_code} ");
@@ -56,8 +60,10 @@ fn download_one(
     Ok(country_code.to_string())
 }
 
-fn download_many(base_url: &str, dest_dir: &Path) -> usize {
-    let client = Client::new();
+fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, ScriptError> {
+    // One client for the three workers (an `Arc` inside: clones share it).
+    let job = DownloadJob::new(Vec::new(), base_url, dest_dir).with_max_req(3);
+    let client = HttpClient::new(&job)?;
     // The first five of the list, then sorted: BR CN ID IN US.
     let mut codes = POP20_CC[..5].to_vec();
     codes.sort();
@@ -86,11 +92,11 @@ fn download_many(base_url: &str, dest_dir: &Path) -> usize {
         }
         count += 1;
     }
-    count
+    Ok(count)
 }
 
 fn main() -> Result<(), ScriptError> {
     // The book's `main`, shared by every plain script: `--server`, the
     // folder, the timing and the closing line.
-    flags_core::script::main(|base_url, dest_dir| Ok(download_many(base_url, dest_dir)))
+    flags_core::script::main(download_many)
 }

@@ -22,28 +22,35 @@
 //!   many tasks, a semaphore instead of a fixed number of threads) and
 //!   `flags-process` (workers that are processes, not threads).
 //!
-//! One [`reqwest::blocking::Client`] is shared by every worker: it is
-//! `Clone` (an `Arc` inside) and `Sync`, and its connection pool keeps up to
-//! `-m` connections open for reuse.
+//! **Which thread does the I/O:** each pool thread, its own. One
+//! [`HttpClient`] (a `ureq::Agent`) is shared by every worker: it is `Clone`
+//! (an `Arc` inside) and `Sync`, and its connection pool keeps up to `-m`
+//! connections open for reuse; but each call runs `connect`, `send` and
+//! `recv` on the worker thread that makes it, which then sleeps in the
+//! kernel until the server answers. A run with `-m 8` has 8 pool threads
+//! and the main thread, no other. `--client reqwest` runs the same pool on
+//! `reqwest::blocking` instead ([`reqwest_client`]), whose hidden runtime
+//! thread does every pool thread's I/O: kept only to measure that.
 //!
 //! The [`executor`] module is the point of this crate: it rebuilds Python's
 //! `concurrent.futures.ThreadPoolExecutor` with std threads only, so that
 //! workers, the work queue and futures can be read in a few hundred lines.
 
 pub mod executor;
+pub mod reqwest_client;
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
 
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
-use reqwest::blocking::Client;
+use flags_seq::BlockingClient;
 
 pub use executor::{Future, TaskError, ThreadPoolExecutor, as_completed};
-/// The sequential model's `download_one`, reused as is: the book's
-/// `from flags2_sequential import download_one`.
-pub use flags_seq::download_one;
-use flags_seq::http_client;
+/// The sequential model's `download_one` and client, reused as is: the
+/// book's `from flags2_sequential import download_one`.
+pub use flags_seq::{HttpClient, download_one};
+pub use reqwest_client::ReqwestClient;
 
 /// `-m` when none is given: 30 worker threads, as the book's
 /// `DEFAULT_CONCUR_REQ`.
@@ -52,12 +59,25 @@ pub const DEFAULT_MAX_REQ: usize = 30;
 /// `MAX_CONCUR_REQ`.
 pub const MAX_MAX_REQ: usize = 1000;
 
-/// The model's own option: which pool runs the downloads.
+/// The model's own options: which pool runs the downloads, on which client.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ThreadpoolArgs {
     /// which thread pool runs the downloads
     #[arg(long, value_enum, default_value_t = ExecutorKind::Std)]
     pub executor: ExecutorKind,
+    /// which blocking HTTP client the pool threads call
+    #[arg(long, value_enum, default_value_t = ClientKind::Ureq)]
+    pub client: ClientKind,
+}
+
+/// The two clients of `--client`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientKind {
+    /// ureq: each pool thread does its own socket I/O.
+    #[default]
+    Ureq,
+    /// reqwest::blocking: one hidden runtime thread does every thread's I/O.
+    Reqwest,
 }
 
 /// The two pools of `--executor`.
@@ -78,7 +98,21 @@ pub enum ExecutorKind {
 /// download starts: queued tasks are cancelled, running ones finish and
 /// are counted.
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job.timeout, &job.base_url)?;
+    download_many_on(job, HttpClient::new(job)?)
+}
+
+/// [`download_many`] on reqwest's blocking client: the comparison row
+/// (`--client reqwest`).
+pub fn download_many_reqwest(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
+    download_many_on(job, ReqwestClient::new(job)?)
+}
+
+/// [`download_many`] on any blocking client: the std pool, the book's
+/// `flags2_threadpool.py`.
+pub fn download_many_on<C>(job: &DownloadJob, client: C) -> Result<StatusCounter, SetupError>
+where
+    C: BlockingClient + Clone + Send + 'static,
+{
     let progress = Progress::new(job.country_codes.len(), job.verbose);
     let mut counter = StatusCounter::default();
     // Tasks must own what they use (`'static`), as the workers outlive this
@@ -135,9 +169,13 @@ pub fn download_many_with(
     job: &DownloadJob,
     args: &ThreadpoolArgs,
 ) -> Result<StatusCounter, SetupError> {
-    match args.executor {
-        ExecutorKind::Std => download_many(job),
-        ExecutorKind::Rayon => download_many_rayon(job),
+    match (args.executor, args.client) {
+        (ExecutorKind::Std, ClientKind::Ureq) => download_many(job),
+        (ExecutorKind::Std, ClientKind::Reqwest) => download_many_reqwest(job),
+        (ExecutorKind::Rayon, ClientKind::Ureq) => download_many_rayon(job),
+        (ExecutorKind::Rayon, ClientKind::Reqwest) => {
+            download_many_rayon_on(job, &ReqwestClient::new(job)?)
+        }
     }
 }
 
@@ -149,7 +187,14 @@ pub fn download_many_with(
 /// scope lets each job borrow the client and the job from this stack
 /// frame, where the std executor needs owned copies.
 pub fn download_many_rayon(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job.timeout, &job.base_url)?;
+    download_many_rayon_on(job, &HttpClient::new(job)?)
+}
+
+/// [`download_many_rayon`] on any blocking client, borrowed by every job.
+pub fn download_many_rayon_on<C>(job: &DownloadJob, client: &C) -> Result<StatusCounter, SetupError>
+where
+    C: BlockingClient,
+{
     let progress = Progress::new(job.country_codes.len(), job.verbose);
     let mut counter = StatusCounter::default();
     // The pool: `job.max_req` rayon worker threads, all started here.
@@ -173,7 +218,7 @@ pub fn download_many_rayon(job: &DownloadJob) -> Result<StatusCounter, SetupErro
             // has finished.
             pool.in_place_scope(|scope| {
                 for country_code in &job.country_codes {
-                    let (client, sender) = (&client, sender.clone());
+                    let sender = sender.clone();
                     // Spawn: queue one job on the pool; a free worker takes it.
                     scope.spawn(move |_| {
                         // A panic would otherwise come out of the scope and
@@ -207,11 +252,14 @@ pub fn download_many_rayon(job: &DownloadJob) -> Result<StatusCounter, SetupErro
 
 /// One task of either pool: [`download_one`], unless Ctrl-C came before
 /// the task started (then `None`: skipped, not counted).
-fn download_unless_interrupted(
-    client: &Client,
+fn download_unless_interrupted<C>(
+    client: &C,
     country_code: &str,
     job: &DownloadJob,
-) -> Option<FlagOutcome> {
+) -> Option<FlagOutcome>
+where
+    C: BlockingClient + ?Sized,
+{
     if interrupt::requested() {
         return None;
     }

@@ -1,5 +1,6 @@
 //! `flags-threadpool`: download flags with a pool of threads,
-//! `--executor std` (default) or `--executor rayon`. See the library.
+//! `--executor std` (default) or `--executor rayon`, on `--client ureq`
+//! (default) or `--client reqwest`. See the library.
 
 fn main() -> std::process::ExitCode {
     flags_core::run_with::<flags_threadpool::ThreadpoolArgs, _>(

@@ -129,11 +129,16 @@ fn unknown_executor_is_a_usage_error() {
     assert!(output.stdout.is_empty());
 }
 
-/// Ctrl-C mid-run and failing writes, for both executors: the checks
-/// every model binary passes.
+/// Ctrl-C mid-run and failing writes, for both executors and both
+/// clients: the checks every model binary passes.
 #[test]
 fn binary_keeps_the_contract() {
-    for executor in [&["--executor", "std"], &["--executor", "rayon"]] {
+    let variants: [&[&str]; 3] = [
+        &["--executor", "std"],
+        &["--executor", "rayon"],
+        &["--client", "reqwest"],
+    ];
+    for executor in variants {
         let model = flags_server::contract::ModelBinary {
             program: Path::new(env!("CARGO_BIN_EXE_flags-threadpool")),
             extra_args: executor,

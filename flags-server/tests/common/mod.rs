@@ -166,3 +166,33 @@ pub fn client() -> reqwest::blocking::Client {
         .build()
         .expect("a reqwest client builds")
 }
+
+/// A blocking reqwest client like [`client`] that also trusts the given PEM
+/// certificate, as an HTTPS client of the server must.
+pub fn client_trusting(pem: &str) -> reqwest::blocking::Client {
+    client_trusting_with_timeout(pem, PATIENCE)
+}
+
+/// [`client_trusting`] with a deadline of its own for each whole request.
+pub fn client_trusting_with_timeout(pem: &str, timeout: Duration) -> reqwest::blocking::Client {
+    let certificate = reqwest::Certificate::from_pem(pem.as_bytes()).expect("a PEM certificate");
+    reqwest::blocking::Client::builder()
+        .add_root_certificate(certificate)
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .expect("a reqwest client builds")
+}
+
+/// An error and all its sources, joined with `: `, to see why a request
+/// failed (reqwest puts the TLS reason a few sources down).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

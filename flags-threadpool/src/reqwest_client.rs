@@ -1,0 +1,128 @@
+//! `--client reqwest`: the same pool on `reqwest::blocking`, kept as a
+//! measured lesson, not as the default.
+//!
+//! `reqwest::blocking::Client` looks blocking from the outside, but it
+//! starts a tokio runtime on a thread of its own, and every call made from
+//! a pool thread is a message to that one thread, which does all the socket
+//! work and sends the answer back. With `-m 30`, 30 pool threads wait on a
+//! channel while one hidden thread runs every `connect`, `sendto` and
+//! `recvfrom` (`strace -f -e trace=connect` shows it). The default client,
+//! [`HttpClient`](flags_seq::HttpClient) (ureq), has no such thread: each
+//! pool thread does its own I/O. The crate's README measures both, side by
+//! side.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use flags_core::retry::{
+    FetchError, MAX_BODY_BYTES, body_capacity, check_body, check_status, error_chain,
+};
+use flags_core::url::{flag_url, lookup_host};
+use flags_core::{DownloadJob, SetupError};
+use flags_seq::BlockingClient;
+use reqwest::blocking::{Client, Response};
+
+/// reqwest's blocking client with the settings every model uses: a
+/// deadline for each whole request, `--cacert` trusted, the server's name
+/// looked up once, no TCP keep-alive probes. `Clone` shares one client
+/// (and its one runtime thread).
+#[derive(Debug, Clone)]
+pub struct ReqwestClient {
+    client: Client,
+    /// `--timeout`, the deadline of each whole request.
+    timeout: Duration,
+}
+
+impl ReqwestClient {
+    /// Build the client of a run. This starts reqwest's runtime thread.
+    pub fn new(job: &DownloadJob) -> Result<ReqwestClient, SetupError> {
+        let mut builder = Client::builder()
+            .timeout(job.timeout)
+            .connect_timeout(job.timeout)
+            // Probes find dead peers on connections idle for minutes; a
+            // run lasts seconds, and each setting is a system call more.
+            .tcp_keepalive(None)
+            .tcp_keepalive_interval(None)
+            .tcp_keepalive_retries(None);
+        if let Some((host, addresses)) = lookup_host(&job.base_url) {
+            builder = builder.resolve_to_addrs(&host, &addresses);
+        }
+        if let Some(path) = &job.ca_cert {
+            let cannot = |reason: String| {
+                SetupError::Client(format!("--cacert {}: {reason}", path.display()))
+            };
+            let pem = flags_core::cli::read_ca_file(path).map_err(cannot)?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|error| cannot(error_chain(&error)))?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let client = builder
+            .build()
+            .map_err(|error| SetupError::Client(error_chain(&error)))?;
+        Ok(ReqwestClient {
+            client,
+            timeout: job.timeout,
+        })
+    }
+}
+
+impl BlockingClient for ReqwestClient {
+    fn get_flag(&self, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError> {
+        let deadline = Instant::now() + self.timeout;
+        let response = self
+            .client
+            .get(flag_url(base_url, country_code))
+            // Sends the request to reqwest's runtime thread, then blocks
+            // this thread on a channel until the head comes back.
+            .send()
+            .map_err(|error| FetchError::Transport(error_chain(&error)))?;
+        let status = response.status();
+        check_status(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                // Not visible ASCII: treated as absent.
+                .and_then(|value| value.to_str().ok()),
+        )?;
+        read_body(response, deadline)
+    }
+}
+
+/// Read a body of at most [`MAX_BODY_BYTES`] by `deadline`: announced
+/// larger, refused before reading; longer than announced or cut short, an
+/// error.
+///
+/// reqwest's blocking timeout bounds each read, not the body: a server that
+/// sends one byte every half second would never trip it. So the body is
+/// read piece by piece and the deadline checked after each piece; a run
+/// ends at most one read (itself bounded by the timeout) past it. Each read
+/// is a round trip to the runtime thread.
+fn read_body(response: Response, deadline: Instant) -> Result<Vec<u8>, FetchError> {
+    let declared = response.content_length();
+    let mut image = Vec::with_capacity(body_capacity(declared)?);
+    // One byte past the cap: if it comes, the body is too large.
+    let mut body = response.take(MAX_BODY_BYTES + 1);
+    let mut piece = [0_u8; 16 * 1024];
+    loop {
+        let read = body
+            .read(&mut piece)
+            .map_err(|error| FetchError::Transport(format!("body: {}", error_chain(&error))))?;
+        if read == 0 {
+            break;
+        }
+        image.extend_from_slice(&piece[..read]);
+        if Instant::now() > deadline {
+            return Err(FetchError::Transport(
+                "body: operation timed out (the whole request's deadline passed)".to_string(),
+            ));
+        }
+    }
+    if image.len() as u64 > MAX_BODY_BYTES {
+        return Err(FetchError::TooLarge);
+    }
+    check_body(image, declared)
+}
