@@ -80,7 +80,8 @@ struct CompareArgs {
     /// The server's delay before each answer, in seconds
     #[arg(long, value_name = "SECS", default_value = DEFAULT_DELAY, value_parser = parse_delay)]
     delay: Duration,
-    /// The models to run, comma-separated, in this order
+    /// The models to run, comma-separated, in this order (also
+    /// threadpool-reqwest: the std pool on reqwest::blocking)
     #[arg(long, value_name = "LIST", value_delimiter = ',',
           default_value = "seq,threadpool,rayon,async,process", value_parser = parse_model)]
     models: Vec<&'static Model>,

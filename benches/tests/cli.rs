@@ -39,6 +39,16 @@ fn defaults() {
     assert!(!options.peer_curl);
 }
 
+/// The reqwest::blocking row runs only when named, and is named like the
+/// others (any case, in the order given).
+#[test]
+fn reqwest_row_only_when_named() {
+    assert!(!names(&parse(&[]).expect("defaults")).contains(&"threadpool-reqwest"));
+    let options = parse(&["--models", "Threadpool-Reqwest,threadpool"]).expect("named");
+    assert_eq!(names(&options), ["threadpool-reqwest", "threadpool"]);
+    assert_eq!(options.models[0].label, "threadpool (reqwest::blocking)");
+}
+
 /// `-a` takes all 194; `-l` cuts the `-a` list; codes and letters expand as
 /// in the models, sorted and without duplicates.
 #[test]

@@ -20,6 +20,9 @@ use crate::stats::InFlight;
 pub(crate) const HUGE_BODY_LEN: u64 = 11 * 1024 * 1024;
 /// A huge body is streamed in pieces of this size.
 const HUGE_CHUNK_LEN: usize = 64 * 1024;
+/// A chunked body is sent in this many pieces (the last may be shorter),
+/// each a chunk of its own on the wire.
+const CHUNKED_PIECES: usize = 4;
 /// A slow body is sent in this many pieces...
 const SLOW_PIECES: usize = 20;
 /// ...with this pause before each piece after the first: about 0.3 s in all.
@@ -53,9 +56,22 @@ pub(crate) enum Delivery {
     Truncate,
     /// [`HUGE_BODY_LEN`] bytes of filler, in pieces.
     Huge,
+    /// In [`CHUNKED_PIECES`] pieces at once, without a `Content-Length`:
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Like [`Delivery::Huge`], without a `Content-Length`: chunked.
+    HugeChunked,
     /// One byte at a time, with a pause of [`DRIP_INTERVAL`] before each
     /// but the first.
     Drip,
+}
+
+impl Delivery {
+    /// True if the length is announced in `Content-Length`; false for a
+    /// chunked body, whose length shows only at its end.
+    fn announces_length(&self) -> bool {
+        !matches!(self, Delivery::Chunked | Delivery::HugeChunked)
+    }
 }
 
 /// A future that completes when the server shuts down. Boxed, so that the
@@ -70,14 +86,16 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// rides along and is dropped as soon as the last piece is handed out, or
 /// with the body if hyper drops it earlier (client gone, connection closed).
 pub(crate) struct FlagBody {
-    /// The bytes not sent yet (for `Huge`: one piece of filler, reused).
+    /// The bytes not sent yet (for `Huge` and `HugeChunked`: one piece of
+    /// filler, reused).
     remaining: Bytes,
-    /// How many bytes are still to go for `Huge`.
+    /// How many bytes are still to go for `Huge` and `HugeChunked`.
     huge_left: u64,
-    /// The length announced in `Content-Length`.
-    announced: u64,
+    /// The length of the whole body, announced in `Content-Length` unless
+    /// the body is chunked.
+    len: u64,
     delivery: Delivery,
-    /// Size of the pieces of a slow body.
+    /// Size of the pieces of a slow or chunked body.
     piece_len: usize,
     /// The pause in progress, if any.
     pause: Option<Pin<Box<Sleep>>>,
@@ -96,19 +114,26 @@ impl FlagBody {
     /// A body sent the given way. `in_flight` is `None` for responses that
     /// are not counted (`/stats`).
     pub(crate) fn new(content: Bytes, delivery: Delivery, in_flight: Option<InFlight>) -> Self {
-        let announced = match delivery {
-            Delivery::Huge => HUGE_BODY_LEN,
-            _ => content.len() as u64,
+        let huge = matches!(delivery, Delivery::Huge | Delivery::HugeChunked);
+        let len = if huge {
+            HUGE_BODY_LEN
+        } else {
+            content.len() as u64
         };
-        let remaining = match delivery {
-            Delivery::Huge => Bytes::from(vec![0_u8; HUGE_CHUNK_LEN]),
-            _ => content,
+        let remaining = if huge {
+            Bytes::from(vec![0_u8; HUGE_CHUNK_LEN])
+        } else {
+            content
         };
-        let piece_len = remaining.len().div_ceil(SLOW_PIECES).max(1);
+        let pieces = match delivery {
+            Delivery::Chunked => CHUNKED_PIECES,
+            _ => SLOW_PIECES,
+        };
+        let piece_len = remaining.len().div_ceil(pieces).max(1);
         FlagBody {
             remaining,
             huge_left: HUGE_BODY_LEN,
-            announced,
+            len,
             delivery,
             piece_len,
             pause: None,
@@ -130,9 +155,10 @@ impl FlagBody {
         self
     }
 
-    /// The length to announce in `Content-Length`.
-    pub(crate) fn announced_len(&self) -> u64 {
-        self.announced
+    /// The length to announce in `Content-Length`, or `None` for a chunked
+    /// body, which must have none.
+    pub(crate) fn announced_len(&self) -> Option<u64> {
+        self.delivery.announces_length().then_some(self.len)
     }
 
     /// Starts a pause; the next polls wait for it.
@@ -186,12 +212,14 @@ impl Body for FlagBody {
                     this.finish();
                     piece
                 }
-                Delivery::Slow => {
+                Delivery::Slow | Delivery::Chunked => {
+                    // One piece per frame; hyper sends each frame of a
+                    // chunked body as a chunk of its own.
                     let piece_len = this.piece_len.min(this.remaining.len());
                     let piece = this.remaining.split_to(piece_len);
                     if this.remaining.is_empty() {
                         this.finish();
-                    } else {
+                    } else if matches!(this.delivery, Delivery::Slow) {
                         this.pause_for(SLOW_PAUSE);
                     }
                     piece
@@ -232,7 +260,7 @@ impl Body for FlagBody {
                     }
                     this.remaining.split_to(keep)
                 }
-                Delivery::Huge => {
+                Delivery::Huge | Delivery::HugeChunked => {
                     let piece_len = this.huge_left.min(HUGE_CHUNK_LEN as u64);
                     // `piece_len` is at most HUGE_CHUNK_LEN, the filler's
                     // length, so it fits in `usize` and in the slice.
@@ -253,6 +281,12 @@ impl Body for FlagBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.announced)
+        // Hyper writes a `Content-Length` of its own for a body whose size
+        // is exact, and sends it chunked otherwise: so a chunked body
+        // claims to know nothing of its size.
+        match self.announced_len() {
+            Some(len) => SizeHint::with_exact(len),
+            None => SizeHint::new(),
+        }
     }
 }

@@ -125,9 +125,11 @@ impl fmt::Display for Delay {
 /// A misbehaviour the server can inject into one response.
 ///
 /// Random faults are drawn per request from the rates of [`ServerConfig`];
-/// scripted ones are listed per code in [`ServerConfig::scripted`]. Each
-/// injected fault is counted in [`Stats::faults`](crate::Stats::faults)
-/// under the name given by each variant.
+/// scripted ones are listed per code in [`ServerConfig::scripted`]. Some
+/// ([`Fault::Redirect`], [`Fault::Chunked`], [`Fault::HugeChunked`]) have no
+/// rate and are only ever scripted. Each injected fault is counted in
+/// [`Stats::faults`](crate::Stats::faults) under the name given by each
+/// variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Answer with this status and a short text body instead of the flag.
@@ -159,6 +161,23 @@ pub enum Fault {
     /// read) gives up. The server stops dripping as soon as the client goes
     /// away or the server shuts down. Counted as `drip`.
     Drip,
+    /// Answer `302 Found` with a short text body and a `Location` header
+    /// pointing at the same path with a query string that differs on each
+    /// redirect, e.g. `/flags/br/br.gif?hop=3`. The query string changes
+    /// nothing: the redirected request is the same code's next request, for
+    /// its script too. So `vec![Fault::Redirect]` redirects once, then the
+    /// flag is served; `vec![Fault::Redirect; 100]` is a redirect loop a
+    /// client must give up on. Counted as `redirect` (and as a 302).
+    Redirect,
+    /// Send the real body without a `Content-Length`, in a few pieces with
+    /// `Transfer-Encoding: chunked`: a client learns the length only at the
+    /// end. Counted as `chunked`.
+    Chunked,
+    /// Like [`Fault::Huge`], 11 MiB, but chunked, without a
+    /// `Content-Length`: a client can only find out that the body is over
+    /// its cap while reading it, and must stop there. Counted as
+    /// `huge_chunked`.
+    HugeChunked,
 }
 
 impl Fault {
@@ -173,6 +192,9 @@ impl Fault {
             Fault::SlowBody => "slow_body".to_owned(),
             Fault::Delay(_) => "delay".to_owned(),
             Fault::Drip => "drip".to_owned(),
+            Fault::Redirect => "redirect".to_owned(),
+            Fault::Chunked => "chunked".to_owned(),
+            Fault::HugeChunked => "huge_chunked".to_owned(),
         }
     }
 }
@@ -230,7 +252,9 @@ pub struct ServerConfig {
     /// `"xx" => vec![Fault::Status(500); 100]` (always fails) or
     /// `"br" => vec![Fault::Status(503), Fault::Status(503)]` (flaky: fails
     /// twice then succeeds). The configured delay still applies to scripted
-    /// requests, except with [`Fault::Delay`], which replaces it.
+    /// requests (to each hop of a [`Fault::Redirect`] too), except with
+    /// [`Fault::Delay`], which replaces it. A query string does not change
+    /// the code a request counts for: `/flags/br/br.gif?hop=1` is `br`.
     pub scripted: BTreeMap<String, Vec<Fault>>,
     /// Speak HTTPS with this identity instead of plain HTTP, on the same
     /// port. Clients must trust [`TlsIdentity::cert_pem`].
@@ -349,5 +373,14 @@ mod tests {
         assert_eq!(drips + huge, 1000);
         assert!((400..600).contains(&drips), "{drips}");
         assert_eq!(Fault::Drip.name(), "drip");
+    }
+
+    /// The scripted-only faults have their own names.
+    #[test]
+    fn scripted_only_faults_are_named() {
+        assert_eq!(
+            [Fault::Redirect, Fault::Chunked, Fault::HugeChunked].map(|fault| fault.name()),
+            ["redirect", "chunked", "huge_chunked"]
+        );
     }
 }

@@ -19,9 +19,11 @@ use flags_core::{DownloadJob, SetupError, StatusCounter};
 use crate::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
 
 pub mod io_threads;
+pub mod shapes;
 pub mod tls;
 
 pub use io_threads::{IoThreads, check_io_threads};
+pub use shapes::check_redirects_and_chunked;
 pub use tls::{check_tls, check_tls_binary};
 
 /// A model's `download_many`, as the contract check calls it.
@@ -56,6 +58,7 @@ pub fn check_model(
     check_peak_concurrency(download_many, max_req, model_max)?;
     check_retries(download_many, max_req)?;
     check_overwrite(download_many, max_req)?;
+    check_redirects_and_chunked(download_many, max_req)?;
     Ok(())
 }
 

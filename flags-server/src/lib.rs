@@ -15,7 +15,8 @@
 //! a [`Delay`] (fixed or uniform), an error rate (418 I'm a teapot, as in the
 //! book), random or scripted [`Fault`]s (other statuses, dropped and
 //! truncated connections, stalls, huge and slow bodies, bodies that drip a
-//! byte every [`DRIP_INTERVAL`]), and a seed to make all of it repeatable.
+//! byte every [`DRIP_INTERVAL`], redirects, chunked bodies without a
+//! `Content-Length`), and a seed to make all of it repeatable.
 //! With a [`TlsIdentity`] in [`ServerConfig::tls`] it speaks HTTPS instead
 //! of HTTP, on the same port.
 //!
@@ -31,9 +32,9 @@
 //!   and the request handler.
 //! - `tls`: [`TlsIdentity`], a self-signed certificate made at start
 //!   (rcgen) and the rustls configuration that serves it, both on ring.
-//! - `body`: the response body, which can be sent whole, slowly, cut short,
-//!   oversized or dripped a byte at a time, and which carries the request's
-//!   in-flight guard.
+//! - `body`: the response body, which can be sent whole, slowly, chunked,
+//!   cut short, oversized or dripped a byte at a time, and which carries the
+//!   request's in-flight guard.
 //! - `stats`: the counters behind [`Stats`] and the [`RequestRecord`] log.
 //! - [`contract`]: the one check every model's tests run against this
 //!   server.

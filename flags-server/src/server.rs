@@ -21,13 +21,14 @@ use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -129,6 +130,9 @@ struct Shared {
     rng: Mutex<fastrand::Rng>,
     /// The faults still to come per code, taken from the front.
     scripted: Mutex<BTreeMap<String, VecDeque<Fault>>>,
+    /// Redirects sent so far ([`Fault::Redirect`]): numbers the `hop` of
+    /// each `Location`, so that no two are the same.
+    redirects: AtomicU64,
 }
 
 /// Where the flags and metadata come from.
@@ -193,6 +197,7 @@ impl FlagServer {
             recorder: Arc::new(Recorder::new()),
             rng: Mutex::new(rng),
             scripted: Mutex::new(scripted),
+            redirects: AtomicU64::new(0),
         });
 
         // The ready channel: the server thread builds its runtime and binds
@@ -660,6 +665,8 @@ async fn handle(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<Response<FlagBody>, NoResponse> {
     let method = request.method();
+    // The path only: a query string (such as the `?hop=1` of a redirect)
+    // changes neither the resource nor the code it counts for.
     let path = request.uri().path();
 
     // The statistics are not counted, delayed or faulted.
@@ -709,6 +716,11 @@ async fn handle(
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Ok(text_response(status, in_flight));
     }
+    if fault == Some(Fault::Redirect) {
+        in_flight.set_fault(Fault::Redirect.name());
+        let hop = shared.redirects.fetch_add(1, Ordering::Relaxed) + 1;
+        return Ok(redirect_response(path, hop, in_flight));
+    }
 
     let Some(resource) = resource else {
         return Ok(text_response(StatusCode::NOT_FOUND, in_flight));
@@ -723,6 +735,8 @@ async fn handle(
         Some(Fault::Huge) => Delivery::Huge,
         Some(Fault::SlowBody) => Delivery::Slow,
         Some(Fault::Drip) => Delivery::Drip,
+        Some(Fault::Chunked) => Delivery::Chunked,
+        Some(Fault::HugeChunked) => Delivery::HugeChunked,
         _ if shared.config.slow_body => Delivery::Slow,
         _ => Delivery::Whole,
     };
@@ -744,14 +758,29 @@ async fn handle(
     Ok(response(StatusCode::OK, content_type, body))
 }
 
-/// A response with its status, type and length headers.
+/// A response with its status, type and length headers (no length for a
+/// chunked body: hyper then sends `Transfer-Encoding: chunked`).
 fn response(status: StatusCode, content_type: &'static str, body: FlagBody) -> Response<FlagBody> {
     let length = body.announced_len();
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(length) = length {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
+}
+
+/// `302 Found` back to the same path, as `{path}?hop={hop}`: an absolute
+/// path, which every client resolves against the URL it asked for.
+fn redirect_response(path: &str, hop: u64, in_flight: InFlight) -> Response<FlagBody> {
+    // Hyper only accepts a path made of URI characters, all of which may
+    // stand in a header: the fallback is never used.
+    let location = HeaderValue::try_from(format!("{path}?hop={hop}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("/"));
+    let mut response = text_response(StatusCode::FOUND, in_flight);
+    response.headers_mut().insert(LOCATION, location);
     response
 }
 
@@ -817,5 +846,13 @@ mod tests {
         ] {
             assert_eq!(parse_resource(bad), None, "{bad}");
         }
+        // `handle` passes the path without its query string; a query left
+        // on would not name a resource.
+        let uri: hyper::Uri = "/flags/br/br.gif?hop=3".parse().expect("a URI");
+        assert_eq!(
+            parse_resource(uri.path()),
+            Some(Resource::Flag("br".into()))
+        );
+        assert_eq!(parse_resource("/flags/br/br.gif?hop=3"), None);
     }
 }

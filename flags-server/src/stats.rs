@@ -32,8 +32,8 @@ pub struct Stats {
     /// Responses by status code, counted when the status is decided.
     pub by_status: BTreeMap<u16, u64>,
     /// Injected faults by name (`drop`, `truncate`, `stall`, `huge`,
-    /// `slow_body`, `delay`, `drip`, `status_503`...), counted when
-    /// injected.
+    /// `slow_body`, `delay`, `drip`, `redirect`, `chunked`, `huge_chunked`,
+    /// `status_503`...), counted when injected.
     pub faults: BTreeMap<String, u64>,
     /// TCP connections accepted (all of them, those that only asked for
     /// `/stats` included).

@@ -412,3 +412,124 @@ fn drip_rate_one_drips_every_body() {
     assert_eq!(&first, b"{");
     assert_eq!(server.stats().faults["drip"], 1);
 }
+
+/// A server whose `br` flag gets these scripted faults.
+fn scripted_server(faults: Vec<Fault>) -> flags_server::FlagServer {
+    start(ServerConfig {
+        scripted: BTreeMap::from([("br".to_owned(), faults)]),
+        ..ServerConfig::default()
+    })
+}
+
+/// Redirect: a 302 back to the same path, with a query string that differs
+/// on each hop and a short body of the announced length; the redirected
+/// request is the same code's next one, for the script and for the GIF.
+#[test]
+fn redirect_fault_points_back_at_the_same_flag() {
+    let server = scripted_server(vec![Fault::Redirect, Fault::Redirect]);
+    let first = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+    assert_eq!(first.status, 302);
+    assert_eq!(first.header("location"), Some("/flags/br/br.gif?hop=1"));
+    assert_eq!(first.body, b"302 Found\n");
+    assert_eq!(first.content_length(), Some(first.body.len() as u64));
+    let second = raw_get(server.addr(), "/flags/br/br.gif?hop=1").expect("answer");
+    assert_eq!(second.status, 302);
+    assert_eq!(second.header("location"), Some("/flags/br/br.gif?hop=2"));
+    let flag = raw_get(server.addr(), "/flags/br/br.gif?hop=2").expect("answer");
+    assert_eq!(
+        (flag.status, flag.body.as_slice()),
+        (200, builtin_flag("br").expect("built in"))
+    );
+    let stats = server.stats();
+    assert_eq!((stats.by_status[&302], stats.by_status[&200]), (2, 1));
+    assert_eq!(stats.faults["redirect"], 2);
+    // The log keeps the path, without the query string.
+    let log = server.request_log();
+    assert!(log.iter().all(|record| record.path == "/flags/br/br.gif"));
+}
+
+/// A client that follows redirects gets the flag after one hop: one 302
+/// and one 200 on the server's side.
+#[test]
+fn redirect_once_then_the_flag() {
+    let server = scripted_server(vec![Fault::Redirect]);
+    let response = client()
+        .get(format!("{}/br/br.gif", server.base_url()))
+        .send()
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.url().query(), Some("hop=1"));
+    let body = response.bytes().expect("the body");
+    assert_eq!(body.as_ref(), builtin_flag("br").expect("built in"));
+    let stats = server.stats();
+    assert_eq!(stats.requests, 2);
+    assert_eq!(stats.by_status.get(&302), Some(&1));
+    assert_eq!(stats.by_status.get(&200), Some(&1));
+    assert_eq!(stats.faults.get("redirect"), Some(&1));
+}
+
+/// A redirect loop: reqwest gives up after its 10 hops.
+#[test]
+fn redirect_loop_makes_the_client_give_up() {
+    let server = scripted_server(vec![Fault::Redirect; 100]);
+    let error = client()
+        .get(format!("{}/br/br.gif", server.base_url()))
+        .send()
+        .expect_err("too many redirects");
+    assert!(error.is_redirect(), "{}", common::error_chain(&error));
+    let redirects = server.stats().faults["redirect"];
+    assert!((10..100).contains(&redirects), "{redirects} redirects");
+    assert_eq!(server.stats().by_status.get(&200), None);
+}
+
+/// Chunked: the flag comes in a few chunks, with no `Content-Length`, and a
+/// real client puts it back together.
+#[test]
+fn chunked_fault_sends_the_flag_without_a_length() {
+    let server = scripted_server(vec![Fault::Chunked; 2]);
+    let flag = builtin_flag("br").expect("built in");
+    let response = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(response.header("content-length"), None);
+    assert_eq!(response.header("content-type"), Some("image/gif"));
+    let chunks = common::decode_chunked(&response.body).expect("a chunked body");
+    assert!((2..=4).contains(&chunks.len()), "{} chunks", chunks.len());
+    assert_eq!(chunks.concat(), flag);
+
+    let response = client()
+        .get(format!("{}/br/br.gif", server.base_url()))
+        .send()
+        .expect("an answer");
+    assert_eq!(response.content_length(), None);
+    assert_eq!(response.bytes().expect("the body").as_ref(), flag);
+    let stats = server.stats();
+    assert_eq!((stats.faults["chunked"], stats.by_status[&200]), (2, 2));
+}
+
+/// Huge and chunked: no `Content-Length` to warn the client, and more than
+/// 10 MiB to read: a client reading with a cap hits it.
+#[test]
+fn huge_chunked_fault_goes_over_the_cap_without_a_length() {
+    const CAP: u64 = 10 * 1024 * 1024;
+    let server = scripted_server(vec![Fault::HugeChunked; 2]);
+    let mut stream = send_get(server.addr(), "/flags/br/br.gif");
+    let head = read_head(&mut stream);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(head.content_length(), None);
+    drop(stream);
+
+    let response = client()
+        .get(format!("{}/br/br.gif", server.base_url()))
+        .send()
+        .expect("an answer");
+    assert_eq!(response.content_length(), None);
+    let mut capped = Vec::new();
+    response
+        .take(CAP + 1)
+        .read_to_end(&mut capped)
+        .expect("the body reads");
+    assert_eq!(capped.len() as u64, CAP + 1, "over the cap");
+    assert_eq!(server.stats().faults["huge_chunked"], 2);
+}

@@ -196,3 +196,30 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// Splits a `Transfer-Encoding: chunked` body into its chunks (without the
+/// last, empty one). Fails if the encoding is broken or the final chunk is
+/// missing.
+pub fn decode_chunked(mut encoded: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+    let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
+    let mut chunks = Vec::new();
+    loop {
+        let line_end = encoded
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .ok_or_else(|| invalid("no chunk size line"))?;
+        let size_line = String::from_utf8_lossy(&encoded[..line_end]);
+        // A size may be followed by `;extensions`, which we ignore.
+        let size_text = size_line.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| invalid("bad chunk size"))?;
+        encoded = &encoded[line_end + 2..];
+        if size == 0 {
+            return Ok(chunks);
+        }
+        if encoded.len() < size + 2 || &encoded[size..size + 2] != b"\r\n" {
+            return Err(invalid("chunk cut short"));
+        }
+        chunks.push(encoded[..size].to_vec());
+        encoded = &encoded[size + 2..];
+    }
+}

@@ -1,0 +1,57 @@
+//! Responses of other shapes than a plain 200 with a `Content-Length`:
+//! redirects (followed, up to 10; a loop is an error) and bodies of unknown
+//! length (`Transfer-Encoding: chunked`: read to their end, and cut off at
+//! the 10 MiB cap while reading).
+
+use flags_core::StatusCounter;
+
+use super::{check_saved_files, expect_counter, job_for, start, temp_dir};
+use crate::contract::DownloadMany;
+use crate::{Fault, ServerConfig};
+
+/// Redirected once, three times, or for ever; chunked, chunked after a
+/// redirect, chunked and over the cap: the right flags are saved,
+/// byte-identical, the loop and the oversized body are errors, and the
+/// loop was followed no further than the limit.
+pub fn check_redirects_and_chunked(
+    download_many: &dyn DownloadMany,
+    max_req: usize,
+) -> Result<(), String> {
+    let scenario = "redirects and chunked bodies";
+    let mut config = ServerConfig::default();
+    let scripts = [
+        ("br", vec![Fault::Redirect]),
+        ("cn", vec![Fault::Redirect; 3]),
+        ("jp", vec![Fault::Redirect; 100]),
+        ("de", vec![Fault::Chunked]),
+        ("ng", vec![Fault::Redirect, Fault::Chunked]),
+        ("in", vec![Fault::HugeChunked]),
+    ];
+    for (code, faults) in scripts {
+        config.scripted.insert(code.to_string(), faults);
+    }
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let codes = ["BR", "CN", "DE", "IN", "JP", "NG", "US", "ZZ"];
+    let job = job_for(&codes, &server, dest.path(), max_req);
+    let expected = StatusCounter {
+        ok: 5,
+        not_found: 1,
+        error: 2,
+    };
+    expect_counter(scenario, download_many(&job), expected)?;
+    check_saved_files(scenario, dest.path(), &["BR", "CN", "DE", "NG", "US"])?;
+    let asked_jp = server
+        .request_log()
+        .iter()
+        .filter(|record| record.path.ends_with("/jp.gif"))
+        .count();
+    // The first request and at most 10 redirects followed (a client may
+    // count its limit one way or the other).
+    if !(10..=12).contains(&asked_jp) {
+        return Err(format!(
+            "{scenario}: the redirect loop was asked {asked_jp} times, expected 11"
+        ));
+    }
+    Ok(())
+}
