@@ -53,7 +53,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flags_core::retry::{
-    FetchError, MAX_BODY_BYTES, RetryPolicy, body_capacity, check_body, error_chain,
+    FetchError, MAX_BODY_BYTES, RetryPolicy, body_capacity, check_body, check_encoding, check_gif,
+    error_chain,
 };
 use flags_core::save::{country_file_name, flag_file_name, save_flag};
 use flags_core::url::{flag_url, lookup_host, metadata_url};
@@ -275,7 +276,8 @@ pub async fn get_flag(
     base_url: &str,
     country_code: &str,
 ) -> Result<Vec<u8>, FetchError> {
-    get_body(client, &flag_url(base_url, country_code)).await
+    let (image, content_type) = get_body(client, &flag_url(base_url, country_code)).await?;
+    check_gif(image, content_type.as_deref())
 }
 
 /// Fetch one code's `metadata.json`: one attempt, no retry, no permit.
@@ -284,7 +286,9 @@ pub async fn get_metadata(
     base_url: &str,
     country_code: &str,
 ) -> Result<Vec<u8>, FetchError> {
-    get_body(client, &metadata_url(base_url, country_code)).await
+    // The JSON is checked by whoever reads it; its type does not matter.
+    let (metadata, _content_type) = get_body(client, &metadata_url(base_url, country_code)).await?;
+    Ok(metadata)
 }
 
 /// Build the one client of a run, with the settings every model uses: a
@@ -416,8 +420,12 @@ where
         match result {
             Err(error) if policy.should_retry(attempt, &error) && !interrupt::requested() => {
                 // An async wait: the task is parked on a timer and the
-                // runtime's thread runs other tasks meanwhile.
-                tokio::time::sleep(policy.delay(attempt, &error)).await;
+                // runtime's thread runs other tasks meanwhile. Ctrl-C ends
+                // the wait at once: this error is then the code's outcome.
+                tokio::select! {
+                    () = tokio::time::sleep(policy.delay(attempt, &error)) => {}
+                    () = interrupt_requested() => return Err(Stop::Fetch(error)),
+                }
                 attempt += 1;
                 last_error = Some(error);
             }
@@ -460,14 +468,27 @@ async fn interrupt_requested() {
 }
 
 /// One GET: the status checked and the body read, as one attempt.
-async fn get_body(client: &Client, url: &str) -> Result<Vec<u8>, FetchError> {
+async fn get_body(client: &Client, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
     // Await the status line and headers; the body follows below.
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|error| FetchError::Transport(error_chain(&error)))?;
-    read_body(check_status(response)?).await
+    let response = check_status(
+        client
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| FetchError::Transport(error_chain(&error)))?,
+    )?;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|value: &reqwest::header::HeaderValue| {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            })
+    };
+    let content_type = header(reqwest::header::CONTENT_TYPE);
+    // An encoding we did not ask for is refused before reading.
+    check_encoding(header(reqwest::header::CONTENT_ENCODING).as_deref())?;
+    Ok((read_body(response).await?, content_type))
 }
 
 /// Turn every status but 200 into a [`FetchError`].

@@ -29,11 +29,12 @@ pub struct CommonArgs {
     #[arg(short, long)]
     pub every: bool,
     /// only the first N codes (after sorting)
-    #[arg(short, long, value_name = "N", value_parser = parse_at_least_one)]
+    #[arg(short, long, value_name = "N", allow_negative_numbers = true,
+          value_parser = parse_at_least_one)]
     pub limit: Option<u64>,
     /// maximum concurrent requests (workers, tasks or processes)
     #[arg(short = 'm', long, value_name = "N", default_value = "1",
-          value_parser = parse_at_least_one)]
+          allow_negative_numbers = true, value_parser = parse_at_least_one)]
     pub max_req: u64,
     /// LOCAL | DELAY | ERROR | REMOTE (any case) or a base URL
     #[arg(short, long, value_name = "SERVER", default_value = "LOCAL")]
@@ -45,10 +46,12 @@ pub struct CommonArgs {
     #[arg(short, long, value_name = "DIR", default_value = "downloaded")]
     pub dest: PathBuf,
     /// per-request timeout
-    #[arg(long, value_name = "SECS", default_value = "3.1", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", default_value = "3.1", allow_negative_numbers = true,
+          value_parser = parse_seconds)]
     pub timeout: Duration,
     /// retry transient failures (not 404) with exponential backoff
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true,
+          value_parser = parse_retries)]
     pub retries: u32,
     /// also trust the CA certificates in this PEM file, for https
     #[arg(long, value_name = "FILE")]
@@ -218,6 +221,20 @@ fn parse_at_least_one(text: &str) -> Result<u64, String> {
     }
 }
 
+/// The most `--retries` a run may ask for: more would only hammer a server
+/// that keeps failing.
+pub const MAX_RETRIES: u32 = 100;
+
+/// Parse `--retries`: a whole number from 0 to [`MAX_RETRIES`].
+fn parse_retries(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(retries) if retries <= MAX_RETRIES => Ok(retries),
+        _ => Err(format!(
+            "'{text}' is not a whole number from 0 to {MAX_RETRIES}"
+        )),
+    }
+}
+
 /// Parse `--timeout`: a positive number of seconds.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
@@ -234,15 +251,22 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 /// message and the usage on stderr, then the exit code (2 for errors, 0 for
 /// help and version).
 pub fn report_usage_error(error: &clap::Error, bin_name: &str) -> u8 {
+    use std::io::Write;
+
     let rendered = error.render().to_string();
+    // Writes that fail (a closed pipe, a full device) are ignored: the exit
+    // code still says what happened, where `print!` would panic.
     if error.use_stderr() {
-        eprint!("{rendered}");
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "{rendered}");
         if !rendered.contains("Usage:") {
             let usage = command::<NoExtraArgs>(1).bin_name(bin_name).render_usage();
-            eprintln!("\n{usage}");
+            let _ = writeln!(stderr, "\n{usage}");
         }
     } else {
-        print!("{rendered}");
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, "{rendered}");
+        let _ = stdout.flush();
     }
     u8::try_from(error.exit_code()).unwrap_or(2)
 }

@@ -11,6 +11,11 @@
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often [`sleep`] looks at the flag: a Ctrl-C ends a backoff wait
+/// within this long.
+pub const SLEEP_SLICE: Duration = Duration::from_millis(20);
 
 /// The exit status of a run stopped by Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -37,4 +42,30 @@ pub fn requested() -> bool {
 /// reason to stop a run early.
 pub fn request() {
     flag().store(true, Ordering::Relaxed);
+}
+
+/// Sleep this thread for `duration`, or until Ctrl-C, whichever comes
+/// first; `true` when it was cut short by Ctrl-C.
+///
+/// A signal handler may only set a flag, so a thread asleep in a plain
+/// `std::thread::sleep` would not notice Ctrl-C until its backoff is over
+/// (up to 5 s). This sleeps in slices of [`SLEEP_SLICE`] and looks at the
+/// flag between them.
+///
+/// ```
+/// use std::time::Duration;
+/// assert!(!flags_core::interrupt::sleep(Duration::from_millis(1)));
+/// ```
+pub fn sleep(duration: Duration) -> bool {
+    let deadline = Instant::now() + duration;
+    loop {
+        if requested() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep((deadline - now).min(SLEEP_SLICE));
+    }
 }

@@ -150,7 +150,7 @@ where
             path: job.dest_dir.clone(),
             source,
         };
-        eprintln!("{bin_name}: {error}");
+        eprint_line(&format!("{bin_name}: {error}"));
         return ExitCode::from(EXIT_USAGE);
     }
     print_flush(&report::initial_report(
@@ -160,17 +160,19 @@ where
         job.max_req,
     ));
     if let Err(error) = check_reachable(&job.base_url, job.timeout) {
-        eprintln!("{bin_name}: {error}");
+        eprint_line(&format!("{bin_name}: {error}"));
         return ExitCode::from(EXIT_ERROR);
     }
     if let Err(error) = interrupt::install() {
-        eprintln!("{bin_name}: Ctrl-C will not stop cleanly: {error}");
+        eprint_line(&format!(
+            "{bin_name}: Ctrl-C will not stop cleanly: {error}"
+        ));
     }
     let start = Instant::now();
     let counter = match download_many(job, &parsed.extra) {
         Ok(counter) => counter,
         Err(error) => {
-            eprintln!("{bin_name}: {error}");
+            eprint_line(&format!("{bin_name}: {error}"));
             return ExitCode::from(EXIT_ERROR);
         }
     };
@@ -202,7 +204,7 @@ pub fn exit_status(counter: &StatusCounter, interrupted: bool) -> u8 {
 /// the server's statistics do not see it.
 pub fn check_reachable(base_url: &str, timeout: Duration) -> Result<(), SetupError> {
     let unreachable = |reason: String| SetupError::Unreachable {
-        url: base_url.to_string(),
+        url: url::redact(base_url),
         reason,
     };
     let authority = url::host_and_port(base_url).ok_or_else(|| unreachable("no host".into()))?;
@@ -220,6 +222,14 @@ pub fn check_reachable(base_url: &str, timeout: Duration) -> Result<(), SetupErr
         || "no address".to_string(),
         |error| error.to_string(),
     )))
+}
+
+/// Write one line to stderr. A closed or full stderr is ignored: there is
+/// nowhere left to say anything, and `eprintln!` would panic instead (Rust
+/// ignores SIGPIPE, so a write to a closed pipe is an error, not a signal).
+pub fn eprint_line(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{text}");
 }
 
 fn print_flush(text: &str) {

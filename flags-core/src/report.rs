@@ -40,6 +40,7 @@ pub fn initial_report(
     } else {
         format!("{actual_max_req} concurrent connections will be used.")
     };
+    let base_url = crate::url::redact(base_url);
     format!(
         "{server_label} site: {base_url}\n\
          Searching for {count} flag{plural}: {codes_text}\n\

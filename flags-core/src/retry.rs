@@ -31,6 +31,18 @@ pub enum FetchError {
     /// The request did not complete: timeout, refused, reset, truncated.
     #[error("{0}")]
     Transport(String),
+    /// A 200 whose body is not a GIF image: an HTML page from a proxy or a
+    /// captive portal, say. Never saved as a flag.
+    #[error("not a GIF image (Content-Type {content_type})")]
+    NotGif {
+        /// What the server said the body was, `none` when it did not say.
+        content_type: String,
+    },
+    /// A body in a `Content-Encoding` the client did not ask for (it asks
+    /// for none): refused before reading, since it could not be checked
+    /// against the cap, nor saved as it is.
+    #[error("Content-Encoding {0} was not asked for")]
+    Encoding(String),
 }
 
 impl FetchError {
@@ -106,12 +118,72 @@ pub fn check_body(body: Vec<u8>, declared: Option<u64>) -> Result<Vec<u8>, Fetch
     Ok(body)
 }
 
+/// What every flag starts with: the GIF signature, version 87a or 89a.
+pub const GIF_SIGNATURES: [&[u8]; 2] = [b"GIF87a", b"GIF89a"];
+
+/// After reading a flag: refuse a body that does not start with a GIF
+/// signature, naming what the server said it was.
+///
+/// ```
+/// use flags_core::retry::check_gif;
+/// assert!(check_gif(b"GIF89a...".to_vec(), Some("image/gif")).is_ok());
+/// assert_eq!(
+///     check_gif(b"<html>".to_vec(), Some("text/html")).unwrap_err().to_string(),
+///     "not a GIF image (Content-Type text/html)"
+/// );
+/// ```
+pub fn check_gif(body: Vec<u8>, content_type: Option<&str>) -> Result<Vec<u8>, FetchError> {
+    if GIF_SIGNATURES
+        .iter()
+        .any(|signature| body.starts_with(signature))
+    {
+        return Ok(body);
+    }
+    // The type is the server's text: keep it short and printable.
+    let content_type: String = content_type
+        .unwrap_or("none")
+        .chars()
+        .filter(|character| !character.is_control())
+        .take(80)
+        .collect();
+    Err(FetchError::NotGif { content_type })
+}
+
+/// Before reading a body: the clients ask for no `Content-Encoding`, so
+/// any but `identity` is refused.
+///
+/// ```
+/// use flags_core::retry::check_encoding;
+/// assert!(check_encoding(None).is_ok());
+/// assert!(check_encoding(Some("identity")).is_ok());
+/// assert_eq!(
+///     check_encoding(Some("gzip")).unwrap_err().to_string(),
+///     "Content-Encoding gzip was not asked for"
+/// );
+/// ```
+pub fn check_encoding(content_encoding: Option<&str>) -> Result<(), FetchError> {
+    match content_encoding.map(str::trim) {
+        None => Ok(()),
+        Some(encoding) if encoding.eq_ignore_ascii_case("identity") => Ok(()),
+        Some(encoding) => Err(FetchError::Encoding(
+            encoding
+                .chars()
+                .filter(|character| !character.is_control())
+                .take(40)
+                .collect(),
+        )),
+    }
+}
+
 /// `--retries`: how many times to try again, and how long to wait.
 ///
 /// The wait doubles each time (exponential backoff) and is drawn at random
 /// between half and all of that (jitter), so that many clients that failed
 /// together do not all come back at the same instant. A `Retry-After` from
-/// the server (429, 503) is honoured instead, up to `max_delay`.
+/// the server (429, 503) is honoured when it asks for longer, up to
+/// `max_delay`; it never shortens the backoff (`Retry-After: 0` with
+/// `--retries 100` would otherwise be a tight loop against a server that
+/// is already struggling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt; 0 means try once.
@@ -151,21 +223,26 @@ impl RetryPolicy {
     /// let busy = FetchError::Status { code: 503, reason: "Service Unavailable".into(),
     ///                                 retry_after: Some(Duration::from_secs(1)) };
     /// assert_eq!(policy.delay(0, &busy), Duration::from_secs(1));
+    /// // `Retry-After: 0` does not shorten the backoff of the 3rd retry.
+    /// let hurry = FetchError::Status { code: 503, reason: "Service Unavailable".into(),
+    ///                                  retry_after: Some(Duration::ZERO) };
+    /// assert!(policy.delay(2, &hurry) >= Duration::from_millis(100));
     /// ```
     pub fn delay(&self, attempt: u32, error: &FetchError) -> Duration {
-        if let FetchError::Status {
-            retry_after: Some(wait),
-            ..
-        } = error
-        {
-            return (*wait).min(self.max_delay);
-        }
         let doubled = self
             .base_delay
             .saturating_mul(2u32.saturating_pow(attempt.min(20)));
         let ceiling = doubled.min(self.max_delay);
         // Jitter: somewhere between half and all of the ceiling.
-        ceiling.mul_f64(0.5 + fastrand::f64() * 0.5)
+        let backoff = ceiling.mul_f64(0.5 + fastrand::f64() * 0.5);
+        match error {
+            // The server may ask for longer, not for less.
+            FetchError::Status {
+                retry_after: Some(wait),
+                ..
+            } => backoff.max((*wait).min(self.max_delay)),
+            _ => backoff,
+        }
     }
 }
 

@@ -145,3 +145,27 @@ pub fn host_and_port(base_url: &str) -> Option<String> {
         host => Some(format!("{host}:{port}")),
     }
 }
+
+/// A URL as it may be shown: a password in it becomes `***`, so that the
+/// site line, the unreachable-server line and the benchmarks' tables never
+/// print it. A URL that does not parse is shown as it is (it holds no
+/// password the client would send).
+///
+/// ```
+/// use flags_core::url::redact;
+/// assert_eq!(redact("http://ann:secret@host:8000/flags"), "http://ann:***@host:8000/flags");
+/// assert_eq!(redact("http://host:8000/flags"), "http://host:8000/flags");
+/// ```
+pub fn redact(url: &str) -> String {
+    match ::url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Setting a password fails only for URLs that cannot have one
+            // (no host), and those were refused when the URL was read.
+            let _ = parsed.set_password(Some("***"));
+            // The base URL never ends with `/`; the parser adds none to a
+            // URL with a path, so the text keeps its shape.
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

@@ -109,6 +109,30 @@ fn options_and_defaults() {
     assert_eq!(custom.retries, 3);
     assert!(custom.verbose);
     assert_eq!(custom.dest_dir, std::path::PathBuf::from("/tmp/x"));
+    assert_eq!(job(&["--retries", "100"]).retries, 100);
+}
+
+/// `--cacert` takes a PEM file holding a certificate; one with none is a
+/// usage error that says so.
+#[test]
+fn cacert_is_checked_before_the_run() {
+    let dir = std::env::temp_dir().join(format!("flags-core-cacert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let good = dir.join("ca.pem");
+    std::fs::write(
+        &good,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .expect("written");
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "no certificate here").expect("written");
+    let good_text = good.to_string_lossy().into_owned();
+    assert_eq!(job(&["--cacert", &good_text]).ca_cert, Some(good.clone()));
+    let empty_text = empty.to_string_lossy().into_owned();
+    let error = parse(&["--cacert", &empty_text]).expect_err("no certificate");
+    assert_eq!(error.exit_code(), 2);
+    assert!(error.to_string().contains("no PEM certificate"), "{error}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
 }
 
 /// Every usage error is a clap error with exit code 2 and a message that
@@ -131,6 +155,15 @@ fn usage_errors_exit_2() {
         (&["--timeout", "-2"], "-2"),
         (&["--timeout", "NaN"], "NaN"),
         (&["--retries", "x"], "x"),
+        (&["--retries", "101"], "from 0 to 100"),
+        (&["--retries", "-1"], "from 0 to 100"),
+        (&["-l", "-1"], "not a whole number of 1 or more"),
+        (&["-m", "-3"], "not a whole number of 1 or more"),
+        (&["--timeout", "-1"], "must be more than 0"),
+        (
+            &["--cacert", "/nonexistent/ca.pem"],
+            "--cacert /nonexistent/ca.pem",
+        ),
         (&["--bogus"], "--bogus"),
     ];
     for (args, named) in rows {

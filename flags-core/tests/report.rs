@@ -90,3 +90,30 @@ fn zero_lines_left_out() {
         "--------------------\n  0 flags downloaded.\n676 not found.\n 12 errors.\nElapsed time: 12.00s\n"
     );
 }
+
+/// A password in `-s` never reaches the screen: the site line shows `***`,
+/// and so does the unreachable-server line.
+#[test]
+fn passwords_are_printed_as_stars() {
+    let text = initial_report(
+        "URL",
+        "http://ann:s3cret@127.0.0.1:8000/flags",
+        &codes("BR"),
+        1,
+    );
+    assert_eq!(
+        text.lines().next(),
+        Some("URL site: http://ann:***@127.0.0.1:8000/flags")
+    );
+    let unreachable = flags_core::check_reachable(
+        "http://ann:s3cret@127.0.0.1:9/flags",
+        Duration::from_secs(1),
+    )
+    .expect_err("nothing listens on port 9");
+    let message = unreachable.to_string();
+    assert!(
+        message.contains("http://ann:***@127.0.0.1:9/flags"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
+}

@@ -18,7 +18,15 @@
 //!   `DONE XX ERROR 0 HTTP 418 I'm a teapot`. A worker that dies, or sends
 //!   a line the [`protocol`] refuses, costs only the code it held (counted
 //!   as an error that names the worker and its exit status); it is replaced
-//!   and the run goes on.
+//!   and the run goes on. So does a worker that hangs alive (stopped,
+//!   deadlocked): past its code's deadline, every attempt's `--timeout`
+//!   plus the backoffs plus 2 s ([`protocol::JobSettings::task_deadline`]),
+//!   the parent kills and reaps it, and counts
+//!   `worker 3 (pid 1234) did not answer within 5.1 s; killed it`.
+//! - **Ctrl-C:** no more codes are handed out; the workers holding one get
+//!   [`pool::INTERRUPT_GRACE`] (0.5 s) to answer, then they are killed and
+//!   reaped and their codes count as nothing: the report covers what
+//!   finished, within a second whatever the workers do.
 //! - **Compare with:** `flags-seq` (the same [`download_one`] in a `for`
 //!   loop: this crate changes only where it runs) and `flags-threadpool`
 //!   (the same pool shape, with threads sharing one address space). Here
@@ -82,8 +90,9 @@ pub const FAULT_EXIT_STATUS: i32 = 3;
 ///
 /// The program must call [`worker_main_if_requested`] first thing in
 /// `main`. Returns `Err` only when the pool cannot start; a flag that fails,
-/// or a worker that dies, is counted as an error and the run goes on.
-/// Stops handing out codes after Ctrl-C, and returns what finished.
+/// or a worker that dies or hangs past its code's deadline, is counted as an
+/// error and the run goes on. Stops handing out codes after Ctrl-C, and
+/// returns what finished within [`pool::INTERRUPT_GRACE`].
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
     let command = WorkerCommand::current_exe().map_err(start_error)?;
     download_many_with(job, &command)
@@ -119,8 +128,11 @@ pub fn download_many_with(
     }
     // Wait for outcomes in completion order, as `futures.as_completed`.
     // Each one frees a worker, which the pool hands the next code before
-    // returning. After Ctrl-C the pool hands out no more codes and returns
-    // `None` once the codes in flight are done.
+    // returning. A worker that holds its code past the deadline comes back
+    // as an error outcome (killed, reaped, replaced). After Ctrl-C the pool
+    // hands out no more codes and returns `None` once the codes in flight
+    // are done, or after its grace, having killed the workers still busy.
+    // Either way the loop ends: no worker can hold the parent for ever.
     while let Some(outcome) = pool.next_outcome().map_err(start_error)? {
         progress.record(&outcome);
         counter.record(&outcome);
@@ -157,9 +169,12 @@ fn worker_main() -> i32 {
     // must not die of it: the parent coordinates the stop. The handler
     // sets the same flag `download_one` checks before each retry, so the
     // worker finishes its current code without retrying, answers, and
-    // exits when the parent closes its stdin.
+    // exits when the parent closes its stdin. (If it takes longer than the
+    // parent's grace, the parent kills it: the stop is the parent's.)
     if let Err(error) = interrupt::install() {
-        eprintln!("flags-process worker: cannot handle Ctrl-C: {error}");
+        flags_core::eprint_line(&format!(
+            "flags-process worker: cannot handle Ctrl-C: {error}"
+        ));
     }
     let fault = WorkerFault::from_env();
     let stdin = io::stdin().lock();
@@ -168,7 +183,7 @@ fn worker_main() -> i32 {
         Ok(()) => 0,
         Err(WorkerError::InjectedExit(_)) => FAULT_EXIT_STATUS,
         Err(error) => {
-            eprintln!("flags-process worker: {error}");
+            flags_core::eprint_line(&format!("flags-process worker: {error}"));
             1
         }
     }

@@ -19,6 +19,9 @@
 //!   refuses, is killed if needed, waited for, and replaced; the task it
 //!   held comes back as a failed outcome. The run goes on. (Python instead
 //!   marks the whole pool broken: see the README.)
+//! - **Hangs:** a worker alive but silent (stopped, deadlocked) is killed
+//!   when its task passes the protocol's [deadline](WorkerProtocol::task_deadline),
+//!   and after Ctrl-C once [`INTERRUPT_GRACE`] is over: see [`deadline`].
 //! - **Cleanup:** every child is waited for, by [`shutdown`](ProcessPool::shutdown)
 //!   or by `Drop` on an error or a panic: no zombie. Workers exit when
 //!   their stdin closes, also when the parent is killed: no orphan.
@@ -39,6 +42,10 @@ use flags_core::interrupt;
 
 use crate::protocol::{MAX_LINE_BYTES, ProtocolError, excerpt, parse_hello};
 
+pub mod deadline;
+
+pub use deadline::INTERRUPT_GRACE;
+
 /// The environment variable that turns a program into a worker: its value
 /// is the [`WorkerProtocol::NAME`] to speak.
 pub const WORKER_ENV: &str = "FLAGS_PROCESS_WORKER";
@@ -47,7 +54,7 @@ pub const WORKER_ENV: &str = "FLAGS_PROCESS_WORKER";
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the parent, while it waits for workers, looks at the Ctrl-C
-/// flag and the start deadlines.
+/// flag, the start deadlines and the task deadlines.
 const TICK: Duration = Duration::from_millis(50);
 
 /// How long a worker whose output ended may take to exit before it is
@@ -92,6 +99,22 @@ pub trait WorkerProtocol {
     /// The outcome of a task whose worker died or misbehaved; `reason`
     /// says what happened, like `worker 3 (pid 1234) died: signal 9 (SIGKILL)`.
     fn failed(&self, task: Self::Task, reason: String) -> Self::Outcome;
+
+    /// How long a worker may hold one task before the pool gives up on it
+    /// (see [`ProcessPool::next_outcome`]): it kills the worker, reaps it,
+    /// counts the task as [`failed`](Self::failed) and starts a
+    /// replacement. `None`, the default: no limit, the pool waits for as
+    /// long as the worker lives.
+    ///
+    /// A worker that dies is noticed at once (its stdout ends); one that
+    /// hangs alive (stopped with `kill -STOP`, deadlocked, stuck in a call
+    /// that ignores its own timeout) says nothing and ends nothing, so only
+    /// a clock in the parent can tell. Return an upper bound of what an
+    /// honest worker may need, computed from the settings the protocol
+    /// already holds, plus a margin.
+    fn task_deadline(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The program a pool runs as its workers, and extra environment for them.
@@ -197,7 +220,13 @@ enum WorkerState<T> {
     /// Greeted, and holds no task.
     Idle,
     /// Greeted, and holds this task; its answer is awaited.
-    Busy(T),
+    Busy {
+        /// The task.
+        task: T,
+        /// When the worker started on it (the greeting, for a first task):
+        /// the start of its [deadline](WorkerProtocol::task_deadline).
+        since: Instant,
+    },
     /// Let go: the queue was empty when it became free, so its stdin is
     /// closed and it is exiting. Reaped when its output ends.
     Leaving,
@@ -235,7 +264,7 @@ impl<T> Worker<T> {
     /// The task this worker holds, greeted or not.
     fn task(&self) -> Option<&T> {
         match &self.state {
-            WorkerState::Busy(task)
+            WorkerState::Busy { task, .. }
             | WorkerState::Starting {
                 task: Some(task), ..
             } => Some(task),
@@ -289,8 +318,10 @@ pub struct ProcessPool<P: WorkerProtocol> {
     /// Keeping it also means the channel never reports "disconnected".
     events_sender: Sender<WorkerEvent>,
     next_worker_id: usize,
-    /// Set after Ctrl-C: no task is handed out any more.
-    cancelled: bool,
+    /// When Ctrl-C was seen (or [`cancel_pending`](Self::cancel_pending)
+    /// called): from then on no task is handed out, and the workers still
+    /// holding one [`INTERRUPT_GRACE`] later are killed.
+    cancelled_at: Option<Instant>,
     /// Why the last worker that failed to start failed, for
     /// [`PoolError::NoWorkers`].
     last_start_failure: Option<String>,
@@ -327,7 +358,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             events,
             events_sender,
             next_worker_id: 0,
-            cancelled: false,
+            cancelled_at: None,
             last_start_failure: None,
         })
     }
@@ -342,24 +373,39 @@ impl<P: WorkerProtocol> ProcessPool<P> {
     /// Wait for the next task to finish, in completion order. `Ok(None)`
     /// when no task is left running or queued.
     ///
+    /// A worker that holds its task past the protocol's
+    /// [`task_deadline`](WorkerProtocol::task_deadline) is killed (SIGKILL)
+    /// and reaped; its task comes back as a failed outcome that says so,
+    /// like `worker 3 (pid 1234) did not answer within 5.1 s; killed it`,
+    /// and a replacement takes the queued tasks.
+    ///
     /// After Ctrl-C ([`interrupt::requested`]) the queued tasks are dropped
-    /// and the busy workers are asked to stop retrying; the tasks they hold
-    /// still come back, and then `Ok(None)`.
+    /// and the busy workers are asked to stop retrying; the tasks they
+    /// answer within [`INTERRUPT_GRACE`] still come back. Then the workers
+    /// still holding a task are killed and reaped, their tasks counted as
+    /// nothing (they did not finish), and `Ok(None)`: the run ends within
+    /// the grace whatever the workers do.
     ///
     /// `Err` only when tasks are left but no worker can be started.
     pub fn next_outcome(&mut self) -> Result<Option<P::Outcome>, PoolError> {
         loop {
-            if interrupt::requested() && !self.cancelled {
+            if interrupt::requested() && !self.is_cancelled() {
                 self.cancel_pending();
             }
+            self.abandon_tasks_after_interrupt();
             self.give_up_slow_starters();
+            if let Some(outcome) = self.kill_overdue_worker() {
+                // A replacement takes the next queued task, if any.
+                self.dispatch();
+                return Ok(Some(outcome));
+            }
             self.dispatch();
             let held = self
                 .workers
                 .iter()
                 .filter(|worker| worker.task().is_some())
                 .count();
-            let queued = if self.cancelled {
+            let queued = if self.is_cancelled() {
                 0
             } else {
                 self.pending.len()
@@ -376,8 +422,8 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                 return Err(PoolError::NoWorkers { reason });
             }
             // Receive: wait for any worker to say something. The timeout
-            // only lets us look at the Ctrl-C flag and the start deadlines
-            // again.
+            // only lets us look at the Ctrl-C flag and the deadlines again:
+            // a hung worker sends no event to wake us.
             match self.events.recv_timeout(TICK) {
                 Ok(event) => {
                     if let Some(outcome) = self.handle(event) {
@@ -391,21 +437,6 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                 // Cannot happen: `self.events_sender` keeps the channel
                 // open. Treat it as "nothing more will come".
                 Err(RecvTimeoutError::Disconnected) => return Ok(None),
-            }
-        }
-    }
-
-    /// Drop the queued tasks and ask busy workers to stop retrying (with
-    /// SIGINT, which download workers turn into the Ctrl-C flag): what
-    /// Ctrl-C does. Tasks already handed out still finish.
-    pub fn cancel_pending(&mut self) {
-        self.cancelled = true;
-        self.pending.clear();
-        for worker in &self.workers {
-            // Only greeted workers: a worker that has not greeted may not
-            // have set up its Ctrl-C handler yet, and would die of SIGINT.
-            if matches!(worker.state, WorkerState::Busy(_)) {
-                send_sigint(worker.pid());
             }
         }
     }
@@ -514,7 +545,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
     /// new worker while the pool has fewer than `size`. Never more than
     /// one task per worker, so `size` caps the concurrency.
     fn dispatch(&mut self) {
-        if self.cancelled {
+        if self.is_cancelled() {
             self.let_idle_workers_go();
             return;
         }
@@ -531,7 +562,10 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             // Send: the task's line goes down the worker's stdin.
             match worker.send(&self.protocol.task_line(&task)) {
                 Ok(()) => {
-                    worker.state = WorkerState::Busy(task);
+                    worker.state = WorkerState::Busy {
+                        task,
+                        since: Instant::now(),
+                    };
                     index += 1;
                 }
                 Err(error) => {
@@ -568,7 +602,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
     /// reads the end of its input and exits now, while others finish their
     /// last task, instead of all at shutdown.
     fn let_idle_workers_go(&mut self) {
-        if !self.pending.is_empty() && !self.cancelled {
+        if !self.pending.is_empty() && !self.is_cancelled() {
             return;
         }
         for worker in &mut self.workers {
@@ -601,7 +635,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         let phase = match &self.workers[index].state {
             WorkerState::Starting { .. } => Phase::Starting,
             WorkerState::Idle => Phase::Idle,
-            WorkerState::Busy(_) => Phase::Busy,
+            WorkerState::Busy { .. } => Phase::Busy,
             WorkerState::Leaving => Phase::Leaving,
         };
         match (event.kind, phase) {
@@ -616,7 +650,12 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                             task: Some(task), ..
                         } = state
                         {
-                            worker.state = WorkerState::Busy(task);
+                            // Its deadline starts now: it begins the task
+                            // right after greeting.
+                            worker.state = WorkerState::Busy {
+                                task,
+                                since: Instant::now(),
+                            };
                         }
                     }
                     Ok((other, version)) => self.start_failed(
@@ -643,7 +682,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             // The answer to the task it holds.
             (EventKind::Line(line), Phase::Busy) => {
                 let parsed = match &self.workers[index].state {
-                    WorkerState::Busy(task) => self.protocol.parse_outcome(task, &line),
+                    WorkerState::Busy { task, .. } => self.protocol.parse_outcome(task, &line),
                     _ => return None,
                 };
                 match parsed {
@@ -738,7 +777,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         };
         stop_worker(&mut worker, grace);
         match worker.state {
-            WorkerState::Busy(task) => Some(self.protocol.failed(task, reason)),
+            WorkerState::Busy { task, .. } => Some(self.protocol.failed(task, reason)),
             WorkerState::Starting { task, .. } => {
                 // Not reached (a worker that never greeted goes through
                 // `start_failed`); kept so that no task is ever lost.
@@ -752,13 +791,19 @@ impl<P: WorkerProtocol> ProcessPool<P> {
     }
 
     /// Close every stdin, give idle workers [`EXIT_GRACE`] to exit on
-    /// their own, kill the rest, and wait for every one.
+    /// their own (after Ctrl-C: until [`INTERRUPT_GRACE`] after it), kill
+    /// the rest, and wait for every one.
     fn stop_all(&mut self) {
         for worker in &mut self.workers {
             // Closing stdin is the polite way to say "no more tasks".
             drop(worker.stdin.take());
         }
-        let deadline = Instant::now() + EXIT_GRACE;
+        let deadline = match self.cancelled_at {
+            // Ctrl-C promises an end within a second: a worker that is
+            // stopped, or ignores its closed stdin, does not get 2 s more.
+            Some(cancelled_at) => cancelled_at + INTERRUPT_GRACE,
+            None => Instant::now() + EXIT_GRACE,
+        };
         for mut worker in self.workers.drain(..) {
             let grace = match worker.task() {
                 // A worker with a task would finish it first: do not wait.
@@ -934,22 +979,3 @@ fn describe_status(status: ExitStatus) -> String {
 fn describe_status(status: ExitStatus) -> String {
     status.to_string()
 }
-
-/// Send SIGINT to one of our workers.
-#[cfg(unix)]
-fn send_sigint(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: `kill` has no memory-safety preconditions. The pid is one of
-    // our children that we have not reaped yet, so it cannot have been
-    // reused by another process. Its result is not checked: a worker that
-    // has already exited takes the signal harmlessly (it is a zombie until
-    // reaped), and its reader reports its end.
-    unsafe {
-        libc::kill(pid, libc::SIGINT);
-    }
-}
-
-#[cfg(not(unix))]
-fn send_sigint(_pid: u32) {}

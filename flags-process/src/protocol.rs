@@ -47,6 +47,10 @@ pub const PROTOCOL_VERSION: u32 = 2;
 pub const MAX_LINE_BYTES: usize = 8192;
 /// The longest error message a worker sends; longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 2000;
+/// The margin of a download task's deadline beyond what its requests and
+/// backoffs may take: for starting a client, saving the file, answering,
+/// and a loaded machine. See [`JobSettings::task_deadline`].
+pub const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 
 /// A line the parent (or a worker) cannot accept.
 ///
@@ -129,6 +133,42 @@ impl JobSettings {
             dest_dir: job.dest_dir.clone(),
             ca_cert: job.ca_cert.clone(),
         }
+    }
+
+    /// How long a worker may hold one code before the parent kills it:
+    /// every attempt's `--timeout` (a deadline for the whole request, body
+    /// included), the longest backoff before each retry
+    /// ([`RetryPolicy::max_delay`](flags_core::retry::RetryPolicy::max_delay),
+    /// which also caps a `Retry-After`), and
+    /// [`DEADLINE_GRACE`]:
+    ///
+    /// `timeout x (retries + 1) + max_delay x retries + 2 s`
+    ///
+    /// An honest worker always answers within it; one that does not is
+    /// hung (stopped, deadlocked), not slow.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flags_core::DownloadJob;
+    /// use flags_process::protocol::JobSettings;
+    /// let mut job = DownloadJob::new(Vec::new(), "http://localhost:8001/flags", "downloaded");
+    /// // The defaults: --timeout 3.1, no retry.
+    /// assert_eq!(JobSettings::from_job(&job).task_deadline(), Duration::from_millis(5100));
+    /// // --timeout 0.5 --retries 2: 3 attempts, 2 backoffs of at most 5 s.
+    /// job.timeout = Duration::from_millis(500);
+    /// job.retries = 2;
+    /// assert_eq!(JobSettings::from_job(&job).task_deadline(), Duration::from_millis(13_500));
+    /// ```
+    pub fn task_deadline(&self) -> Duration {
+        // The policy the worker's `download_one` follows.
+        let policy = self.to_job().retry_policy();
+        let attempts = self.retries.saturating_add(1);
+        // Saturating: `--timeout` may be huge; the pool compares with
+        // `elapsed()`, so `Duration::MAX` simply means "never".
+        self.timeout
+            .saturating_mul(attempts)
+            .saturating_add(policy.max_delay.saturating_mul(policy.retries))
+            .saturating_add(DEADLINE_GRACE)
     }
 
     /// A job with these settings and no codes, for
@@ -420,13 +460,18 @@ pub fn decode_field(field: &str) -> Result<Vec<u8>, ProtocolError> {
 #[derive(Debug, Clone)]
 pub struct DownloadProtocol {
     job_line: String,
+    /// [`JobSettings::task_deadline`] of the run.
+    task_deadline: Duration,
 }
 
 impl DownloadProtocol {
-    /// The protocol of one run: every worker receives `job`'s settings.
+    /// The protocol of one run: every worker receives `job`'s settings,
+    /// and holds each code at most [`JobSettings::task_deadline`].
     pub fn new(job: &DownloadJob) -> Self {
+        let settings = JobSettings::from_job(job);
         Self {
-            job_line: Request::Job(JobSettings::from_job(job)).to_line(),
+            job_line: Request::Job(settings.clone()).to_line(),
+            task_deadline: settings.task_deadline(),
         }
     }
 }
@@ -461,6 +506,11 @@ impl WorkerProtocol for DownloadProtocol {
 
     fn failed(&self, country_code: String, reason: String) -> FlagOutcome {
         FlagOutcome::error(country_code, reason)
+    }
+
+    /// Every code has a deadline: a worker that holds one longer is hung.
+    fn task_deadline(&self) -> Option<Duration> {
+        Some(self.task_deadline)
     }
 }
 

@@ -27,7 +27,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use flags_core::retry::{FetchError, MAX_BODY_BYTES, check_body, error_chain};
+use flags_core::retry::{
+    FetchError, MAX_BODY_BYTES, check_body, check_encoding, check_gif, error_chain,
+};
 use flags_core::url::{flag_url, lookup_host};
 use flags_core::{DownloadJob, SetupError};
 use ureq::config::Config;
@@ -175,7 +177,19 @@ impl BlockingClient for HttpClient {
             }
             return Err(error);
         }
-        read_body(response.body_mut())
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|value: &ureq::http::HeaderValue| {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                })
+        };
+        let content_type = header(ureq::http::header::CONTENT_TYPE);
+        // An encoding we did not ask for is refused before reading.
+        check_encoding(header(ureq::http::header::CONTENT_ENCODING).as_deref())?;
+        let image = read_body(response.body_mut())?;
+        check_gif(image, content_type.as_deref())
     }
 }
 

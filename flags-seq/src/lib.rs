@@ -79,8 +79,12 @@ where
         // Blocks this thread for the whole request, body included.
         match client.get_flag(&job.base_url, country_code) {
             Err(error) if policy.should_retry(attempt, &error) && !interrupt::requested() => {
-                // A blocking wait: this thread has nothing else to do.
-                std::thread::sleep(policy.delay(attempt, &error));
+                // A blocking wait: this thread has nothing else to do. It
+                // is cut short by Ctrl-C, and then this error is the
+                // code's outcome: no more attempts.
+                if interrupt::sleep(policy.delay(attempt, &error)) {
+                    break Err(error);
+                }
                 attempt += 1;
             }
             result => break result,

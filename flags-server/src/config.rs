@@ -178,6 +178,19 @@ pub enum Fault {
     /// its cap while reading it, and must stop there. Counted as
     /// `huge_chunked`.
     HugeChunked,
+    /// Answer `503 Service Unavailable` with `Retry-After: N` (seconds):
+    /// a server that asks its clients to come back later. Counted as
+    /// `busy` (and as a 503).
+    Busy(u32),
+    /// Answer 200 with an HTML page (`Content-Type: text/html`) instead of
+    /// the flag, as a captive portal or a misconfigured proxy does: a body
+    /// that is no GIF must not be saved as one. Counted as `html`.
+    Html,
+    /// Send the flag labelled `Content-Encoding: gzip`, which no client
+    /// here asks for. (The bytes are the flag's own: the label is what a
+    /// client must refuse, before reading, as it would a real gzip body it
+    /// cannot decode under its cap.) Counted as `gzip`.
+    Gzip,
 }
 
 impl Fault {
@@ -195,6 +208,9 @@ impl Fault {
             Fault::Redirect => "redirect".to_owned(),
             Fault::Chunked => "chunked".to_owned(),
             Fault::HugeChunked => "huge_chunked".to_owned(),
+            Fault::Busy(_) => "busy".to_owned(),
+            Fault::Html => "html".to_owned(),
+            Fault::Gzip => "gzip".to_owned(),
         }
     }
 }

@@ -19,11 +19,19 @@ use flags_core::{DownloadJob, SetupError, StatusCounter};
 use crate::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
 
 pub mod io_threads;
+#[cfg(unix)]
+pub mod output;
+pub mod retries;
 pub mod shapes;
 pub mod tls;
 
 pub use io_threads::{IoThreads, check_io_threads};
-pub use shapes::check_redirects_and_chunked;
+#[cfg(unix)]
+pub use output::check_unwritable_output;
+#[cfg(unix)]
+pub use retries::check_interrupt_in_backoff;
+pub use retries::check_retry_after_floor;
+pub use shapes::{check_redirects_and_chunked, check_wrong_bodies};
 pub use tls::{check_tls, check_tls_binary};
 
 /// A model's `download_many`, as the contract check calls it.
@@ -59,6 +67,8 @@ pub fn check_model(
     check_retries(download_many, max_req)?;
     check_overwrite(download_many, max_req)?;
     check_redirects_and_chunked(download_many, max_req)?;
+    check_wrong_bodies(download_many, max_req)?;
+    check_retry_after_floor(download_many, max_req)?;
     Ok(())
 }
 
@@ -662,7 +672,11 @@ impl FaultMode {
 /// The fault names of [`Stats::faults`](crate::Stats::faults) that make a
 /// request fail.
 fn is_failing_fault(name: &str) -> bool {
-    name.starts_with("status_") || matches!(name, "drop" | "truncate" | "stall" | "huge" | "drip")
+    name.starts_with("status_")
+        || matches!(
+            name,
+            "drop" | "truncate" | "stall" | "huge" | "drip" | "busy" | "html" | "gzip"
+        )
 }
 
 /// One cell of the fault matrix: `mode` on one model.
@@ -829,9 +843,14 @@ pub fn check_load(download_many: &dyn DownloadMany) -> Result<(), String> {
 }
 
 /// Every check of a model binary as a user runs it: Ctrl-C
-/// ([`check_interrupt`]) and failing writes ([`check_write_failure`]).
+/// ([`check_interrupt`]), Ctrl-C during a backoff wait
+/// ([`check_interrupt_in_backoff`]), output that cannot be written
+/// ([`check_unwritable_output`]) and failing writes
+/// ([`check_write_failure`]).
 #[cfg(unix)]
 pub fn check_binary(model: &ModelBinary<'_>) -> Result<(), String> {
     check_interrupt(model)?;
+    check_interrupt_in_backoff(model)?;
+    check_unwritable_output(model)?;
     check_write_failure(model)
 }

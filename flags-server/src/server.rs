@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER};
+use hyper::header::{
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -716,10 +718,25 @@ async fn handle(
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Ok(text_response(status, in_flight));
     }
+    if let Some(fault @ Fault::Busy(seconds)) = fault {
+        in_flight.set_fault(fault.name());
+        let mut response = text_response(StatusCode::SERVICE_UNAVAILABLE, in_flight);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok(response);
+    }
     if fault == Some(Fault::Redirect) {
         in_flight.set_fault(Fault::Redirect.name());
         let hop = shared.redirects.fetch_add(1, Ordering::Relaxed) + 1;
         return Ok(redirect_response(path, hop, in_flight));
+    }
+    if fault == Some(Fault::Html) {
+        in_flight.set_fault(Fault::Html.name());
+        in_flight.set_status(StatusCode::OK.as_u16());
+        let page = Bytes::from_static(b"<html><body><h1>Please log in</h1></body></html>\n");
+        let body = FlagBody::new(page, Delivery::Whole, Some(in_flight));
+        return Ok(response(StatusCode::OK, "text/html; charset=utf-8", body));
     }
 
     let Some(resource) = resource else {
@@ -748,6 +765,10 @@ async fn handle(
         (_, Some(fault)) => in_flight.set_fault(fault.name()),
         (_, None) => {}
     }
+    let gzip = fault == Some(Fault::Gzip);
+    if gzip {
+        in_flight.set_fault(Fault::Gzip.name());
+    }
     in_flight.set_status(StatusCode::OK.as_u16());
     let drips = matches!(delivery, Delivery::Drip);
     let mut body = FlagBody::new(content, delivery, Some(in_flight));
@@ -755,7 +776,13 @@ async fn handle(
         // A drip would outlast any grace period: it stops at shutdown.
         body = body.until_shutdown(shutdown.clone());
     }
-    Ok(response(StatusCode::OK, content_type, body))
+    let mut response = response(StatusCode::OK, content_type, body);
+    if gzip {
+        response
+            .headers_mut()
+            .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
 }
 
 /// A response with its status, type and length headers (no length for a

@@ -15,7 +15,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use flags_core::retry::{
-    FetchError, MAX_BODY_BYTES, body_capacity, check_body, check_status, error_chain,
+    FetchError, MAX_BODY_BYTES, body_capacity, check_body, check_encoding, check_gif, check_status,
+    error_chain,
 };
 use flags_core::url::{flag_url, lookup_host};
 use flags_core::{DownloadJob, SetupError};
@@ -88,7 +89,18 @@ impl BlockingClient for ReqwestClient {
                 // Not visible ASCII: treated as absent.
                 .and_then(|value| value.to_str().ok()),
         )?;
-        read_body(response, deadline)
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|value: &reqwest::header::HeaderValue| {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                })
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        // An encoding we did not ask for is refused before reading.
+        check_encoding(header(reqwest::header::CONTENT_ENCODING).as_deref())?;
+        check_gif(read_body(response, deadline)?, content_type.as_deref())
     }
 }
 

@@ -55,3 +55,24 @@ pub fn check_redirects_and_chunked(
     }
     Ok(())
 }
+
+/// A 200 that is not a flag: an HTML page, and a body in a
+/// `Content-Encoding` nobody asked for. Both are errors and nothing is
+/// saved for them; the flags around them are saved intact.
+pub fn check_wrong_bodies(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+    let scenario = "wrong bodies";
+    let mut config = ServerConfig::default();
+    config.scripted.insert("eg".to_string(), vec![Fault::Html]);
+    config.scripted.insert("fr".to_string(), vec![Fault::Gzip]);
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let codes = ["BR", "EG", "FR", "JP"];
+    let job = job_for(&codes, &server, dest.path(), max_req);
+    let expected = StatusCounter {
+        ok: 2,
+        not_found: 0,
+        error: 2,
+    };
+    expect_counter(scenario, download_many(&job), expected)?;
+    check_saved_files(scenario, dest.path(), &["BR", "JP"])
+}
