@@ -26,9 +26,13 @@
 //! the server, so it goes through
 //! [`country_file_name`], which refuses
 //! anything that could leave `--dest`; a refused name is an error for that
-//! code only. (The book's version forgets to reset its `error` variable, so
-//! after one failure every later success is counted as an error: here each
-//! outcome belongs to its own task and cannot leak into the next.)
+//! code only. A name another code of the run has already claimed (in any
+//! case) is an error too, for the later code: without that, codes sharing a
+//! name would each overwrite the last one's flag and all be counted as
+//! saved (see [`NameClaims`]). (The book's version forgets to reset its
+//! `error` variable, so after one failure every later success is counted
+//! as an error: here each outcome belongs to its own task and cannot leak
+//! into the next.)
 //!
 //! **Which thread does the I/O:** the one runtime thread, for every
 //! connection. Every task runs on it, as in asyncio: a current-thread tokio
@@ -54,9 +58,9 @@ use std::time::Duration;
 
 use flags_core::retry::{
     FetchError, MAX_BODY_BYTES, RetryPolicy, body_capacity, check_body, check_encoding, check_gif,
-    error_chain,
+    error_chain, is_stale_connection,
 };
-use flags_core::save::{country_file_name, flag_file_name, save_flag};
+use flags_core::save::{NameClaims, country_file_name, flag_file_name, save_flag};
 use flags_core::url::{flag_url, lookup_host, metadata_url};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
 use reqwest::{Client, Response};
@@ -172,7 +176,7 @@ pub fn download_many_with(
 /// usual way to show it).
 pub async fn download_many_async(
     job: &DownloadJob,
-    client: Client,
+    client: HttpClient,
     args: &AsyncArgs,
     mut on_finished: impl FnMut(FlagOutcome),
 ) -> StatusCounter {
@@ -193,19 +197,32 @@ pub async fn download_many_async(
     // Which code each task downloads, to name the code of a task that
     // panicked (its `JoinError` knows only the task's id).
     let mut code_of_task = HashMap::new();
+    // With `--metadata`, the file names claimed so far, shared by every task:
+    // two codes may be given the same country name, and each task alone
+    // cannot know that another one has it. The first task to claim a name
+    // saves under it; a later one is an error naming both codes. The claim
+    // is a check and an insert under one lock, and it happens on the runtime's
+    // thread before the save is handed to `spawn_blocking`: the blocking pool
+    // runs several saves at once, so "is the file there yet?" asked at save
+    // time would race (two saves both see no file, the last rename wins), and
+    // could not tell a flag of this run from one left by an earlier run,
+    // which is simply overwritten.
+    let names = Arc::new(NameClaims::default());
     for country_code in &job.country_codes {
-        let (client, semaphore, job, args) = (
+        let (client, semaphore, job, args, names) = (
             client.clone(),
             Arc::clone(&semaphore),
             Arc::clone(&job),
             *args,
+            Arc::clone(&names),
         );
         let task_code = country_code.clone();
         // Spawning only schedules the task: nothing is sent yet. It runs
         // when this loop next awaits, and stops at its first `.await`, the
         // semaphore.
-        let task = tasks
-            .spawn(async move { download_one(&client, &semaphore, &task_code, &job, &args).await });
+        let task = tasks.spawn(async move {
+            download_one_claiming(&client, &semaphore, &task_code, &job, &args, &names).await
+        });
         code_of_task.insert(task.id(), country_code.clone());
     }
     let mut counter = StatusCounter::default();
@@ -251,14 +268,34 @@ pub async fn download_many_async(
 /// Each request holds a permit of `semaphore` only while it is sent and its
 /// body read. Returns `None` when Ctrl-C came before the code's first
 /// request: the code did not finish and is not counted.
+///
+/// One code alone: with `--metadata`, no other code can have its name. For
+/// several codes of one run, use [`download_one_claiming`] with the run's
+/// [`NameClaims`].
 pub async fn download_one(
-    client: &Client,
+    client: &HttpClient,
     semaphore: &Semaphore,
     country_code: &str,
     job: &DownloadJob,
     args: &AsyncArgs,
 ) -> Option<FlagOutcome> {
-    let fetched = get_flag_and_file_name(client, semaphore, country_code, job, args).await;
+    let names = NameClaims::default();
+    download_one_claiming(client, semaphore, country_code, job, args, &names).await
+}
+
+/// [`download_one`] as one code of a run: with `--metadata`, the flag is
+/// saved only if its file name is not in `names` yet for another code
+/// (case-folded); else it is an error naming that code, and nothing is
+/// saved.
+pub async fn download_one_claiming(
+    client: &HttpClient,
+    semaphore: &Semaphore,
+    country_code: &str,
+    job: &DownloadJob,
+    args: &AsyncArgs,
+    names: &NameClaims,
+) -> Option<FlagOutcome> {
+    let fetched = get_flag_and_file_name(client, semaphore, country_code, job, args, names).await;
     match fetched {
         Ok((image, file_name)) => {
             Some(save_in_background(&job.dest_dir, file_name, image, country_code).await)
@@ -272,7 +309,7 @@ pub async fn download_one(
 
 /// Fetch one flag's bytes: one attempt, no retry, no permit.
 pub async fn get_flag(
-    client: &Client,
+    client: &HttpClient,
     base_url: &str,
     country_code: &str,
 ) -> Result<Vec<u8>, FetchError> {
@@ -282,13 +319,49 @@ pub async fn get_flag(
 
 /// Fetch one code's `metadata.json`: one attempt, no retry, no permit.
 pub async fn get_metadata(
-    client: &Client,
+    client: &HttpClient,
     base_url: &str,
     country_code: &str,
 ) -> Result<Vec<u8>, FetchError> {
     // The JSON is checked by whoever reads it; its type does not matter.
     let (metadata, _content_type) = get_body(client, &metadata_url(base_url, country_code)).await?;
     Ok(metadata)
+}
+
+/// The one client of a run: reqwest's async `Client` (a pool of keep-alive
+/// connections, shared by every task: clones share it), and the same
+/// settings without a pool, for the one retry of a GET whose reused
+/// connection turned out to be closed before any byte of the answer.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    pooled: Client,
+    fresh: Client,
+}
+
+impl HttpClient {
+    /// Two reqwest clients made elsewhere (tests build theirs without
+    /// timers): `fresh` should keep no idle connection.
+    pub fn from_clients(pooled: Client, fresh: Client) -> Self {
+        HttpClient { pooled, fresh }
+    }
+
+    /// Send a GET and await the status line and headers. If the pooled
+    /// connection was closed under it (the server may close an idle
+    /// keep-alive connection at any time, and its FIN can come too late to
+    /// be seen), send it again, once, at once, on a new connection: a GET
+    /// may be (RFC 9112 section 9.3.1). That is not one of `--retries`.
+    async fn send(&self, url: &str) -> Result<Response, FetchError> {
+        let transport = |error: &reqwest::Error| FetchError::Transport(error_chain(error));
+        match self.pooled.get(url).send().await {
+            Err(error) if is_stale_connection(&error) => self
+                .fresh
+                .get(url)
+                .send()
+                .await
+                .map_err(|error| transport(&error)),
+            other => other.map_err(|error| transport(&error)),
+        }
+    }
 }
 
 /// Build the one client of a run, with the settings every model uses: a
@@ -300,7 +373,15 @@ pub async fn get_metadata(
 /// new connection, 676 times at `-e -m 676`.
 ///
 /// The lookup blocks: call this before the runtime starts, not on it.
-pub fn http_client(job: &DownloadJob) -> Result<Client, SetupError> {
+pub fn http_client(job: &DownloadJob) -> Result<HttpClient, SetupError> {
+    Ok(HttpClient {
+        pooled: reqwest_client(job, true)?,
+        fresh: reqwest_client(job, false)?,
+    })
+}
+
+/// One reqwest client for `job`, keeping idle connections when `pooled`.
+fn reqwest_client(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError> {
     let mut builder = Client::builder()
         .timeout(job.timeout)
         .connect_timeout(job.timeout)
@@ -319,6 +400,9 @@ pub fn http_client(job: &DownloadJob) -> Result<Client, SetupError> {
         for certificate in certificates {
             builder = builder.add_root_certificate(certificate);
         }
+    }
+    if !pooled {
+        builder = builder.pool_max_idle_per_host(0);
     }
     builder
         .build()
@@ -354,13 +438,15 @@ enum Stop {
 }
 
 /// The flag's bytes and the name to save it under: `{CC}.gif`, or with
-/// `--metadata` the country's name from a second request.
+/// `--metadata` the country's name from a second request, claimed in
+/// `names` for this code.
 async fn get_flag_and_file_name(
-    client: &Client,
+    client: &HttpClient,
     semaphore: &Semaphore,
     country_code: &str,
     job: &DownloadJob,
     args: &AsyncArgs,
+    names: &NameClaims,
 ) -> Result<(Vec<u8>, String), Stop> {
     let policy = job.retry_policy();
     // The first request, under a permit of its own.
@@ -381,6 +467,17 @@ async fn get_flag_and_file_name(
         .map_err(|error| Stop::BadMetadata(format!("bad metadata.json: {error}")))?;
     let file_name =
         country_file_name(&name).map_err(|error| Stop::BadMetadata(error.to_string()))?;
+    // Claim the name before the save is handed off (see
+    // `download_many_async`). No `.await` in between: on this one thread no
+    // other task can run between the check and the insert, and the lock
+    // keeps that true on any runtime. Claimed by the file name case-folded,
+    // because `Brazil.gif` and `BRAZIL.gif` are one file on a
+    // case-insensitive file system. A claim is never given back, even if
+    // the save then fails (both codes are then errors, and no file is
+    // counted that is not there): which code gets a name is decided once.
+    names
+        .claim(country_code, &name, &file_name)
+        .map_err(|taken| Stop::BadMetadata(taken.to_string()))?;
     Ok((image, file_name))
 }
 
@@ -468,15 +565,9 @@ async fn interrupt_requested() {
 }
 
 /// One GET: the status checked and the body read, as one attempt.
-async fn get_body(client: &Client, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
+async fn get_body(client: &HttpClient, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
     // Await the status line and headers; the body follows below.
-    let response = check_status(
-        client
-            .get(url)
-            .send()
-            .await
-            .map_err(|error| FetchError::Transport(error_chain(&error)))?,
-    )?;
+    let response = check_status(client.send(url).await?)?;
     let header = |name| {
         response
             .headers()

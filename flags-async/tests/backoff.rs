@@ -22,6 +22,17 @@ use tokio::time::{Duration, Instant};
 /// 50..100 ms (the default policy: 50 ms, doubled, with jitter), and it
 /// holds no permit while it waits: another task asking for the only permit
 /// gets it as soon as BR's first attempt ends, before any time has passed.
+/// A client without timers (the clock is paused), for both of its parts.
+fn test_client() -> flags_async::HttpClient {
+    let build = || {
+        reqwest::Client::builder()
+            .pool_idle_timeout(None)
+            .build()
+            .expect("a client without timers")
+    };
+    flags_async::HttpClient::from_clients(build(), build())
+}
+
 #[tokio::test(start_paused = true)]
 async fn backoff_follows_the_policy_and_releases_the_permit() {
     let mut config = ServerConfig::default();
@@ -33,10 +44,7 @@ async fn backoff_follows_the_policy_and_releases_the_permit() {
     let dest = tempfile::tempdir().expect("a temporary folder");
     let mut job = DownloadJob::new(vec!["BR".into()], server.base_url(), dest.path());
     job.retries = 3;
-    let client = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .expect("a client without timers");
+    let client = test_client();
     let semaphore = Semaphore::new(1);
     let args = AsyncArgs::default();
     let start = Instant::now();
@@ -76,10 +84,7 @@ async fn not_found_is_not_retried() {
     let dest = tempfile::tempdir().expect("a temporary folder");
     let mut job = DownloadJob::new(vec!["ZZ".into()], server.base_url(), dest.path());
     job.retries = 5;
-    let client = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .expect("a client without timers");
+    let client = test_client();
     let semaphore = Semaphore::new(1);
 
     let start = Instant::now();

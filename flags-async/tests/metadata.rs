@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use flags_async::{AsyncArgs, download_many_with};
-use flags_core::save::{TEMP_PREFIX, country_file_name};
-use flags_core::{DownloadJob, StatusCounter};
+use flags_async::{AsyncArgs, download_many_async, download_many_with, http_client};
+use flags_core::save::{BIDI_FORMATTING, TEMP_PREFIX, country_file_name};
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, StatusCounter};
 use flags_server::{Delay, FlagServer, ServerConfig, builtin_flag};
 
 const WITH_METADATA: AsyncArgs = AsyncArgs { metadata: true };
@@ -31,6 +31,54 @@ fn write_country(dir: &Path, code: &str, image: &[u8], metadata: &str) {
     std::fs::create_dir_all(&folder).expect("the code's folder can be made");
     std::fs::write(folder.join(format!("{code}.gif")), image).expect("the flag can be written");
     std::fs::write(folder.join("metadata.json"), metadata).expect("the metadata can be written");
+}
+
+/// Serve `countries` (code, flag bytes, country name) from a `--dir`, run
+/// `--metadata` on all their codes into `dest` at `-m 3`, and return the
+/// count with every outcome, as `-v` would print them.
+fn run_with_names(
+    countries: &[(&str, &[u8], &str)],
+    dest: &Path,
+) -> (StatusCounter, Vec<FlagOutcome>) {
+    let served = tempfile::tempdir().expect("a temporary folder");
+    for (code, image, country) in countries {
+        write_country(served.path(), code, image, &metadata_naming(country));
+    }
+    let server = FlagServer::start(ServerConfig {
+        dir: Some(served.path().to_path_buf()),
+        ..ServerConfig::default()
+    })
+    .expect("the server starts");
+    let mut codes: Vec<String> = countries
+        .iter()
+        .map(|(code, _, _)| code.to_ascii_uppercase())
+        .collect();
+    codes.sort();
+    let job = DownloadJob::new(codes, server.base_url(), dest).with_max_req(3);
+    let client = http_client(&job).expect("a client");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut outcomes = Vec::new();
+    let counter = runtime.block_on(download_many_async(
+        &job,
+        client,
+        &WITH_METADATA,
+        |outcome| outcomes.push(outcome),
+    ));
+    (counter, outcomes)
+}
+
+/// The codes that ended with `status`, sorted.
+fn codes_with(outcomes: &[FlagOutcome], status: DownloadStatus) -> Vec<String> {
+    let mut codes: Vec<String> = outcomes
+        .iter()
+        .filter(|outcome| outcome.status() == status)
+        .map(|outcome| outcome.country_code().to_string())
+        .collect();
+    codes.sort();
+    codes
 }
 
 /// Metadata with this `country`, JSON-escaped.
@@ -204,4 +252,181 @@ fn metadata_requests_share_the_same_cap() {
         })
         .collect();
     assert_eq!(files_in(dest.path()), expected);
+}
+
+/// BR, JP and DE all named "Brazil" (issue 12): the first code to claim the
+/// name saves `Brazil.gif`, the two others are errors naming it, so the
+/// report's one OK is the one file on disk, with the winner's bytes. A
+/// `Brazil.gif` left by an earlier run is overwritten, not a conflict.
+#[test]
+fn codes_sharing_a_country_name_save_one_flag_and_name_the_winner() {
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(
+        dest.path().join("Brazil.gif"),
+        b"GIF89a from an earlier run",
+    )
+    .expect("an old flag");
+    let countries: [(&str, &[u8], &str); 3] = [
+        ("br", b"GIF89a flag of BR", "Brazil"),
+        ("jp", b"GIF89a flag of JP", "Brazil"),
+        ("de", b"GIF89a flag of DE", "Brazil"),
+    ];
+
+    let (counter, outcomes) = run_with_names(&countries, dest.path());
+
+    assert_eq!(
+        counter,
+        StatusCounter {
+            ok: 1,
+            not_found: 0,
+            error: 2
+        }
+    );
+    let winners = codes_with(&outcomes, DownloadStatus::Ok);
+    let [winner] = winners.as_slice() else {
+        panic!("exactly one code saved: {outcomes:?}");
+    };
+    let winner_image = format!("GIF89a flag of {winner}").into_bytes();
+    assert_eq!(
+        files_in(dest.path()),
+        BTreeMap::from([("Brazil.gif".to_string(), winner_image)]),
+        "one file, the winner's flag"
+    );
+    let mut lines: Vec<String> = outcomes
+        .iter()
+        .filter(|outcome| outcome.status() == DownloadStatus::Error)
+        .map(ToString::to_string)
+        .collect();
+    lines.sort();
+    let mut expected: Vec<String> = ["BR", "DE", "JP"]
+        .into_iter()
+        .filter(|code| code != winner)
+        .map(|code| format!("{code} error: country name \"Brazil\" is already used by {winner}"))
+        .collect();
+    expected.sort();
+    assert_eq!(lines, expected);
+}
+
+/// Names that differ only by case, or by `_` for a space, are the same file
+/// on a case-insensitive file system: one flag each, and an error naming
+/// the other code and its spelling.
+#[test]
+fn names_differing_only_by_case_collide() {
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let countries: [(&str, &[u8], &str); 4] = [
+        ("br", b"GIF89a flag of BR", "Brazil"),
+        ("jp", b"GIF89a flag of JP", "BRAZIL"),
+        ("kr", b"GIF89a flag of KR", "South Korea"),
+        ("kp", b"GIF89a flag of KP", "south_KOREA"),
+    ];
+
+    let (counter, outcomes) = run_with_names(&countries, dest.path());
+
+    assert_eq!(
+        counter,
+        StatusCounter {
+            ok: 2,
+            not_found: 0,
+            error: 2
+        }
+    );
+    let files = files_in(dest.path());
+    assert_eq!(files.len(), 2, "{files:?}");
+    // Each pair: one file, with the bytes of the code that was counted OK,
+    // and one error line naming it.
+    for pair in [[0, 1], [2, 3]] {
+        let [(code_a, _, name_a), (code_b, _, name_b)] = pair.map(|index| countries[index]);
+        let ok_a = outcomes.iter().any(|outcome| {
+            outcome.country_code() == code_a.to_ascii_uppercase()
+                && outcome.status() == DownloadStatus::Ok
+        });
+        let (winner, winner_name, loser, loser_name) = if ok_a {
+            (code_a, name_a, code_b, name_b)
+        } else {
+            (code_b, name_b, code_a, name_a)
+        };
+        let (winner, loser) = (winner.to_ascii_uppercase(), loser.to_ascii_uppercase());
+        let file_name = country_file_name(winner_name).expect("a good name");
+        assert_eq!(
+            files.get(&file_name),
+            Some(&format!("GIF89a flag of {winner}").into_bytes())
+        );
+        let line = outcomes
+            .iter()
+            .find(|outcome| outcome.country_code() == loser)
+            .map(ToString::to_string);
+        assert_eq!(
+            line.as_deref(),
+            Some(
+                format!(
+                    "{loser} error: country name {loser_name:?} is already used by {winner} \
+                     (as {winner_name:?})"
+                )
+                .as_str()
+            )
+        );
+    }
+}
+
+/// A name holding a bidirectional formatting character (each of them) or a
+/// control character (BEL, ESC, DEL, a C1 one, a newline at the end) is an
+/// error for its code, saying why, and nothing is saved.
+#[test]
+fn bidi_and_control_characters_are_refused_and_nothing_is_saved() {
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let mut names: Vec<String> = BIDI_FORMATTING
+        .iter()
+        .map(|bidi| format!("Brazil{bidi}fig.exe"))
+        .collect();
+    let controls = [
+        "\u{7}Brazil",
+        "\u{1b}[2JBrazil",
+        "Bra\u{7f}zil",
+        "Bra\u{85}zil",
+        "Brazil\n",
+    ];
+    names.extend(controls.iter().map(|name| name.to_string()));
+    let codes: Vec<String> = (b'a'..=b'z')
+        .take(names.len())
+        .map(|letter| format!("q{}", char::from(letter)))
+        .collect();
+    let countries: Vec<(&str, &[u8], &str)> = codes
+        .iter()
+        .zip(&names)
+        .map(|(code, name)| (code.as_str(), b"GIF89a a flag".as_slice(), name.as_str()))
+        .collect();
+
+    let (counter, outcomes) = run_with_names(&countries, dest.path());
+
+    assert_eq!(
+        counter,
+        StatusCounter {
+            ok: 0,
+            not_found: 0,
+            error: names.len()
+        }
+    );
+    for outcome in &outcomes {
+        let message = outcome.error_message().unwrap_or_default();
+        let index = codes
+            .iter()
+            .position(|code| code.to_ascii_uppercase() == outcome.country_code())
+            .expect("one of our codes");
+        let reason = if index < BIDI_FORMATTING.len() {
+            "bidirectional formatting character"
+        } else {
+            "control character"
+        };
+        assert_eq!(
+            message,
+            format!("unsafe country name {:?}: {reason}", names[index])
+        );
+        assert!(
+            !message
+                .chars()
+                .any(|character| character.is_control() || BIDI_FORMATTING.contains(&character)),
+            "the message is safe to print"
+        );
+    }
+    assert_eq!(files_in(dest.path()), BTreeMap::new(), "nothing saved");
 }

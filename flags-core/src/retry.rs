@@ -258,13 +258,55 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// Whether an I/O error on sending a request says that the connection was
+/// closed under us (reset, aborted, broken pipe, closed before any byte of
+/// the answer), as when a server closes an idle keep-alive connection
+/// while the client is reusing it. Refused connections and timeouts are
+/// not: trying again at once would not help.
+pub fn is_stale_connection_kind(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        kind,
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+    )
+}
+
+/// [`is_stale_connection_kind`] for an error with a chain of causes
+/// (reqwest's): an I/O error of such a kind anywhere in it, or hyper's
+/// "connection closed before message completed".
+pub fn is_stale_connection(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && is_stale_connection_kind(io.kind())
+        {
+            return true;
+        }
+        if cause
+            .to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        current = cause.source();
+    }
+    false
+}
+
 /// How rustls begins the message of a certificate it refuses.
 const UNTRUSTED_CERTIFICATE: &str = "invalid peer certificate";
+/// What rustls says of an answer that is not TLS at all.
+const NOT_TLS: &str = "corrupt message of type InvalidContentType";
 
 /// One line for an error from an HTTP client: the messages of its chain of
 /// causes, the outermost dropped when it only repeats the URL. A server
 /// certificate that the client does not trust reads "certificate not
-/// trusted (...)", the TLS library's words in brackets.
+/// trusted (...)", the TLS library's words in brackets; a plain HTTP
+/// server asked for https, "the server did not answer TLS (is it plain
+/// http?): ...".
 ///
 /// ```
 /// let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "operation timed out");
@@ -301,6 +343,11 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     // ureq and reqwest): say first what it means for the user.
     if let Some(start) = text.find(UNTRUSTED_CERTIFICATE) {
         text = format!("certificate not trusted ({})", &text[start..]);
+    }
+    // rustls got bytes that are no TLS record: an `https://` URL (or a
+    // redirect to one) on a port that speaks plain HTTP.
+    if text.contains(NOT_TLS) {
+        text = format!("the server did not answer TLS (is it plain http?): {text}");
     }
     if in_body {
         format!("body: {text}")

@@ -17,6 +17,16 @@ pub const TEMP_PREFIX: &str = ".flag-";
 /// `.gif`.
 pub const MAX_NAME_BYTES: usize = 100;
 
+/// Unicode's bidirectional formatting characters, which
+/// [`country_file_name`] refuses: they reorder how the rest of a name is
+/// displayed (the "Trojan Source" trick), so a file name holding one may not
+/// read as what it is. The embeddings and overrides U+202A..U+202E, the
+/// isolates U+2066..U+2069, and the marks U+200E, U+200F and U+061C.
+pub const BIDI_FORMATTING: [char; 12] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+];
+
 /// The file a code's flag is saved as: `{CC}.gif`, upper case.
 ///
 /// ```
@@ -40,10 +50,17 @@ pub struct BadFileName {
 /// spaces turned to `_`, then `.gif`.
 ///
 /// The name comes from the server, so it is treated as hostile: it must be
-/// non-empty, at most [`MAX_NAME_BYTES`] long, and hold no path separator,
-/// no control character, and no `..`; a name starting with `.` is refused
-/// too (hidden files, `.` and `..`). Together these keep every saved file
-/// inside `--dest`.
+/// non-empty, at most [`MAX_NAME_BYTES`] long, and hold no path separator
+/// and no `..`; a name starting with `.` is refused too (hidden files, `.`
+/// and `..`). Together these keep every saved file inside `--dest`.
+///
+/// It must also hold no control character (anywhere, even at an end that
+/// trimming would remove) and none of Unicode's
+/// [`BIDI_FORMATTING`] characters: those cannot leave `--dest`, but they
+/// make a listing lie (U+202E, right-to-left override, makes the file
+/// `\u{202E}lizarB.gif` display as `fig.Brazil`) or a terminal misbehave
+/// (`\u{1b}[2J` clears it). The
+/// error quotes the name with `{:?}`, so printing it is safe too.
 ///
 /// ```
 /// use flags_core::save::country_file_name;
@@ -52,21 +69,41 @@ pub struct BadFileName {
 /// assert!(country_file_name("a/b").is_err());
 /// assert!(country_file_name("").is_err());
 /// assert!(country_file_name(&"x".repeat(10_000)).is_err());
+/// // Control characters, even where trimming would drop them.
+/// assert!(country_file_name("\u{7}Brazil").is_err());
+/// assert!(country_file_name("Brazil\n").is_err());
+/// assert!(country_file_name("\u{1b}[31mBrazil").is_err());
+/// // Bidirectional formatting characters, each one.
+/// for bidi in flags_core::save::BIDI_FORMATTING {
+///     assert!(country_file_name(&format!("Brazil{bidi}fig.exe")).is_err());
+/// }
+/// assert_eq!(
+///     country_file_name("\u{202E}lizarB").unwrap_err().to_string(),
+///     r#"unsafe country name "\u{202e}lizarB": bidirectional formatting character"#
+/// );
+/// // Letters of any script are fine.
+/// assert_eq!(country_file_name("Côte d'Ivoire").unwrap(), "Côte_d'Ivoire.gif");
+/// assert_eq!(country_file_name("مصر").unwrap(), "مصر.gif");
 /// ```
 pub fn country_file_name(country_name: &str) -> Result<String, BadFileName> {
     let refuse = |reason| BadFileName {
         name: country_name.chars().take(40).collect(),
         reason,
     };
+    // Invisible characters are looked for in the whole name, before
+    // trimming: a name the server sent with one is not to be trusted.
+    if country_name.chars().any(char::is_control) {
+        return Err(refuse("control character"));
+    }
+    if country_name.contains(BIDI_FORMATTING) {
+        return Err(refuse("bidirectional formatting character"));
+    }
     let name = country_name.trim();
     if name.is_empty() {
         return Err(refuse("empty"));
     }
     if name.len() > MAX_NAME_BYTES {
         return Err(refuse("too long"));
-    }
-    if name.chars().any(|character| character.is_control()) {
-        return Err(refuse("control character"));
     }
     if name.contains(['/', '\\', ':']) {
         return Err(refuse("path separator"));
@@ -75,6 +112,120 @@ pub fn country_file_name(country_name: &str) -> Result<String, BadFileName> {
         return Err(refuse("dot name"));
     }
     Ok(format!("{}.gif", name.replace(' ', "_")))
+}
+
+/// The file names already claimed in one run, each by the code that claimed
+/// it first: with `--metadata`, two codes whose country names give the same
+/// file would otherwise overwrite each other's flag, one after the other,
+/// and both be counted as saved.
+///
+/// [`claim`](Self::claim) checks and records a name in one step, under a
+/// lock, so that however many tasks or threads claim at once, exactly one
+/// wins each name. Claim before saving, and save only what was won: then
+/// every flag counted as saved is a file of its own. A file that was in the
+/// folder before the run is not a claim: it is overwritten, as any flag is.
+///
+/// Names are compared case-folded, as the file names they become: on a
+/// case-insensitive file system (macOS and Windows by default) `Brazil.gif`
+/// and `BRAZIL.gif` are one file. Names are not Unicode-normalized, so two
+/// spellings of `é` (one character, or `e` and a combining accent) are two
+/// names here, though a file system that normalizes (APFS) sees one file.
+///
+/// ```
+/// use flags_core::save::NameClaims;
+/// let claims = NameClaims::default();
+/// assert!(claims.claim("BR", "Brazil", "Brazil.gif").is_ok());
+/// // The same code again is no conflict.
+/// assert!(claims.claim("BR", "Brazil", "Brazil.gif").is_ok());
+/// assert_eq!(
+///     claims.claim("JP", "Brazil", "Brazil.gif").unwrap_err().to_string(),
+///     r#"country name "Brazil" is already used by BR"#
+/// );
+/// // Another case is the same file on a case-insensitive file system.
+/// assert_eq!(
+///     claims.claim("DE", "BRAZIL", "BRAZIL.gif").unwrap_err().to_string(),
+///     r#"country name "BRAZIL" is already used by BR (as "Brazil")"#
+/// );
+/// assert!(claims.claim("JP", "Japan", "Japan.gif").is_ok());
+/// ```
+#[derive(Debug, Default)]
+pub struct NameClaims {
+    /// Case-folded file name → (code, country name) of the code that has it.
+    /// A `Mutex`, not a `RefCell`: the claims are shared by every task or
+    /// thread of the run, and the check and the insert must be one step.
+    claimed: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+}
+
+impl NameClaims {
+    /// Claim `file_name` (made of `country_name`) for `country_code`: `Ok`
+    /// if it was free or is already this code's, else [`NameTaken`] naming
+    /// the code that has it. The lock is held only for this call, and never
+    /// across a wait, so a claim costs well under a microsecond.
+    pub fn claim(
+        &self,
+        country_code: &str,
+        country_name: &str,
+        file_name: &str,
+    ) -> Result<(), NameTaken> {
+        // A panic elsewhere while the lock was held cannot leave the map
+        // half updated (an insert is all or nothing), so a poisoned lock is
+        // used as it is.
+        let mut claimed = self
+            .claimed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match claimed.entry(fold_case(file_name)) {
+            std::collections::hash_map::Entry::Vacant(free) => {
+                free.insert((country_code.to_string(), country_name.to_string()));
+                Ok(())
+            }
+            std::collections::hash_map::Entry::Occupied(taken) => {
+                let (owner, owner_name) = taken.get();
+                if owner == country_code {
+                    return Ok(());
+                }
+                Err(NameTaken {
+                    name: country_name.to_string(),
+                    owner: owner.clone(),
+                    owner_name: owner_name.clone(),
+                })
+            }
+        }
+    }
+}
+
+/// A name folded the way a case-insensitive file system may compare it.
+/// Upper then lower case folds more than lower case alone (`ß` and `SS`,
+/// `ς` and `σ` become one): a false match only refuses a name, a missed one
+/// loses a flag.
+fn fold_case(name: &str) -> String {
+    name.to_uppercase().to_lowercase()
+}
+
+/// A country name whose file another code of the run has already claimed
+/// (see [`NameClaims`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "country name {name:?} is already used by {owner}{}",
+    differently(name, owner_name)
+)]
+pub struct NameTaken {
+    /// The name the later code was given.
+    pub name: String,
+    /// The code that claimed the file first.
+    pub owner: String,
+    /// The name that code was given (the same, or the same but for case or
+    /// `_` for spaces).
+    pub owner_name: String,
+}
+
+/// ` (as "Brazil")` when the first code's name is spelled differently.
+fn differently(name: &str, owner_name: &str) -> String {
+    if name == owner_name {
+        String::new()
+    } else {
+        format!(" (as {owner_name:?})")
+    }
 }
 
 /// Save `image` as `dest_dir/file_name`, atomically, and return its length.
@@ -99,13 +250,36 @@ pub fn save_flag(dest_dir: &Path, file_name: &str, image: &[u8]) -> io::Result<u
     // get the usual permissions of a new file (0666 less the umask).
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut temporary = builder.tempfile_in(dest_dir)?;
-    temporary.write_all(image)?;
-    temporary.flush()?;
+    // Errors name the flag's file, not the temporary one, which is gone by
+    // the time anyone reads the message.
+    let about_target = |error: io::Error| naming(&target, error);
+    let mut temporary = builder.tempfile_in(dest_dir).map_err(about_target)?;
+    temporary.write_all(image).map_err(about_target)?;
+    temporary.flush().map_err(about_target)?;
     // `persist` renames over any older flag of the same name. On error the
     // temporary file is still owned by the error and removed on drop.
-    temporary.persist(&target).map_err(|error| error.error)?;
+    temporary
+        .persist(&target)
+        .map_err(|error| about_target(error.error))?;
     Ok(image.len() as u64)
+}
+
+/// `error` about `path`, with the system's reason ([`system_reason`]).
+fn naming(path: &Path, error: io::Error) -> io::Error {
+    let reason = system_reason(&error);
+    io::Error::new(error.kind(), format!("{}: {reason}", path.display()))
+}
+
+/// The system's reason for `error`, without the temporary file's path that
+/// `tempfile` adds to it ("... at path /dest/.flag-x.tmp").
+fn system_reason(error: &io::Error) -> String {
+    // `tempfile` wraps the system's error in one of its own, private, that
+    // prints as "{reason} at path {path}": keep the reason.
+    let text = error.to_string();
+    match text.find(" at path ") {
+        Some(end) => text[..end].to_string(),
+        None => text,
+    }
 }
 
 /// `dest_dir/file_name`, if `file_name` is one plain path component.
@@ -145,4 +319,36 @@ pub fn prepare_dest(dest_dir: &Path) -> io::Result<()> {
         .prefix(TEMP_PREFIX)
         .tempfile_in(dest_dir)
         .map(drop)
+        .map_err(|error| {
+            let reason = system_reason(&error);
+            io::Error::new(error.kind(), format!("it cannot be written to ({reason})"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder nothing can be created in (even by root): `/proc/self`.
+    #[cfg(target_os = "linux")]
+    const UNWRITABLE: &str = "/proc/self";
+
+    /// The messages name what the user asked for, never the temporary file,
+    /// which no longer exists when the message is read.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn errors_name_the_flag_and_the_folder_not_the_temporary_file() {
+        let dest = Path::new(UNWRITABLE);
+        let saving = save_flag(dest, "BR.gif", b"GIF89a").expect_err("cannot write there");
+        let message = saving.to_string();
+        assert!(message.starts_with("/proc/self/BR.gif: "), "{message}");
+        assert!(!message.contains(TEMP_PREFIX), "{message}");
+        let preparing = prepare_dest(dest).expect_err("cannot write there");
+        let message = preparing.to_string();
+        assert!(
+            message.starts_with("it cannot be written to ("),
+            "{message}"
+        );
+        assert!(!message.contains(TEMP_PREFIX), "{message}");
+    }
 }

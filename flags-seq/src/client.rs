@@ -29,6 +29,7 @@ use std::path::Path;
 
 use flags_core::retry::{
     FetchError, MAX_BODY_BYTES, check_body, check_encoding, check_gif, error_chain,
+    is_stale_connection_kind,
 };
 use flags_core::url::{flag_url, lookup_host};
 use flags_core::{DownloadJob, SetupError};
@@ -59,6 +60,10 @@ pub const MAX_DRAIN_BYTES: u64 = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     agent: Agent,
+    /// The same client without a pool: every call on it opens a new
+    /// connection. For the one retry of a request whose reused connection
+    /// turned out to be closed (see [`BlockingClient::get_flag`]).
+    fresh: Agent,
     /// Read error bodies to their end, so their connections are reused.
     drain_error_bodies: bool,
 }
@@ -114,35 +119,51 @@ impl HttpClient {
         job: &DownloadJob,
         settings: ClientSettings,
     ) -> Result<HttpClient, SetupError> {
-        let mut config = Config::builder()
-            // A 404 or a 503 is an answer to judge, not an error.
-            .http_status_as_error(false)
-            // The deadline of the whole call, body included: a server that
-            // drips its body one byte at a time is cut off at `--timeout`.
-            .timeout_global(Some(job.timeout))
-            .max_redirects(MAX_REDIRECTS)
-            .max_redirects_will_error(true)
-            .tls_config(tls_config(job.ca_cert.as_deref())?);
-        if settings.small_buffers {
-            config = config
-                .input_buffer_size(INPUT_BUFFER_BYTES)
-                .output_buffer_size(OUTPUT_BUFFER_BYTES)
-                .max_response_header_size(MAX_HEAD_BYTES);
-        }
-        if settings.pool_per_thread {
-            config = config
-                .max_idle_connections(job.max_req.max(1))
-                .max_idle_connections_per_host(job.max_req.max(1));
-        }
-        let config = config.build();
-        let agent = if settings.known_addresses {
-            let resolver = KnownAddresses::for_base_url(&job.base_url);
-            Agent::with_parts(config, DefaultConnector::default(), resolver)
-        } else {
-            Agent::new_with_config(config)
+        let tls = tls_config(job.ca_cert.as_deref())?;
+        // The settings of both agents; `pooled` says whether idle
+        // connections are kept for reuse.
+        let config = |pooled: bool| {
+            let mut config = Config::builder()
+                // A 404 or a 503 is an answer to judge, not an error.
+                .http_status_as_error(false)
+                // The deadline of the whole call, body included: a server
+                // that drips its body one byte at a time is cut off at
+                // `--timeout`.
+                .timeout_global(Some(job.timeout))
+                .max_redirects(MAX_REDIRECTS)
+                .max_redirects_will_error(true)
+                .tls_config(tls.clone());
+            if settings.small_buffers {
+                config = config
+                    .input_buffer_size(INPUT_BUFFER_BYTES)
+                    .output_buffer_size(OUTPUT_BUFFER_BYTES)
+                    .max_response_header_size(MAX_HEAD_BYTES);
+            }
+            if !pooled {
+                config = config
+                    .max_idle_connections(0)
+                    .max_idle_connections_per_host(0);
+            } else if settings.pool_per_thread {
+                config = config
+                    .max_idle_connections(job.max_req.max(1))
+                    .max_idle_connections_per_host(job.max_req.max(1));
+            }
+            config.build()
+        };
+        let resolver = settings
+            .known_addresses
+            .then(|| KnownAddresses::for_base_url(&job.base_url));
+        let agent = |pooled: bool| match &resolver {
+            Some(resolver) => Agent::with_parts(
+                config(pooled),
+                DefaultConnector::default(),
+                resolver.clone(),
+            ),
+            None => Agent::new_with_config(config(pooled)),
         };
         Ok(HttpClient {
-            agent,
+            agent: agent(true),
+            fresh: agent(false),
             drain_error_bodies: settings.drain_error_bodies,
         })
     }
@@ -152,11 +173,19 @@ impl BlockingClient for HttpClient {
     fn get_flag(&self, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError> {
         // Blocks this thread: look up (from memory), connect or take a
         // pooled connection, send the request, wait for the head.
-        let mut response = self
-            .agent
-            .get(flag_url(base_url, country_code))
-            .call()
-            .map_err(|error| FetchError::Transport(transport_error(&error)))?;
+        let url = flag_url(base_url, country_code);
+        let mut response = match self.agent.get(&url).call() {
+            // The connection taken from the pool was closed by the server
+            // (it may close an idle keep-alive connection at any time, and
+            // its FIN can arrive after we checked): nothing of the answer
+            // came back, and a GET may be sent again. Once, at once, on a
+            // new connection; not a `--retries` attempt, not shown.
+            Err(ureq::Error::Io(error)) if is_stale_connection_kind(error.kind()) => {
+                self.fresh.get(&url).call()
+            }
+            other => other,
+        }
+        .map_err(|error| FetchError::Transport(transport_error(&error)))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -269,7 +298,7 @@ fn tls_config(ca_cert: Option<&Path>) -> Result<TlsConfig, SetupError> {
 /// The base URL's host is looked up once, when the client is built
 /// ([`lookup_host`]); an IP address needs no lookup. Any other host (a
 /// redirect elsewhere) goes to ureq's own resolver.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct KnownAddresses {
     /// The host and port of the base URL, and its addresses.
     known: Option<(String, u16, Vec<SocketAddr>)>,

@@ -111,7 +111,10 @@ pub trait BlockingClient: Sync {
     /// Fetch one flag's bytes: one attempt, no retry. 200 with a body is
     /// `Ok`; 404 is [`FetchError::NotFound`]; any other status, a timeout
     /// (the whole request, body included, within `--timeout`), a body over
-    /// the 10 MiB cap or cut short is another [`FetchError`].
+    /// the 10 MiB cap or cut short is another [`FetchError`]. A request that
+    /// fails on a reused keep-alive connection before any byte of the
+    /// answer is sent again once, at once, on a new connection (RFC 9112
+    /// section 9.3.1: a GET may be); that is not one of `--retries`.
     fn get_flag(&self, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError>;
 }
 

@@ -4,12 +4,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Sleep;
 
 use crate::config::DRIP_INTERVAL;
@@ -108,6 +109,20 @@ pub(crate) struct FlagBody {
     /// True once the body has been cut or has handed out its last piece.
     done: bool,
     in_flight: Option<InFlight>,
+    /// Told when the body is dropped, that is once hyper has sent it (or
+    /// given up on it): the connection then closes (see
+    /// [`ServerConfig::close_after_response`](crate::ServerConfig::close_after_response)).
+    sent: Option<Arc<Notify>>,
+}
+
+impl Drop for FlagBody {
+    fn drop(&mut self) {
+        if let Some(sent) = &self.sent {
+            // `notify_one` keeps the permit if nobody waits yet, so the
+            // connection task sees it whenever it looks.
+            sent.notify_one();
+        }
+    }
 }
 
 impl FlagBody {
@@ -141,7 +156,14 @@ impl FlagBody {
             cut_armed: false,
             done: false,
             in_flight,
+            sent: None,
         }
+    }
+
+    /// Tell `sent` when this body is done with (sent, cut or abandoned).
+    pub(crate) fn notify_when_sent(mut self, sent: Arc<Notify>) -> Self {
+        self.sent = Some(sent);
+        self
     }
 
     /// Makes the body end, cutting the connection, as soon as the server

@@ -79,6 +79,11 @@ struct Arguments {
     #[arg(long, requires = "port")]
     slow_body: bool,
 
+    /// Close each connection right after its response, without a
+    /// Connection: close header (clients must retry on a new connection).
+    #[arg(long, requires = "port")]
+    close_after_response: bool,
+
     /// Probability of sending the body one byte every 0.5 s (a flag would
     /// take an hour), to catch clients whose timeout misses the body.
     #[arg(long, value_name = "P", value_parser = parse_probability, requires = "port")]
@@ -175,6 +180,7 @@ impl Arguments {
                 huge_rate: self.huge_rate.unwrap_or(0.0),
                 status_rates: self.status_rates,
                 slow_body: self.slow_body,
+                close_after_response: self.close_after_response,
                 drip_rate: self.drip_rate.unwrap_or(0.0),
                 ..base
             },

@@ -272,6 +272,11 @@ pub struct ServerConfig {
     /// [`Fault::Delay`], which replaces it. A query string does not change
     /// the code a request counts for: `/flags/br/br.gif?hop=1` is `br`.
     pub scripted: BTreeMap<String, Vec<Fault>>,
+    /// Close every connection right after its first response, without
+    /// saying so (no `Connection: close`), as some servers and proxies do:
+    /// a client that reuses a pooled connection finds it closed, and must
+    /// try again on a new one.
+    pub close_after_response: bool,
     /// Speak HTTPS with this identity instead of plain HTTP, on the same
     /// port. Clients must trust [`TlsIdentity::cert_pem`].
     pub tls: Option<TlsIdentity>,

@@ -31,7 +31,7 @@ pub use output::check_unwritable_output;
 #[cfg(unix)]
 pub use retries::check_interrupt_in_backoff;
 pub use retries::check_retry_after_floor;
-pub use shapes::{check_redirects_and_chunked, check_wrong_bodies};
+pub use shapes::{check_closing_server, check_redirects_and_chunked, check_wrong_bodies};
 pub use tls::{check_tls, check_tls_binary};
 
 /// A model's `download_many`, as the contract check calls it.
@@ -69,6 +69,7 @@ pub fn check_model(
     check_redirects_and_chunked(download_many, max_req)?;
     check_wrong_bodies(download_many, max_req)?;
     check_retry_after_floor(download_many, max_req)?;
+    check_closing_server(download_many, max_req)?;
     Ok(())
 }
 

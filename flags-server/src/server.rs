@@ -37,7 +37,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::{Delivery, FlagBody};
@@ -535,8 +535,24 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service_shutdown = shutdown.clone();
-    let service =
-        service_fn(move |request| handle(request, Arc::clone(&shared), service_shutdown.clone()));
+    // A server that closes each connection after its response (without
+    // saying so in a `Connection: close`): each response's body tells this
+    // when it is sent, and the connection is then closed below.
+    let sent = Arc::new(Notify::new());
+    let close_after_response = shared.config.close_after_response;
+    let service_sent = Arc::clone(&sent);
+    let service = service_fn(move |request| {
+        let answer = handle(request, Arc::clone(&shared), service_shutdown.clone());
+        let sent = Arc::clone(&service_sent);
+        async move {
+            let response = answer.await?;
+            Ok::<_, NoResponse>(if close_after_response {
+                response.map(|body| body.notify_when_sent(sent))
+            } else {
+                response
+            })
+        }
+    });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
@@ -556,6 +572,13 @@ where
         // Shutdown: let hyper finish the response in progress and close the
         // connection (an idle keep-alive connection closes at once).
         () = stopped(&mut shutdown) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+        // `close_after_response`: the first response is sent, its head
+        // without `Connection: close`; hyper flushes it and closes. A client
+        // that reuses the connection finds it closed.
+        () = sent.notified(), if close_after_response => {
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         }

@@ -12,11 +12,12 @@
 //! side.
 
 use std::io::Read;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use flags_core::retry::{
     FetchError, MAX_BODY_BYTES, body_capacity, check_body, check_encoding, check_gif, check_status,
-    error_chain,
+    error_chain, is_stale_connection,
 };
 use flags_core::url::{flag_url, lookup_host};
 use flags_core::{DownloadJob, SetupError};
@@ -30,6 +31,12 @@ use reqwest::blocking::{Client, Response};
 #[derive(Debug, Clone)]
 pub struct ReqwestClient {
     client: Client,
+    /// The same settings without a pool, for the one retry of a request
+    /// whose reused connection was closed under it. Built on first need:
+    /// each blocking client starts a runtime thread of its own.
+    fresh: Arc<OnceLock<Result<Client, String>>>,
+    /// What `fresh` is built from.
+    job: Arc<DownloadJob>,
     /// `--timeout`, the deadline of each whole request.
     timeout: Duration,
 }
@@ -37,48 +44,71 @@ pub struct ReqwestClient {
 impl ReqwestClient {
     /// Build the client of a run. This starts reqwest's runtime thread.
     pub fn new(job: &DownloadJob) -> Result<ReqwestClient, SetupError> {
-        let mut builder = Client::builder()
-            .timeout(job.timeout)
-            .connect_timeout(job.timeout)
-            // Probes find dead peers on connections idle for minutes; a
-            // run lasts seconds, and each setting is a system call more.
-            .tcp_keepalive(None)
-            .tcp_keepalive_interval(None)
-            .tcp_keepalive_retries(None);
-        if let Some((host, addresses)) = lookup_host(&job.base_url) {
-            builder = builder.resolve_to_addrs(&host, &addresses);
-        }
-        if let Some(path) = &job.ca_cert {
-            let cannot = |reason: String| {
-                SetupError::Client(format!("--cacert {}: {reason}", path.display()))
-            };
-            let pem = flags_core::cli::read_ca_file(path).map_err(cannot)?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|error| cannot(error_chain(&error)))?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let client = builder
-            .build()
-            .map_err(|error| SetupError::Client(error_chain(&error)))?;
         Ok(ReqwestClient {
-            client,
+            client: build(job, true)?,
+            fresh: Arc::new(OnceLock::new()),
+            job: Arc::new(job.clone()),
             timeout: job.timeout,
         })
     }
+
+    /// Send the GET; if a pooled connection turns out to be closed before
+    /// any byte of the answer, once more on a new connection.
+    fn send(&self, url: &str) -> Result<Response, FetchError> {
+        let transport = |error: &reqwest::Error| FetchError::Transport(error_chain(error));
+        match self.client.get(url).send() {
+            Err(error) if is_stale_connection(&error) => {
+                let fresh = self
+                    .fresh
+                    .get_or_init(|| build(&self.job, false).map_err(|error| error.to_string()));
+                match fresh {
+                    Ok(fresh) => fresh.get(url).send().map_err(|error| transport(&error)),
+                    Err(_) => Err(transport(&error)),
+                }
+            }
+            other => other.map_err(|error| transport(&error)),
+        }
+    }
+}
+
+/// reqwest's blocking client for `job`, keeping idle connections for reuse
+/// when `pooled`.
+fn build(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError> {
+    let mut builder = Client::builder()
+        .timeout(job.timeout)
+        .connect_timeout(job.timeout)
+        // Probes find dead peers on connections idle for minutes; a
+        // run lasts seconds, and each setting is a system call more.
+        .tcp_keepalive(None)
+        .tcp_keepalive_interval(None)
+        .tcp_keepalive_retries(None);
+    if let Some((host, addresses)) = lookup_host(&job.base_url) {
+        builder = builder.resolve_to_addrs(&host, &addresses);
+    }
+    if let Some(path) = &job.ca_cert {
+        let cannot =
+            |reason: String| SetupError::Client(format!("--cacert {}: {reason}", path.display()));
+        let pem = flags_core::cli::read_ca_file(path).map_err(cannot)?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|error| cannot(error_chain(&error)))?;
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    if !pooled {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    builder
+        .build()
+        .map_err(|error| SetupError::Client(error_chain(&error)))
 }
 
 impl BlockingClient for ReqwestClient {
     fn get_flag(&self, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError> {
         let deadline = Instant::now() + self.timeout;
-        let response = self
-            .client
-            .get(flag_url(base_url, country_code))
-            // Sends the request to reqwest's runtime thread, then blocks
-            // this thread on a channel until the head comes back.
-            .send()
-            .map_err(|error| FetchError::Transport(error_chain(&error)))?;
+        // Sends the request to reqwest's runtime thread, then blocks this
+        // thread on a channel until the head comes back.
+        let response = self.send(&flag_url(base_url, country_code))?;
         let status = response.status();
         check_status(
             status.as_u16(),

@@ -76,3 +76,44 @@ pub fn check_wrong_bodies(download_many: &dyn DownloadMany, max_req: usize) -> R
     expect_counter(scenario, download_many(&job), expected)?;
     check_saved_files(scenario, dest.path(), &["BR", "JP"])
 }
+
+/// A server that closes every connection after its response, without a
+/// `Connection: close`: a client that reuses a pooled connection finds it
+/// closed, and must send that GET again, once, on a new connection. Every
+/// flag is saved, no error; the server saw one request per code (a
+/// request the client sent again never reached it the first time).
+pub fn check_closing_server(
+    download_many: &dyn DownloadMany,
+    max_req: usize,
+) -> Result<(), String> {
+    let scenario = "a server that closes after each response";
+    let config = ServerConfig {
+        close_after_response: true,
+        ..ServerConfig::default()
+    };
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let mut codes: Vec<&str> = flags_core::countries::all_cc()
+        .into_iter()
+        .take(60)
+        .collect();
+    let good = codes.clone();
+    codes.extend(super::MISSING_CODES);
+    let job = job_for(&codes, &server, dest.path(), max_req);
+    let expected = StatusCounter {
+        ok: good.len(),
+        not_found: super::MISSING_CODES.len(),
+        error: 0,
+    };
+    expect_counter(scenario, download_many(&job), expected)?;
+    check_saved_files(scenario, dest.path(), &good)?;
+    let stats = server.stats();
+    if stats.requests != codes.len() as u64 {
+        return Err(format!(
+            "{scenario}: {} requests for {} codes",
+            stats.requests,
+            codes.len()
+        ));
+    }
+    Ok(())
+}

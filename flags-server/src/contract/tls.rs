@@ -139,5 +139,27 @@ pub fn check_tls_binary(model: &ModelBinary<'_>) -> Result<(), String> {
             output.status
         ));
     }
-    check_saved_files("tls binary, wrong CA", wrong_dest.path(), &[])
+    check_saved_files("tls binary, wrong CA", wrong_dest.path(), &[])?;
+
+    // `https://` to a server that speaks plain HTTP: a line that says so.
+    let plain = super::start(ServerConfig::default())?;
+    let plain_url = format!("https://{}/flags", plain.addr());
+    let plain_dest = temp_dir()?;
+    let output = std::process::Command::new(model.program)
+        .args(model.extra_args)
+        .args(["-s", plain_url.as_str(), "-v", "-d"])
+        .arg(plain_dest.path())
+        .arg("BR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|error| format!("tls binary: cannot run the model: {error}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let expected = "BR error: the server did not answer TLS (is it plain http?)";
+    if !stdout.lines().any(|line| line.starts_with(expected)) || output.status.code() != Some(1) {
+        return Err(format!(
+            "tls binary, https to plain http: exit {}, no line {expected:?} in\n{stdout}",
+            output.status
+        ));
+    }
+    check_saved_files("tls binary, https to plain http", plain_dest.path(), &[])
 }
