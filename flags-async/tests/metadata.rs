@@ -430,3 +430,36 @@ fn bidi_and_control_characters_are_refused_and_nothing_is_saved() {
     }
     assert_eq!(files_in(dest.path()), BTreeMap::new(), "nothing saved");
 }
+
+/// The same collision from the built-in server's own fault option
+/// (`flags-server --country-name jp=Brazil`), as a user reproduces it: BR
+/// and JP both "Brazil", CN its own name: 2 OK, 1 error, 2 files.
+#[test]
+fn a_server_that_names_two_codes_alike_saves_one_of_them() {
+    let mut config = ServerConfig::default();
+    config
+        .country_names
+        .insert("jp".to_string(), "Brazil".to_string());
+    let server = FlagServer::start(config).expect("the server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let codes = vec!["BR".to_string(), "CN".to_string(), "JP".to_string()];
+    let job = DownloadJob::new(codes, server.base_url(), dest.path()).with_max_req(1);
+
+    let counter = download_many_with(&job, &WITH_METADATA).expect("the run starts");
+
+    assert_eq!(
+        counter,
+        StatusCounter {
+            ok: 2,
+            not_found: 0,
+            error: 1,
+        }
+    );
+    let names: Vec<String> = files_in(dest.path()).into_keys().collect();
+    assert_eq!(names, ["Brazil.gif", "China.gif"]);
+    // One at a time, in code order: BR claimed the name first.
+    assert_eq!(
+        files_in(dest.path())["Brazil.gif"],
+        builtin_flag("BR").expect("a built-in flag")
+    );
+}

@@ -79,6 +79,11 @@ struct Arguments {
     #[arg(long, requires = "port")]
     slow_body: bool,
 
+    /// Serve this country name in CC's metadata.json, e.g. jp=Brazil
+    /// (repeatable; two codes with one name test a client's --metadata).
+    #[arg(long = "country-name", value_name = "CC=NAME", value_parser = parse_country_name, requires = "port")]
+    country_names: Vec<(String, String)>,
+
     /// Close each connection right after its response, without a
     /// Connection: close header (clients must retry on a new connection).
     #[arg(long, requires = "port")]
@@ -105,6 +110,16 @@ fn parse_probability(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(probability) if (0.0..=1.0).contains(&probability) => Ok(probability),
         _ => Err(format!("{text:?} is not a probability from 0 to 1")),
+    }
+}
+
+/// Reads a `CC=NAME` pair such as `jp=Brazil` (the code in any case).
+fn parse_country_name(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((code, name)) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Ok((code.to_ascii_lowercase(), name.to_string()))
+        }
+        _ => Err(format!("{text:?} is not CC=NAME, e.g. jp=Brazil")),
     }
 }
 
@@ -181,6 +196,7 @@ impl Arguments {
                 status_rates: self.status_rates,
                 slow_body: self.slow_body,
                 close_after_response: self.close_after_response,
+                country_names: self.country_names.into_iter().collect(),
                 drip_rate: self.drip_rate.unwrap_or(0.0),
                 ..base
             },
@@ -406,6 +422,34 @@ mod tests {
         assert!(parse_status_rate("503").is_err());
         assert!(parse_status_rate("99:0.1").is_err());
         assert!(parse_status_rate("503:2").is_err());
+        assert_eq!(
+            parse_country_name("JP=Brazil"),
+            Ok(("jp".to_string(), "Brazil".to_string()))
+        );
+        assert!(parse_country_name("Japan=Brazil").is_err());
+        assert!(parse_country_name("jp").is_err());
+    }
+
+    /// `--country-name` and `--close-after-response` reach the server's
+    /// configuration.
+    #[test]
+    fn hostile_metadata_and_closing_options() {
+        let plans = Arguments::try_parse_from([
+            "flags-server",
+            "--port",
+            "0",
+            "--country-name",
+            "jp=Brazil",
+            "--close-after-response",
+        ])
+        .map(Arguments::plans)
+        .expect("the options parse");
+        let config = &plans[0].config;
+        assert_eq!(
+            config.country_names.get("jp").map(String::as_str),
+            Some("Brazil")
+        );
+        assert!(config.close_after_response);
     }
 
     /// No option gives the three servers of the book; fault options need

@@ -272,6 +272,11 @@ pub struct ServerConfig {
     /// [`Fault::Delay`], which replaces it. A query string does not change
     /// the code a request counts for: `/flags/br/br.gif?hop=1` is `br`.
     pub scripted: BTreeMap<String, Vec<Fault>>,
+    /// Country names that replace the built-in ones in `metadata.json`, by
+    /// lower-case code (built-in data only): a server whose metadata gives
+    /// two codes one name (`"br" => "Brazil", "jp" => "Brazil"`), or a
+    /// hostile one (`"../x"`, a right-to-left override), for `--metadata`.
+    pub country_names: BTreeMap<String, String>,
     /// Close every connection right after its first response, without
     /// saying so (no `Connection: close`), as some servers and proxies do:
     /// a client that reuses a pooled connection finds it closed, and must

@@ -27,7 +27,7 @@ pub mod tls;
 
 pub use io_threads::{IoThreads, check_io_threads};
 #[cfg(unix)]
-pub use output::check_unwritable_output;
+pub use output::{check_password_hidden, check_unwritable_output};
 #[cfg(unix)]
 pub use retries::check_interrupt_in_backoff;
 pub use retries::check_retry_after_floor;
@@ -846,12 +846,14 @@ pub fn check_load(download_many: &dyn DownloadMany) -> Result<(), String> {
 /// Every check of a model binary as a user runs it: Ctrl-C
 /// ([`check_interrupt`]), Ctrl-C during a backoff wait
 /// ([`check_interrupt_in_backoff`]), output that cannot be written
-/// ([`check_unwritable_output`]) and failing writes
+/// ([`check_unwritable_output`]), a password in `-s`
+/// ([`check_password_hidden`]) and failing writes
 /// ([`check_write_failure`]).
 #[cfg(unix)]
 pub fn check_binary(model: &ModelBinary<'_>) -> Result<(), String> {
     check_interrupt(model)?;
     check_interrupt_in_backoff(model)?;
     check_unwritable_output(model)?;
+    check_password_hidden(model)?;
     check_write_failure(model)
 }

@@ -46,7 +46,15 @@ pub fn builtin_flag(country_code: &str) -> Option<&'static [u8]> {
 /// ```
 pub fn builtin_metadata(country_code: &str) -> Option<String> {
     let upper = country_code.to_ascii_uppercase();
-    let name = country_name(&upper)?;
+    metadata_with_name(country_code, country_name(&upper)?)
+}
+
+/// The `metadata.json` of a built-in code with another country name: what
+/// [`ServerConfig::country_names`](crate::ServerConfig::country_names)
+/// serves. `None` for a code without a built-in flag.
+pub fn metadata_with_name(country_code: &str, name: &str) -> Option<String> {
+    let upper = country_code.to_ascii_uppercase();
+    country_name(&upper)?;
     let lower = upper.to_ascii_lowercase();
     Some(format!(
         r#"{{"tld_cc": {}, "iso_cc": {}, "country": {}, "gec_cc": {}}}"#,

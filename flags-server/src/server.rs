@@ -42,7 +42,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::body::{Delivery, FlagBody};
 use crate::config::{Fault, ServerConfig};
-use crate::images::{builtin_flag, builtin_metadata};
+use crate::images::{builtin_flag, builtin_metadata, metadata_with_name};
 use crate::stats::{InFlight, OpenConnection, Recorder, RequestRecord, Stats};
 use crate::tls::TlsIdentity;
 
@@ -656,7 +656,12 @@ impl Shared {
             Content::Builtin => {
                 let bytes = match resource {
                     Resource::Flag(_) => Bytes::from_static(builtin_flag(code)?),
-                    Resource::Metadata(_) => Bytes::from(builtin_metadata(code)?),
+                    Resource::Metadata(_) => {
+                        Bytes::from(match self.config.country_names.get(code.as_str()) {
+                            Some(name) => metadata_with_name(code, name)?,
+                            None => builtin_metadata(code)?,
+                        })
+                    }
                 };
                 Some((bytes, content_type))
             }

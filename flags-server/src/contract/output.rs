@@ -83,3 +83,42 @@ pub fn check_unwritable_output(model: &ModelBinary<'_>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A password in `-s` is never printed: not in the site line (it reads
+/// `***`), not in `-v` lines, not in error messages, whatever fails.
+pub fn check_password_hidden(model: &ModelBinary<'_>) -> Result<(), String> {
+    use crate::{Fault, ServerConfig};
+
+    let mut config = ServerConfig::default();
+    config.scripted.insert("gh".to_string(), vec![Fault::Drop]);
+    config
+        .scripted
+        .insert("eg".to_string(), vec![Fault::Status(500)]);
+    let server = super::start(config)?;
+    let dest = temp_dir()?;
+    let url = format!("http://ann:s3cret@{}/flags", server.addr());
+    let output = Command::new(model.program)
+        .args(model.extra_args)
+        .args(["-s", url.as_str(), "-v", "-d"])
+        .arg(dest.path())
+        .args(["BR", "EG", "GH", "ZZ"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", model.program.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stdout.contains("s3cret") || stderr.contains("s3cret") {
+        return Err(format!(
+            "the password was printed:\n{stdout}\nstderr:\n{stderr}"
+        ));
+    }
+    let site = format!("URL site: http://ann:***@{}/flags", server.addr());
+    if stdout.lines().next() != Some(site.as_str()) {
+        return Err(format!("no line {site:?} first in\n{stdout}"));
+    }
+    // The run itself went on as usual: errors for EG and GH, exit 1.
+    if output.status.code() != Some(1) {
+        return Err(format!("exit status {}, expected 1", output.status));
+    }
+    Ok(())
+}
