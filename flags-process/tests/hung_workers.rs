@@ -273,8 +273,10 @@ fn stop_with_a_stopped_worker(signal: i32, to_group: bool) -> Duration {
         std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr can be read");
     }
     assert_eq!(status.code(), Some(130), "{stdout}{stderr}");
+    // The promise is a second (measured: 0.5 to 0.6 s); 3 s leaves a loaded
+    // machine room and still tells a stop from a hang (which never ends).
     assert!(
-        took < Duration::from_millis(1500),
+        took < Duration::from_secs(3),
         "stopping took {took:?}\n{stdout}{stderr}"
     );
     let counter = parse_final_report(&stdout).expect("a final report");
