@@ -381,6 +381,8 @@ pub fn http_client(job: &DownloadJob) -> Result<HttpClient, SetupError> {
 }
 
 /// One reqwest client for `job`, keeping idle connections when `pooled`.
+/// (`flags_threadpool::reqwest_client` sets the same on reqwest's blocking
+/// builder, another type.)
 fn reqwest_client(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError> {
     let mut builder = Client::builder()
         .timeout(job.timeout)

@@ -54,15 +54,20 @@ fn run_with_names(
         .map(|(code, _, _)| code.to_ascii_uppercase())
         .collect();
     codes.sort();
-    let job = DownloadJob::new(codes, server.base_url(), dest).with_max_req(3);
-    let client = http_client(&job).expect("a client");
+    run_with_outcomes(&DownloadJob::new(codes, server.base_url(), dest).with_max_req(3))
+}
+
+/// Run `--metadata` on `job`, and return the count with every outcome, as
+/// `-v` would print them.
+fn run_with_outcomes(job: &DownloadJob) -> (StatusCounter, Vec<FlagOutcome>) {
+    let client = http_client(job).expect("a client");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     let mut outcomes = Vec::new();
     let counter = runtime.block_on(download_many_async(
-        &job,
+        job,
         client,
         &WITH_METADATA,
         |outcome| outcomes.push(outcome),
@@ -70,15 +75,19 @@ fn run_with_names(
     (counter, outcomes)
 }
 
-/// The codes that ended with `status`, sorted.
-fn codes_with(outcomes: &[FlagOutcome], status: DownloadStatus) -> Vec<String> {
-    let mut codes: Vec<String> = outcomes
+/// The code of the one outcome among `codes` that was saved: which of the
+/// codes sharing a name won it. Tasks run concurrently, so any of them may.
+fn winner_among(outcomes: &[FlagOutcome], codes: &[&str]) -> String {
+    let winners: Vec<&str> = outcomes
         .iter()
-        .filter(|outcome| outcome.status() == status)
-        .map(|outcome| outcome.country_code().to_string())
+        .filter(|outcome| outcome.status() == DownloadStatus::Ok)
+        .map(FlagOutcome::country_code)
+        .filter(|code| codes.contains(code))
         .collect();
-    codes.sort();
-    codes
+    let [winner] = winners.as_slice() else {
+        panic!("exactly one of {codes:?} saved: {outcomes:?}");
+    };
+    (*winner).to_string()
 }
 
 /// Metadata with this `country`, JSON-escaped.
@@ -154,12 +163,16 @@ fn hostile_country_names_are_errors_and_never_escape_dest() {
             (name, builtin_flag(code).expect("a built-in flag").to_vec())
         })
         .collect();
+    let found = files_in(&dest);
+    assert!(
+        !found.keys().any(|name| name.starts_with(TEMP_PREFIX)),
+        "a temporary file left in --dest: {:?}",
+        found.keys()
+    );
     assert_eq!(
-        files_in(&dest),
-        expected,
+        found, expected,
         "--dest holds exactly the good flags, intact"
     );
-    assert!(!expected.keys().any(|name| name.starts_with(TEMP_PREFIX)));
     assert_eq!(
         files_in(root.path()).into_keys().collect::<Vec<_>>(),
         ["deep"]
@@ -282,10 +295,7 @@ fn codes_sharing_a_country_name_save_one_flag_and_name_the_winner() {
             error: 2
         }
     );
-    let winners = codes_with(&outcomes, DownloadStatus::Ok);
-    let [winner] = winners.as_slice() else {
-        panic!("exactly one code saved: {outcomes:?}");
-    };
+    let winner = &winner_among(&outcomes, &["BR", "DE", "JP"]);
     let winner_image = format!("GIF89a flag of {winner}").into_bytes();
     assert_eq!(
         files_in(dest.path()),
@@ -336,16 +346,13 @@ fn names_differing_only_by_case_collide() {
     // and one error line naming it.
     for pair in [[0, 1], [2, 3]] {
         let [(code_a, _, name_a), (code_b, _, name_b)] = pair.map(|index| countries[index]);
-        let ok_a = outcomes.iter().any(|outcome| {
-            outcome.country_code() == code_a.to_ascii_uppercase()
-                && outcome.status() == DownloadStatus::Ok
-        });
-        let (winner, winner_name, loser, loser_name) = if ok_a {
-            (code_a, name_a, code_b, name_b)
+        let (code_a, code_b) = (code_a.to_ascii_uppercase(), code_b.to_ascii_uppercase());
+        let winner = winner_among(&outcomes, &[&code_a, &code_b]);
+        let (winner_name, loser, loser_name) = if winner == code_a {
+            (name_a, code_b, name_b)
         } else {
-            (code_b, name_b, code_a, name_a)
+            (name_b, code_a, name_a)
         };
-        let (winner, loser) = (winner.to_ascii_uppercase(), loser.to_ascii_uppercase());
         let file_name = country_file_name(winner_name).expect("a good name");
         assert_eq!(
             files.get(&file_name),
@@ -434,6 +441,8 @@ fn bidi_and_control_characters_are_refused_and_nothing_is_saved() {
 /// The same collision from the built-in server's own fault option
 /// (`flags-server --country-name jp=Brazil`), as a user reproduces it: BR
 /// and JP both "Brazil", CN its own name: 2 OK, 1 error, 2 files.
+/// Whichever of BR and JP claims the name first (the tasks run at once),
+/// `Brazil.gif` holds its flag and the other is the error naming it.
 #[test]
 fn a_server_that_names_two_codes_alike_saves_one_of_them() {
     let mut config = ServerConfig::default();
@@ -443,9 +452,9 @@ fn a_server_that_names_two_codes_alike_saves_one_of_them() {
     let server = FlagServer::start(config).expect("the server starts");
     let dest = tempfile::tempdir().expect("a temporary folder");
     let codes = vec!["BR".to_string(), "CN".to_string(), "JP".to_string()];
-    let job = DownloadJob::new(codes, server.base_url(), dest.path()).with_max_req(1);
+    let job = DownloadJob::new(codes, server.base_url(), dest.path()).with_max_req(3);
 
-    let counter = download_many_with(&job, &WITH_METADATA).expect("the run starts");
+    let (counter, outcomes) = run_with_outcomes(&job);
 
     assert_eq!(
         counter,
@@ -455,11 +464,24 @@ fn a_server_that_names_two_codes_alike_saves_one_of_them() {
             error: 1,
         }
     );
-    let names: Vec<String> = files_in(dest.path()).into_keys().collect();
+    let winner = winner_among(&outcomes, &["BR", "JP"]);
+    let loser = if winner == "BR" { "JP" } else { "BR" };
+    let files = files_in(dest.path());
+    let names: Vec<&String> = files.keys().collect();
     assert_eq!(names, ["Brazil.gif", "China.gif"]);
-    // One at a time, in code order: BR claimed the name first.
     assert_eq!(
-        files_in(dest.path())["Brazil.gif"],
-        builtin_flag("BR").expect("a built-in flag")
+        files["Brazil.gif"],
+        builtin_flag(&winner).expect("a built-in flag"),
+        "Brazil.gif is the flag of {winner}, the code counted OK"
+    );
+    let line = outcomes
+        .iter()
+        .find(|outcome| outcome.country_code() == loser)
+        .map(ToString::to_string);
+    assert_eq!(
+        line.as_deref(),
+        Some(
+            format!("{loser} error: country name \"Brazil\" is already used by {winner}").as_str()
+        )
     );
 }

@@ -4,13 +4,17 @@
 //! renamed to its final name. A rename within one folder is atomic on every
 //! platform we run on, so another program sees either no `BR.gif` or the
 //! whole of it, whatever fails or interrupts the run. If the write fails,
-//! the temporary file is removed when its handle is dropped.
+//! the temporary file is removed when its handle is dropped. A process
+//! killed with SIGKILL runs no drop, so its temporary file would stay: its
+//! name holds the process id, and whoever reaps the killed process removes
+//! it with [`remove_temporary_files`].
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The prefix of the temporary files [`save_flag`] writes, so that tests can
-/// check none is left behind.
+/// check none is left behind. The full name is
+/// `.flag-{pid}-{random}.tmp` ([`temp_prefix_of`]).
 pub const TEMP_PREFIX: &str = ".flag-";
 
 /// The longest file name [`country_file_name`] accepts, in bytes, before
@@ -159,8 +163,8 @@ pub struct NameClaims {
 impl NameClaims {
     /// Claim `file_name` (made of `country_name`) for `country_code`: `Ok`
     /// if it was free or is already this code's, else [`NameTaken`] naming
-    /// the code that has it. The lock is held only for this call, and never
-    /// across a wait, so a claim costs well under a microsecond.
+    /// the code that has it. The lock is held only for this call (a hash
+    /// map lookup and insert), never across a wait or any I/O.
     pub fn claim(
         &self,
         country_code: &str,
@@ -245,7 +249,10 @@ pub fn save_flag(dest_dir: &Path, file_name: &str, image: &[u8]) -> io::Result<u
     // The temporary file lives in the destination folder itself: a rename
     // is only atomic within one file system.
     let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX).suffix(".tmp");
+    // `.flag-{pid}-`: if this process is killed before the rename, the
+    // process that reaps it can tell which temporary files were its own.
+    let prefix = temp_prefix_of(std::process::id());
+    builder.prefix(&prefix).suffix(".tmp");
     // A temporary file is private (0600) by default; a saved flag should
     // get the usual permissions of a new file (0666 less the umask).
     #[cfg(unix)]
@@ -262,6 +269,54 @@ pub fn save_flag(dest_dir: &Path, file_name: &str, image: &[u8]) -> io::Result<u
         .persist(&target)
         .map_err(|error| about_target(error.error))?;
     Ok(image.len() as u64)
+}
+
+/// The start of the names of the temporary files that process `pid`'s
+/// [`save_flag`] writes: `.flag-{pid}-`.
+///
+/// ```
+/// assert_eq!(flags_core::save::temp_prefix_of(8307), ".flag-8307-");
+/// ```
+pub fn temp_prefix_of(pid: u32) -> String {
+    format!("{TEMP_PREFIX}{pid}-")
+}
+
+/// Remove the temporary files that process `pid` left in `dest_dir`, and
+/// return how many there were.
+///
+/// For the parent of a worker process that was killed (SIGKILL runs no
+/// destructor) or died while it saved a flag: call it after the worker has
+/// been reaped, so that it can no longer write, and before its pid can be
+/// reused by another child of this process. Only `.flag-{pid}-*.tmp` files
+/// are touched; a flag is never removed.
+///
+/// ```
+/// use flags_core::save::{remove_temporary_files, temp_prefix_of};
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join(format!("{}x.tmp", temp_prefix_of(42))), b"GIF").unwrap();
+/// std::fs::write(dir.path().join(format!("{}x.tmp", temp_prefix_of(420))), b"GIF").unwrap();
+/// std::fs::write(dir.path().join("BR.gif"), b"GIF89a").unwrap();
+/// assert_eq!(remove_temporary_files(dir.path(), 42).unwrap(), 1);
+/// // Another process's temporary file and the flag are still there.
+/// assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+/// ```
+pub fn remove_temporary_files(dest_dir: &Path, pid: u32) -> io::Result<usize> {
+    let prefix = temp_prefix_of(pid);
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dest_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                // Gone meanwhile: nothing left to remove.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(naming(&entry.path(), error)),
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// `error` about `path`, with the system's reason ([`system_reason`]).
@@ -328,6 +383,16 @@ pub fn prepare_dest(dest_dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Folding upper then lower case makes one name of spellings that
+    /// lower case alone keeps apart, as the doc of `fold_case` says.
+    #[test]
+    fn case_folding_joins_what_lower_case_alone_keeps_apart() {
+        assert_eq!(fold_case("Straße"), fold_case("STRASSE"));
+        assert_ne!("Straße".to_lowercase(), "STRASSE".to_lowercase());
+        assert_eq!(fold_case("ς"), fold_case("σ"));
+        assert_eq!(fold_case("Brazil"), fold_case("BRAZIL"));
+    }
 
     /// A folder nothing can be created in (even by root): `/proc/self`.
     #[cfg(target_os = "linux")]

@@ -115,6 +115,13 @@ pub trait WorkerProtocol {
     fn task_deadline(&self) -> Option<Duration> {
         None
     }
+
+    /// Called once a worker that did not exit cleanly (killed by the pool,
+    /// or dead of a signal or with an error status) has been reaped: remove
+    /// what it may have left half done. A worker killed with SIGKILL runs no
+    /// destructor, so a download worker killed while it saves leaves its
+    /// temporary file behind. The default does nothing.
+    fn clean_up_after(&self, _pid: u32) {}
 }
 
 /// The program a pool runs as its workers, and extra environment for them.
@@ -391,6 +398,12 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         loop {
             if interrupt::requested() && !self.is_cancelled() {
                 self.cancel_pending();
+            }
+            // Answers already sent come first: a worker whose answer is in
+            // the channel is not late, whatever the clocks below say.
+            if let Some(outcome) = self.outcome_already_sent() {
+                self.dispatch();
+                return Ok(Some(outcome));
             }
             self.abandon_tasks_after_interrupt();
             self.give_up_slow_starters();
@@ -724,7 +737,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             // A worker let go has exited, as asked: reap it, nothing lost.
             (EventKind::Closed, Phase::Leaving) => {
                 let mut worker = self.workers.swap_remove(index);
-                stop_worker(&mut worker, EXIT_GRACE);
+                stop_worker(&self.protocol, &mut worker, EXIT_GRACE);
                 None
             }
             (EventKind::Closed, Phase::Idle | Phase::Busy) => {
@@ -742,7 +755,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
     fn start_failed(&mut self, index: usize, reason: String) {
         self.size = self.size.saturating_sub(1);
         let mut worker = self.workers.swap_remove(index);
-        stop_worker(&mut worker, Duration::ZERO);
+        stop_worker(&self.protocol, &mut worker, Duration::ZERO);
         if let WorkerState::Starting {
             task: Some(task), ..
         } = worker.state
@@ -775,7 +788,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             KillNow::Yes => Duration::ZERO,
             KillNow::No => EXIT_GRACE,
         };
-        stop_worker(&mut worker, grace);
+        stop_worker(&self.protocol, &mut worker, grace);
         match worker.state {
             WorkerState::Busy { task, .. } => Some(self.protocol.failed(task, reason)),
             WorkerState::Starting { task, .. } => {
@@ -811,7 +824,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                 None => deadline.saturating_duration_since(Instant::now()),
             };
             // Wait for it, killing it when its grace is over.
-            stop_worker(&mut worker, grace);
+            stop_worker(&self.protocol, &mut worker, grace);
         }
     }
 }
@@ -839,11 +852,17 @@ impl<P: WorkerProtocol> std::fmt::Debug for ProcessPool<P> {
 
 /// The end of one worker: close its stdin (a worker that still runs sees
 /// the end of its input and exits), wait up to `grace`, kill it if it
-/// still runs, wait for it (reap), and join its reader thread.
-fn stop_worker<T>(worker: &mut Worker<T>, grace: Duration) {
+/// still runs, wait for it (reap), let the protocol clean up after it if it
+/// did not exit cleanly, and join its reader thread.
+fn stop_worker<P: WorkerProtocol>(protocol: &P, worker: &mut Worker<P::Task>, grace: Duration) {
     drop(worker.stdin.take());
     // Wait, and kill when the grace is over: the child is reaped here.
-    reap(&mut worker.child, grace);
+    let reaped = reap(&mut worker.child, grace);
+    if !matches!(reaped.status, Ok(status) if status.success()) {
+        // Reaped, so it writes nothing more, and its pid is not reused
+        // before this returns: remove what it left (its temporary file).
+        protocol.clean_up_after(worker.pid());
+    }
     // Join the reader: with the child gone, its stdout is closed, so the
     // reader has reached the end of the stream and returned.
     if let Some(reader) = worker.reader.take() {

@@ -462,6 +462,8 @@ pub struct DownloadProtocol {
     job_line: String,
     /// [`JobSettings::task_deadline`] of the run.
     task_deadline: Duration,
+    /// `--dest`, where a killed worker may have left a temporary file.
+    dest_dir: PathBuf,
 }
 
 impl DownloadProtocol {
@@ -472,6 +474,7 @@ impl DownloadProtocol {
         Self {
             job_line: Request::Job(settings.clone()).to_line(),
             task_deadline: settings.task_deadline(),
+            dest_dir: job.dest_dir.clone(),
         }
     }
 }
@@ -511,6 +514,20 @@ impl WorkerProtocol for DownloadProtocol {
     /// Every code has a deadline: a worker that holds one longer is hung.
     fn task_deadline(&self) -> Option<Duration> {
         Some(self.task_deadline)
+    }
+
+    /// A worker killed (or dead) while it saved a flag leaves its
+    /// `.flag-{pid}-*.tmp` file: remove it, so that `--dest` holds only
+    /// whole flags. A failure to remove it is said on stderr, not hidden.
+    fn clean_up_after(&self, pid: u32) {
+        match flags_core::save::remove_temporary_files(&self.dest_dir, pid) {
+            Ok(_) => {}
+            // No `--dest` (never made, or removed): nothing can be left in it.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => flags_core::eprint_line(&format!(
+                "flags-process: cannot remove the temporary file of worker pid {pid}: {error}"
+            )),
+        }
     }
 }
 

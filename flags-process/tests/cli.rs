@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use flags_server::contract::{file_names, parse_final_report};
@@ -112,10 +111,9 @@ fn a_worker_never_starts_a_pool() {
 #[test]
 fn binary_keeps_the_contract() {
     let _serial = common::serial();
-    let model = flags_server::contract::ModelBinary {
-        program: Path::new(env!("CARGO_BIN_EXE_flags-process")),
-        extra_args: &[],
-    };
-    assert_eq!(flags_server::contract::check_binary(&model), Ok(()));
+    assert_eq!(
+        flags_server::contract::check_binary(&common::model_binary()),
+        Ok(())
+    );
     common::assert_no_children();
 }

@@ -47,20 +47,16 @@ fn process_pool_speaks_https() {
     common::assert_no_children();
 }
 
-fn binary() -> flags_server::contract::ModelBinary<'static> {
-    flags_server::contract::ModelBinary {
-        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-process")),
-        extra_args: &[],
-    }
-}
-
 /// The binary over https, and with the wrong CA: one "certificate not
 /// trusted" line per code, exit 1, no panic.
 #[cfg(unix)]
 #[test]
 fn process_binary_speaks_https() {
     let _serial = common::serial();
-    assert_eq!(flags_server::contract::check_tls_binary(&binary()), Ok(()));
+    assert_eq!(
+        flags_server::contract::check_tls_binary(&common::model_binary()),
+        Ok(())
+    );
 }
 
 /// `-m 4`: four workers, each a process with one thread, asleep reading its
@@ -76,7 +72,7 @@ fn each_worker_does_its_own_io_on_its_one_thread() {
         workers: 4,
     };
     assert_eq!(
-        flags_server::contract::check_io_threads(&binary(), 4, expected),
+        flags_server::contract::check_io_threads(&common::model_binary(), 4, expected),
         Ok(())
     );
 }

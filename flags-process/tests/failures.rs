@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use flags_core::save::temp_prefix_of;
 use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, SetupError, StatusCounter};
 use flags_process::protocol::DownloadProtocol;
 use flags_process::{FAULT_ENV, ProcessPool, download_many_with};
@@ -61,7 +62,8 @@ fn codes_with(outcomes: &[FlagOutcome], status: DownloadStatus) -> Vec<String> {
 
 /// A worker killed with SIGKILL while it downloads CN (held 3 s by the
 /// server) costs CN alone: its error names the worker, its pid and the
-/// signal; a replacement is started; every other code is saved.
+/// signal; its temporary file is removed; a replacement is started; every
+/// other code is saved.
 #[test]
 fn worker_killed_mid_run_costs_one_code() {
     let _serial = common::serial();
@@ -93,6 +95,14 @@ fn worker_killed_mid_run_costs_one_code() {
         // (CN's scripted delay is counted as soon as its request arrives.)
         let asked = || server.stats().faults.get("delay") == Some(&1);
         if let Some((pid, _)) = holder.filter(|_| asked()) {
+            // As if it were killed in the middle of a save: a temporary
+            // file of its own, which the parent must remove once it has
+            // reaped it (`check_saved_files` below finds any left).
+            let planted = dest
+                .path()
+                .join(format!("{}planted.tmp", temp_prefix_of(pid)));
+            std::fs::write(planted, b"GIF89a half").expect("a temporary file can be planted");
+            // Kill: SIGKILL from outside, which no handler can catch.
             common::send_signal(i32::try_from(pid).expect("a pid"), libc::SIGKILL);
             victim = Some(pid);
         }

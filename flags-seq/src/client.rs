@@ -20,7 +20,8 @@
 //!   128 KiB output buffer. A flag is 1 to 40 KB, read in pieces, and a
 //!   request head is a few hundred bytes: 16 KiB in, 4 KiB out.
 //! - **A pool as large as the run.** ureq keeps 3 idle connections per
-//!   host; a pool of 30 threads would reconnect for most requests.
+//!   host: measured at `-e -m 30`, 30 threads then open 132 connections for
+//!   676 requests, against 25 with `-m` idle connections kept.
 //! - **Every body is read to its end**, 404s included: only then does a
 //!   connection go back to the pool (`drain`).
 

@@ -21,6 +21,14 @@ fn sequential_model_survives_every_fault() {
     );
 }
 
+/// The `flags-seq` binary, as the binary checks run it.
+fn binary() -> flags_server::contract::ModelBinary<'static> {
+    flags_server::contract::ModelBinary {
+        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
+        extra_args: &[],
+    }
+}
+
 /// Over https from an in-process TLS server with `--cacert`: the same
 /// flags; with the wrong CA, every code an error.
 #[test]
@@ -36,11 +44,7 @@ fn sequential_model_speaks_https() {
 #[cfg(unix)]
 #[test]
 fn sequential_binary_speaks_https() {
-    let model = flags_server::contract::ModelBinary {
-        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
-        extra_args: &[],
-    };
-    assert_eq!(flags_server::contract::check_tls_binary(&model), Ok(()));
+    assert_eq!(flags_server::contract::check_tls_binary(&binary()), Ok(()));
 }
 
 /// One thread, the main one, and it is the one asleep on the socket: no
@@ -48,17 +52,13 @@ fn sequential_binary_speaks_https() {
 #[cfg(target_os = "linux")]
 #[test]
 fn sequential_binary_does_its_io_on_its_one_thread() {
-    let model = flags_server::contract::ModelBinary {
-        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
-        extra_args: &[],
-    };
     let expected = flags_server::contract::IoThreads {
         threads: 1,
         on_sockets: 1,
         workers: 0,
     };
     assert_eq!(
-        flags_server::contract::check_io_threads(&model, 1, expected),
+        flags_server::contract::check_io_threads(&binary(), 1, expected),
         Ok(())
     );
 }

@@ -89,8 +89,9 @@ struct Arguments {
     #[arg(long, requires = "port")]
     close_after_response: bool,
 
-    /// Probability of sending the body one byte every 0.5 s (a flag would
-    /// take an hour), to catch clients whose timeout misses the body.
+    /// Probability of sending the body one byte every 0.5 s (even a 1 KB
+    /// flag would take over 8 minutes), to catch clients whose timeout
+    /// misses the body.
     #[arg(long, value_name = "P", value_parser = parse_probability, requires = "port")]
     drip_rate: Option<f64>,
 

@@ -125,9 +125,11 @@ impl fmt::Display for Delay {
 /// A misbehaviour the server can inject into one response.
 ///
 /// Random faults are drawn per request from the rates of [`ServerConfig`];
-/// scripted ones are listed per code in [`ServerConfig::scripted`]. Some
-/// ([`Fault::Redirect`], [`Fault::Chunked`], [`Fault::HugeChunked`]) have no
-/// rate and are only ever scripted. Each injected fault is counted in
+/// scripted ones are listed per code in [`ServerConfig::scripted`]. Those
+/// without a rate ([`Fault::Delay`], [`Fault::Redirect`], [`Fault::Chunked`],
+/// [`Fault::HugeChunked`], [`Fault::Busy`], [`Fault::Html`],
+/// [`Fault::Gzip`]) are only ever scripted; [`Fault::SlowBody`] also comes
+/// from [`ServerConfig::slow_body`]. Each injected fault is counted in
 /// [`Stats::faults`](crate::Stats::faults) under the name given by each
 /// variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,11 +157,12 @@ pub enum Fault {
     /// normally. Counted as `delay`.
     Delay(Duration),
     /// Send the headers (with the real `Content-Length`) and the first byte
-    /// of the body, then one more byte every [`DRIP_INTERVAL`]: a flag of a
-    /// few kilobytes would take an hour. Every read gets a byte in time, so
-    /// only a client whose timeout covers the whole body (not just each
-    /// read) gives up. The server stops dripping as soon as the client goes
-    /// away or the server shuts down. Counted as `drip`.
+    /// of the body, then one more byte every [`DRIP_INTERVAL`]: two bytes a
+    /// second, so even a 1 KB flag would take over eight minutes. A read
+    /// timeout longer than the interval never fires, so only a client whose
+    /// timeout covers the whole body (not just each read) gives up. The
+    /// server stops dripping as soon as the client goes away or the server
+    /// shuts down. Counted as `drip`.
     Drip,
     /// Answer `302 Found` with a short text body and a `Location` header
     /// pointing at the same path with a query string that differs on each
@@ -383,20 +386,34 @@ mod tests {
         assert!((0..100).all(|_| none.draw_fault(&mut rng).is_none()));
     }
 
-    /// Drip comes last, after huge: with the two at one half each, every
-    /// draw is one of them.
+    /// Drip comes last, after huge: adding a drip rate changes none of the
+    /// draws that gave a fault without it (a seed gives the same faults as
+    /// before), it only turns some of the draws that gave none into drips.
     #[test]
     fn drip_is_drawn_last() {
-        let config = ServerConfig {
-            huge_rate: 0.5,
-            drip_rate: 0.5,
+        let draws = |config: &ServerConfig| {
+            let mut rng = fastrand::Rng::with_seed(5);
+            (0..1000)
+                .map(|_| config.draw_fault(&mut rng))
+                .collect::<Vec<_>>()
+        };
+        let without = ServerConfig {
+            error_rate: 0.25,
+            huge_rate: 0.25,
             ..ServerConfig::default()
         };
-        let mut rng = fastrand::Rng::with_seed(5);
-        let faults: Vec<_> = (0..1000).map(|_| config.draw_fault(&mut rng)).collect();
-        let drips = faults.iter().filter(|f| **f == Some(Fault::Drip)).count();
-        let huge = faults.iter().filter(|f| **f == Some(Fault::Huge)).count();
-        assert_eq!(drips + huge, 1000);
+        let with = ServerConfig {
+            drip_rate: 0.5,
+            ..without.clone()
+        };
+        let (before, after) = (draws(&without), draws(&with));
+        for (old, new) in before.iter().zip(&after) {
+            match old {
+                Some(fault) => assert_eq!(new, &Some(*fault)),
+                None => assert_eq!(new, &Some(Fault::Drip)),
+            }
+        }
+        let drips = after.iter().filter(|f| **f == Some(Fault::Drip)).count();
         assert!((400..600).contains(&drips), "{drips}");
         assert_eq!(Fault::Drip.name(), "drip");
     }
@@ -405,8 +422,23 @@ mod tests {
     #[test]
     fn scripted_only_faults_are_named() {
         assert_eq!(
-            [Fault::Redirect, Fault::Chunked, Fault::HugeChunked].map(|fault| fault.name()),
-            ["redirect", "chunked", "huge_chunked"]
+            [
+                Fault::Redirect,
+                Fault::Chunked,
+                Fault::HugeChunked,
+                Fault::Busy(5),
+                Fault::Html,
+                Fault::Gzip
+            ]
+            .map(|fault| fault.name()),
+            [
+                "redirect",
+                "chunked",
+                "huge_chunked",
+                "busy",
+                "html",
+                "gzip"
+            ]
         );
     }
 }

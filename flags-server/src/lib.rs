@@ -16,7 +16,8 @@
 //! book), random or scripted [`Fault`]s (other statuses, dropped and
 //! truncated connections, stalls, huge and slow bodies, bodies that drip a
 //! byte every [`DRIP_INTERVAL`], redirects, chunked bodies without a
-//! `Content-Length`), and a seed to make all of it repeatable.
+//! `Content-Length`, HTML pages and gzip labels instead of a GIF), and a
+//! seed to make all of it repeatable.
 //! With a [`TlsIdentity`] in [`ServerConfig::tls`] it speaks HTTPS instead
 //! of HTTP, on the same port.
 //!

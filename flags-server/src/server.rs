@@ -785,9 +785,11 @@ async fn handle(
         _ if shared.config.slow_body => Delivery::Slow,
         _ => Delivery::Whole,
     };
+    // Each fault is counted once: a gzip label on a body that `slow_body`
+    // sends slowly counts as `gzip` below and as `slow_body` here.
     match (&delivery, fault) {
         (Delivery::Whole, _) => {}
-        (Delivery::Slow, None | Some(Fault::Delay(_))) => {
+        (Delivery::Slow, None | Some(Fault::Delay(_) | Fault::Gzip)) => {
             in_flight.set_fault(Fault::SlowBody.name())
         }
         (_, Some(fault)) => in_flight.set_fault(fault.name()),
@@ -909,5 +911,114 @@ mod tests {
             Some(Resource::Flag("br".into()))
         );
         assert_eq!(parse_resource("/flags/br/br.gif?hop=3"), None);
+    }
+
+    /// How long the tests below give a connection task to end once told to
+    /// stop: only a hang guard, far over what a loaded machine needs, far
+    /// under a drip's hours (and over [`TLS_HANDSHAKE_TIMEOUT`], so a
+    /// handshake that ends by its own timeout is told apart by its count).
+    const HANG_GUARD: Duration = Duration::from_secs(30);
+
+    /// Runs `test` on a runtime of the test's own, with one thread: the
+    /// connection task under test runs only while `test` awaits.
+    fn run_on_own_runtime(test: impl std::future::Future<Output = ()>) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(test);
+    }
+
+    /// The two ends of a fresh local TCP connection: the client's, and the
+    /// one the accept loop would hand to [`serve_connection`].
+    async fn connected_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (served, _peer) = listener.accept().await.expect("accept");
+        (client, served)
+    }
+
+    /// Spawns [`serve_connection`] for `served` with `server`'s shared
+    /// state, as the accept loop does, but with a shutdown channel of the
+    /// test's own: the sender is returned with the task.
+    fn spawn_connection(
+        server: &FlagServer,
+        served: TcpStream,
+    ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let shared = Arc::clone(&server.shared);
+        let (stop, shutdown) = watch::channel(false);
+        // Nobody waits for the completion channel here: the receiver goes.
+        let (finished, _) = mpsc::channel(1);
+        // One task per connection, as in the accept loop.
+        let task = tokio::spawn(serve_connection(
+            served,
+            shared.recorder.open_connection(),
+            Arc::clone(&shared),
+            shutdown,
+            finished,
+        ));
+        (stop, task)
+    }
+
+    /// A shutdown cuts a dripping body: the connection task ends then, not
+    /// after the hours the drip would take (which the grace period of
+    /// [`accept_loop`] would otherwise cut off only by dropping the
+    /// runtime). No clock is read: the task either ends or hangs.
+    #[test]
+    fn shutdown_cuts_a_drip() {
+        let server = FlagServer::start(ServerConfig {
+            scripted: BTreeMap::from([("br".to_owned(), vec![Fault::Drip])]),
+            ..ServerConfig::default()
+        })
+        .expect("server starts");
+        run_on_own_runtime(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut client, served) = connected_pair().await;
+            let (stop, task) = spawn_connection(&server, served);
+            client
+                .write_all(b"GET /flags/br/br.gif HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .expect("send");
+            // The head and the first byte of the body: the drip is on.
+            let mut received = Vec::new();
+            while !received.ends_with(b"\r\n\r\n") {
+                received.push(client.read_u8().await.expect("the head"));
+            }
+            assert_eq!(client.read_u8().await.expect("a first byte"), b'G');
+            stop.send_replace(true);
+            tokio::time::timeout(HANG_GUARD, task)
+                .await
+                .expect("the drip ends at shutdown")
+                .expect("the connection task does not panic");
+        });
+        assert_eq!(server.stats().faults["drip"], 1);
+    }
+
+    /// A shutdown ends a TLS handshake that the client never starts: the
+    /// task ends by the shutdown, not by [`TLS_HANDSHAKE_TIMEOUT`] (which
+    /// would count a failed handshake).
+    #[test]
+    fn shutdown_ends_a_silent_handshake() {
+        let server = FlagServer::start(ServerConfig {
+            tls: Some(TlsIdentity::generate().expect("an identity")),
+            ..ServerConfig::default()
+        })
+        .expect("server starts");
+        run_on_own_runtime(async {
+            let (_silent, served) = connected_pair().await;
+            let (stop, task) = spawn_connection(&server, served);
+            // Let the task run until it waits for the client's hello.
+            tokio::task::yield_now().await;
+            stop.send_replace(true);
+            tokio::time::timeout(HANG_GUARD, task)
+                .await
+                .expect("the handshake ends at shutdown")
+                .expect("the connection task does not panic");
+        });
+        assert_eq!(server.stats().tls_handshake_failures, 0);
     }
 }

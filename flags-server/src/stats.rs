@@ -33,7 +33,7 @@ pub struct Stats {
     pub by_status: BTreeMap<u16, u64>,
     /// Injected faults by name (`drop`, `truncate`, `stall`, `huge`,
     /// `slow_body`, `delay`, `drip`, `redirect`, `chunked`, `huge_chunked`,
-    /// `status_503`...), counted when injected.
+    /// `busy`, `html`, `gzip`, `status_503`...), counted when injected.
     pub faults: BTreeMap<String, u64>,
     /// TCP connections accepted (all of them, those that only asked for
     /// `/stats` included).

@@ -4,8 +4,9 @@
 //! There is no certificate authority here: the certificate signs itself, and
 //! clients are told to trust exactly it (`--cacert` for the models and curl,
 //! `add_root_certificate` for reqwest). It is made with `rcgen` and served
-//! with `rustls`, both on `ring`, so no system library and no C toolchain
-//! beyond what `ring` builds itself are needed.
+//! with `rustls`, both on `ring` (not aws-lc-rs), so no system library, no
+//! OpenSSL and no cmake are needed: only the C compiler that `ring`'s build
+//! script already uses.
 
 use std::fmt;
 use std::io;

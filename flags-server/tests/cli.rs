@@ -1,5 +1,7 @@
 //! The `flags-server` binary, run as a user would.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -171,14 +173,7 @@ fn tls_writes_the_certificate_and_serves_https() {
         ["ca.pem"]
     );
 
-    let certificate = reqwest::Certificate::from_pem(pem.as_bytes()).expect("it parses");
-    let client = reqwest::blocking::Client::builder()
-        .add_root_certificate(certificate)
-        .timeout(std::time::Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .expect("a client");
-    let flag = client
+    let flag = common::client_trusting(&pem)
         .get(format!("{base_url}/br/br.gif"))
         .send()
         .and_then(|response| response.error_for_status())

@@ -4,13 +4,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{
     assert_closed_without_answer, client, client_trusting, client_trusting_with_timeout,
-    error_chain, start, wait_for_stats,
+    error_chain, read_until_closed, send_get, start, wait_for_stats,
 };
 use flags_server::{
     Delay, Fault, FlagServer, ServerConfig, TlsIdentity, builtin_flag, builtin_metadata,
@@ -104,16 +103,9 @@ fn untrusting_clients_fail_and_the_server_goes_on() {
 #[test]
 fn plain_http_to_https_gets_no_http_answer() {
     let (server, _identity) = https_server(ServerConfig::default());
-    let mut stream = TcpStream::connect(server.addr()).expect("connect");
-    stream
-        .write_all(b"GET /flags/br/br.gif HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .expect("send");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut received = Vec::new();
+    let mut stream = send_get(server.addr(), "/flags/br/br.gif");
     // Closed cleanly or reset: either way it ends, and not with HTTP.
-    let _ = stream.read_to_end(&mut received);
+    let received = read_until_closed(&mut stream);
     assert!(!received.starts_with(b"HTTP/"), "{received:?}");
     wait_for_stats(&server, "the failed handshake", |stats| {
         stats.tls_handshake_failures == 1
@@ -122,8 +114,10 @@ fn plain_http_to_https_gets_no_http_answer() {
 }
 
 /// A client that connects and never starts its handshake holds only its own
-/// task: the others are served meanwhile, and shutting down closes it at
-/// once rather than after the grace period.
+/// task: the others are served meanwhile, and shutting down closes it.
+/// (That the shutdown ends the handshake itself, rather than its timeout or
+/// the end of the grace period, is checked without a clock by the unit
+/// test `shutdown_ends_a_silent_handshake` in `src/server.rs`.)
 #[test]
 fn a_silent_client_holds_nobody_up() {
     let (server, identity) = https_server(ServerConfig::default());
@@ -137,13 +131,7 @@ fn a_silent_client_holds_nobody_up() {
         .expect("served while another handshake waits");
     assert_eq!(response.status().as_u16(), 200);
 
-    let started = Instant::now();
     server.shutdown();
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "shutdown took {:?}",
-        started.elapsed()
-    );
     assert_closed_without_answer(silent);
 }
 
@@ -179,6 +167,9 @@ fn faults_and_concurrency_work_over_https() {
         .expect("the script is used up");
     assert_eq!(whole.as_ref(), builtin_flag("br").expect("built in"));
 
+    // A timeout for the whole request, longer than the drip's interval: a
+    // timeout per read would never fire, since a byte comes every 0.5 s;
+    // this one fires long before the body (minutes of dripping) is done.
     let impatient = client_trusting_with_timeout(identity.cert_pem(), Duration::from_millis(700));
     let dripped = impatient
         .get(url("jp"))

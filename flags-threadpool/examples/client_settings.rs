@@ -35,6 +35,8 @@ enum Settings {
     Pool,
     /// All four: what the models use (404 bodies read to their end too).
     Tuned,
+    /// All but the pool size: ureq's 3 idle connections per host.
+    TunedSmallPool,
     /// reqwest's blocking client, for comparison.
     Reqwest,
 }
@@ -58,6 +60,10 @@ fn download_many(job: &DownloadJob, args: &SettingsArgs) -> Result<StatusCounter
             ..ClientSettings::TUNED
         },
         Settings::Tuned => ClientSettings::TUNED,
+        Settings::TunedSmallPool => ClientSettings {
+            pool_per_thread: false,
+            ..ClientSettings::TUNED
+        },
     };
     download_many_on(job, HttpClient::with_settings(job, settings)?)
 }

@@ -72,7 +72,8 @@ impl ReqwestClient {
 }
 
 /// reqwest's blocking client for `job`, keeping idle connections for reuse
-/// when `pooled`.
+/// when `pooled`. The same settings as `flags_async`'s client, on the
+/// blocking builder (another type, so the two cannot share the code).
 fn build(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError> {
     let mut builder = Client::builder()
         .timeout(job.timeout)
@@ -138,8 +139,10 @@ impl BlockingClient for ReqwestClient {
 /// larger, refused before reading; longer than announced or cut short, an
 /// error.
 ///
-/// reqwest's blocking timeout bounds each read, not the body: a server that
-/// sends one byte every half second would never trip it. So the body is
+/// reqwest's blocking timeout bounds each read, not the body (reqwest
+/// 0.12's `blocking::Response::read` waits up to the timeout for each
+/// read): a server that sends one byte every half second would never trip
+/// it. So the body is
 /// read piece by piece and the deadline checked after each piece; a run
 /// ends at most one read (itself bounded by the timeout) past it. Each read
 /// is a round trip to the runtime thread.

@@ -19,7 +19,9 @@
 //!
 //! Both are checked at every turn of
 //! [`next_outcome`](ProcessPool::next_outcome)'s loop, which wakes at least
-//! every `TICK` even when no worker speaks.
+//! every `TICK` even when no worker speaks, and only after the answers
+//! already sent have been read: a worker that answered in time is never
+//! killed for its answer still being in the channel.
 //!
 //! **Why SIGKILL, not SIGTERM.** A stopped process does not run, so it
 //! cannot act on a catchable signal: SIGTERM (or SIGINT) would stay pending
@@ -110,11 +112,27 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                 index += 1;
                 continue;
             }
-            // Kill (SIGKILL) and wait (reap); the slot at `index` now
-            // holds another worker, looked at next.
+            // Kill (SIGKILL) and wait (reap), and remove its temporary
+            // file if it was saving; the slot at `index` now holds another
+            // worker, looked at next.
             let mut worker = self.workers.swap_remove(index);
-            stop_worker(&mut worker, Duration::ZERO);
+            stop_worker(&self.protocol, &mut worker, Duration::ZERO);
         }
+    }
+
+    /// Handle the events the reader threads have already sent, without
+    /// waiting, until one is an outcome: called before the deadlines are
+    /// looked at, so that a worker whose answer is already in the channel
+    /// is counted, not killed as late.
+    pub(super) fn outcome_already_sent(&mut self) -> Option<P::Outcome> {
+        // Receive without blocking: `try_recv` returns at once when the
+        // channel is empty.
+        while let Ok(event) = self.events.try_recv() {
+            if let Some(outcome) = self.handle(event) {
+                return Some(outcome);
+            }
+        }
+        None
     }
 }
 

@@ -8,12 +8,21 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use flags_process::WorkerCommand;
-use flags_server::contract::{ProcessInfo, processes};
+use flags_server::contract::{ModelBinary, ProcessInfo, processes};
 
 /// The worker program: the `flags-process` binary. Integration tests run in
 /// the libtest harness, which cannot be re-run as a worker.
 pub fn worker_command() -> WorkerCommand {
     WorkerCommand::program(env!("CARGO_BIN_EXE_flags-process"))
+}
+
+/// The `flags-process` binary, for the binary checks of
+/// `flags_server::contract`.
+pub fn model_binary() -> ModelBinary<'static> {
+    ModelBinary {
+        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-process")),
+        extra_args: &[],
+    }
 }
 
 /// One test at a time in a file: tests in one binary run on parallel
@@ -43,8 +52,9 @@ pub fn assert_no_children() {
 /// Send `signal` to a process (a positive pid) or a whole process group (a
 /// negative one).
 pub fn send_signal(pid: i32, signal: i32) {
-    // SAFETY: `kill` has no memory-safety preconditions; the pids are our
-    // own children (or their group), not yet reaped.
+    // Send the signal: kill(2), which delivers any signal, not only
+    // SIGKILL. SAFETY: `kill` has no memory-safety preconditions; the pids
+    // are our own children, their workers or their group, none reaped yet.
     let result = unsafe { libc::kill(pid, signal) };
     assert_eq!(
         result,

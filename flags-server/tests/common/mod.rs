@@ -49,12 +49,13 @@ pub fn send_get(addr: SocketAddr, path: &str) -> TcpStream {
     stream
 }
 
-/// The server closed `stream` (cleanly or with a reset) without sending a
-/// byte. Fails if it sent anything, or if the connection is still open
-/// after [`PATIENCE`].
-pub fn assert_closed_without_answer(mut stream: TcpStream) {
+/// Reads `stream` until the server closes it (cleanly or with a reset) and
+/// returns what came before the close. Fails if the connection is still
+/// open after [`PATIENCE`].
+pub fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
     stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
     let mut received = Vec::new();
+    // On an error, `read_to_end` keeps in `received` what it read before.
     if let Err(error) = stream.read_to_end(&mut received) {
         assert!(
             !matches!(
@@ -64,6 +65,28 @@ pub fn assert_closed_without_answer(mut stream: TcpStream) {
             "the connection is still open: {error}"
         );
     }
+    received
+}
+
+/// Reads a response head byte by byte, so that nothing of the body is read
+/// with it, and parses it. Fails if the head does not come within
+/// [`PATIENCE`] (which stays the stream's read timeout).
+pub fn read_head(stream: &mut TcpStream) -> RawResponse {
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut head = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("the head arrives");
+        head.push(byte[0]);
+    }
+    parse_response(&head, false).expect("a response head")
+}
+
+/// The server closed `stream` (cleanly or with a reset) without sending a
+/// byte. Fails if it sent anything, or if the connection is still open
+/// after [`PATIENCE`].
+pub fn assert_closed_without_answer(mut stream: TcpStream) {
+    let received = read_until_closed(&mut stream);
     assert!(
         received.is_empty(),
         "no answer, just a close: got {:?}",
