@@ -6,10 +6,7 @@
 //! Result<StatusCounter, SetupError>`, so one function pointer type holds
 //! them all, and the comparison never needs to know which is which.
 
-use flags_core::{DownloadJob, SetupError, StatusCounter};
-
-/// The signature every model's `download_many` shares.
-pub type DownloadMany = fn(&DownloadJob) -> Result<StatusCounter, SetupError>;
+pub use flags_core::DownloadMany;
 
 /// One concurrency model: its name on the command line, how it is shown,
 /// its `download_many`, and the most requests it ever has in flight.

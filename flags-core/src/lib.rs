@@ -43,6 +43,11 @@ pub use cli::{DownloadJob, NoExtraArgs, ParsedArgs};
 pub use progress::Progress;
 pub use status::{DownloadStatus, FlagOutcome, StatusCounter};
 
+/// A model's `download_many`: every model crate exposes one with this
+/// signature, so the comparison, the benches and the contract checks hold
+/// any model as one value of this type.
+pub type DownloadMany = fn(&DownloadJob) -> Result<StatusCounter, SetupError>;
+
 /// A bad command line: reported with the usage, exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsageError {
