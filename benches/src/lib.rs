@@ -13,12 +13,14 @@
 //!   its peak memory is its own, and measuring that child (wall time, peak
 //!   RSS). The child is `flags-compare` itself, re-run in a hidden
 //!   `--run-model NAME` mode, so no other binary is needed.
-//! - [`compare`]: the command line of `flags-compare`, the loop over the
-//!   models against one in-process [`flags_server::FlagServer`], and the
-//!   table.
+//! - [`compare`]: `flags-compare` in parts: its command line
+//!   ([`compare::cli`]), the loop over the models against one in-process
+//!   [`flags_server::FlagServer`] ([`compare::run`]), and the table
+//!   ([`compare::table`]).
 //! - [`peer`]: the `--peer-curl` row, `curl --parallel` on the same URLs.
-//! - [`chart`]: the SVG chart, written by hand: a bar per model and a
-//!   timeline of every request the server saw.
+//! - [`chart`]: the SVG chart, drawn with `plotters`: a bar per model
+//!   ([`chart::bars`]) and a timeline of every request the server saw
+//!   ([`chart::timeline`]).
 //!
 //! The bound every row is compared with is `ceil(N / m) x delay`: with `m`
 //! requests in flight at most and a server that takes `delay` to answer

@@ -11,7 +11,7 @@ use flags_benches::child::{child_args, parse_child_args};
 use flags_benches::compare::{CompareOptions, default_models, parse_args};
 use flags_benches::models::{ALL_MODELS, EXTRA_MODELS, model_by_name};
 use flags_core::DownloadJob;
-use flags_server::contract::KillOnDrop;
+use flags_testkit::process::KillOnDrop;
 
 fn parse(args: &[&str]) -> Result<CompareOptions, clap::Error> {
     parse_args(std::iter::once("flags-compare").chain(args.iter().copied()))
@@ -289,6 +289,7 @@ fn interrupt_stops_after_the_running_model() {
         "{stdout}"
     );
     let svg = std::fs::read_to_string(&out).expect("the chart is written");
-    let root = common::parse_xml(&svg).expect("well-formed");
-    assert_eq!(root.find_class("g", "timeline").len(), 0, "{svg}");
+    let chart = common::parse_svg(&svg).expect("well-formed");
+    assert_eq!(chart.timeline_count(), 0, "{svg}");
+    assert!(chart.has_text_starting("No model finished"), "{svg}");
 }

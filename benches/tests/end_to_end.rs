@@ -11,7 +11,7 @@ use flags_benches::chart::render_svg;
 use flags_benches::compare::{CompareOptions, chart_of, render_table, run_comparison};
 use flags_benches::models::model_by_name;
 
-use common::parse_xml;
+use common::parse_svg;
 
 /// Six flags, 50 ms each, at most three at a time.
 fn tiny_options(models: &[&str]) -> CompareOptions {
@@ -33,8 +33,8 @@ fn tiny_options(models: &[&str]) -> CompareOptions {
 /// Three models each run in a child process, save all six flags identical
 /// to the server's, and the server sees exactly their concurrency: one
 /// request at a time for seq, never more than three for the others. The
-/// table has a line per model, and the chart a timeline per model with one
-/// line per request.
+/// table has a line per model, and the chart a bar and a timeline per model
+/// with one line per request.
 #[test]
 fn three_models_side_by_side() {
     let options = tiny_options(&["seq", "threadpool", "async"]);
@@ -93,13 +93,15 @@ fn three_models_side_by_side() {
         );
     }
 
-    let root =
-        parse_xml(&render_svg(&chart_of(&comparison, "test".to_string()))).expect("well-formed");
-    let timelines = root.find_class("g", "timeline");
-    assert_eq!(timelines.len(), 3);
-    for timeline in timelines {
-        assert_eq!(timeline.find_class("line", "request").len(), 6);
+    let svg = render_svg(&chart_of(&comparison, "test".to_string())).expect("the chart is drawn");
+    let chart = parse_svg(&svg).expect("well-formed");
+    assert_eq!(chart.timeline_count(), 3);
+    for (index, row) in comparison.rows.iter().enumerate() {
+        assert_eq!(chart.bars(index).len(), 1, "{}", row.name);
+        assert_eq!(chart.requests(index).len(), 6, "{}", row.name);
     }
+    // A bound across each bar and each timeline.
+    assert_eq!(chart.bounds().len(), 2 * 3);
 }
 
 /// A child that does not run the model (an executable that does not

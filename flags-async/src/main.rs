@@ -6,5 +6,6 @@ fn main() -> std::process::ExitCode {
         flags_async::download_many_with,
         flags_async::DEFAULT_MAX_REQ,
         flags_async::MAX_MAX_REQ,
+        flags_core::limits::WorkerCost::task(),
     )
 }

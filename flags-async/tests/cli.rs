@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use flags_server::contract::without_elapsed;
 use flags_server::{Fault, FlagServer, ServerConfig, builtin_flag};
+use flags_testkit::report::without_elapsed;
 
 /// Run the binary with `args`, saving into `dest`, against `server`.
 fn run(server: &FlagServer, dest: &Path, args: &[&str]) -> Output {
@@ -126,11 +126,11 @@ fn usage_error_exits_2() {
 /// are counted) and failing writes: the checks every model binary passes.
 #[test]
 fn binary_keeps_the_contract() {
-    let model = flags_server::contract::ModelBinary {
+    let model = flags_testkit::contract::ModelBinary {
         program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-async")),
         extra_args: &[],
     };
-    assert_eq!(flags_server::contract::check_binary(&model), Ok(()));
+    assert_eq!(flags_testkit::contract::check_binary(&model), Ok(()));
 }
 
 /// A server named by host name rather than IP address (the client looks

@@ -1,14 +1,14 @@
 //! The contract every model keeps, checked on this one.
 
 use flags_async::{MAX_MAX_REQ, download_many};
-use flags_server::contract::check_model;
+use flags_testkit::contract::check_model;
 
 /// Same totals as every model with 404s, 418s, 500s, timeouts, truncated,
 /// dropped and oversized bodies mixed in; files byte-identical; the server
 /// sees exactly `-m` requests at once; retries and overwrites work.
 #[test]
 fn async_model_keeps_the_contract() {
-    assert_eq!(check_model(&download_many, 4, MAX_MAX_REQ), Ok(()));
+    assert_eq!(check_model(download_many, 4, MAX_MAX_REQ), Ok(()));
 }
 
 /// At a larger `-m` too, the server sees exactly `-m` requests at once:
@@ -16,7 +16,7 @@ fn async_model_keeps_the_contract() {
 #[test]
 fn peak_concurrency_is_max_req_at_30() {
     assert_eq!(
-        flags_server::contract::check_peak_concurrency(&download_many, 30, MAX_MAX_REQ),
+        flags_testkit::contract::check_peak_concurrency(download_many, 30, MAX_MAX_REQ),
         Ok(())
     );
 }
@@ -25,7 +25,7 @@ fn peak_concurrency_is_max_req_at_30() {
 #[test]
 fn async_model_survives_every_fault() {
     assert_eq!(
-        flags_server::contract::check_fault_matrix(&download_many, 4),
+        flags_testkit::contract::check_fault_matrix(download_many, 4),
         Ok(())
     );
 }
@@ -33,17 +33,17 @@ fn async_model_survives_every_fault() {
 /// Load: `-e -m 1000`: no error, all 676 requests in flight at once.
 #[test]
 fn every_code_at_once() {
-    assert_eq!(flags_server::contract::check_load(&download_many), Ok(()));
+    assert_eq!(flags_testkit::contract::check_load(download_many), Ok(()));
 }
 
 /// Over https with `--cacert`; with the wrong CA, every code an error.
 #[test]
 fn async_model_speaks_https() {
-    assert_eq!(flags_server::contract::check_tls(&download_many, 4), Ok(()));
+    assert_eq!(flags_testkit::contract::check_tls(download_many, 4), Ok(()));
 }
 
-fn binary() -> flags_server::contract::ModelBinary<'static> {
-    flags_server::contract::ModelBinary {
+fn binary() -> flags_testkit::contract::ModelBinary<'static> {
+    flags_testkit::contract::ModelBinary {
         program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-async")),
         extra_args: &[],
     }
@@ -54,7 +54,7 @@ fn binary() -> flags_server::contract::ModelBinary<'static> {
 #[cfg(unix)]
 #[test]
 fn async_binary_speaks_https() {
-    assert_eq!(flags_server::contract::check_tls_binary(&binary()), Ok(()));
+    assert_eq!(flags_testkit::contract::check_tls_binary(&binary()), Ok(()));
 }
 
 /// `-m 8`: one thread, the runtime's, holds all 8 requests; it sleeps in
@@ -62,13 +62,13 @@ fn async_binary_speaks_https() {
 #[cfg(target_os = "linux")]
 #[test]
 fn one_thread_holds_every_request() {
-    let expected = flags_server::contract::IoThreads {
+    let expected = flags_testkit::contract::IoThreads {
         threads: 1,
         on_sockets: 0,
         workers: 0,
     };
     assert_eq!(
-        flags_server::contract::check_io_threads(&binary(), 8, expected),
+        flags_testkit::contract::check_io_threads(&binary(), 8, expected),
         Ok(())
     );
 }

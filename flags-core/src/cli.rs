@@ -16,7 +16,7 @@ use crate::codes::{CodeSelection, expand_cc_args};
 use crate::retry::RetryPolicy;
 use crate::url::{ServerChoice, resolve_server};
 
-/// The options of every model binary, as `../shared/CONTRACT.md` fixes them.
+/// The options of every model binary, as `docs/interface.md` describes them.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// country code, or one letter for all its codes (B = BA..BZ)

@@ -15,6 +15,7 @@
 //! - [`progress`]: the progress bar or the `-v` lines.
 //! - [`cli`]: the shared command line and the [`DownloadJob`] it yields.
 //! - [`interrupt`]: what Ctrl-C does.
+//! - [`limits`]: how many workers the process limits leave room for.
 //! - [`run`]: what every binary's `main` calls.
 //! - [`script`]: the `main` of the plain scripts in each model's `examples/`.
 //!
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod codes;
 pub mod countries;
 pub mod interrupt;
+pub mod limits;
 pub mod progress;
 pub mod report;
 pub mod retry;
@@ -118,8 +120,17 @@ pub const EXIT_USAGE: u8 = 2;
 /// ended in error, 1 otherwise or when the server cannot be reached, 2 for
 /// a usage error, 130 after Ctrl-C).
 ///
-/// `default_max_req` is the model's default `-m`; `max_max_req` caps it.
-pub fn run<F>(download_many: F, default_max_req: usize, max_max_req: usize) -> ExitCode
+/// `default_max_req` is the model's default `-m`; `max_max_req` caps it;
+/// `worker_cost` is what one of its workers takes from the process limits
+/// (`ulimit -v`, `-d`, `-n`): when they leave room for fewer workers than
+/// `-m` asks, `-m` is lowered before the banner, which states what is used,
+/// and one line on stderr says which limit decided.
+pub fn run<F>(
+    download_many: F,
+    default_max_req: usize,
+    max_max_req: usize,
+    worker_cost: limits::WorkerCost,
+) -> ExitCode
 where
     F: FnOnce(&DownloadJob) -> Result<StatusCounter, SetupError>,
 {
@@ -127,11 +138,17 @@ where
         |job: &DownloadJob, _: &NoExtraArgs| download_many(job),
         default_max_req,
         max_max_req,
+        worker_cost,
     )
 }
 
 /// [`run`] for a model with options of its own, declared by `E`.
-pub fn run_with<E, F>(download_many: F, default_max_req: usize, max_max_req: usize) -> ExitCode
+pub fn run_with<E, F>(
+    download_many: F,
+    default_max_req: usize,
+    max_max_req: usize,
+    worker_cost: limits::WorkerCost,
+) -> ExitCode
 where
     E: clap::Args + clap::FromArgMatches,
     F: FnOnce(&DownloadJob, &E) -> Result<StatusCounter, SetupError>,
@@ -145,10 +162,22 @@ where
                 .map(|name| name.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "flags".to_string());
-    let parsed = match cli::parse_args::<E, _, _>(argv, default_max_req, max_max_req) {
+    let mut parsed = match cli::parse_args::<E, _, _>(argv, default_max_req, max_max_req) {
         Ok(parsed) => parsed,
         Err(error) => return ExitCode::from(cli::report_usage_error(&error, &bin_name)),
     };
+    // Fewer workers than asked when the process limits leave room for no
+    // more: a pool that ran into them would abort (thread stacks filling
+    // the address space) or quietly shrink while the banner said otherwise.
+    limits::share_one_heap_under_a_memory_limit();
+    let fit = limits::fit_workers(parsed.job.max_req, worker_cost);
+    if let Some(limit) = &fit.limited_by {
+        eprint_line(&format!(
+            "{bin_name}: {limit}; using {} instead of {}",
+            fit.workers, parsed.job.max_req
+        ));
+        parsed.job.max_req = fit.workers;
+    }
     let job = &parsed.job;
     if let Err(source) = save::prepare_dest(&job.dest_dir) {
         let error = SetupError::Dest {

@@ -79,10 +79,15 @@ pub const MAX_MAX_REQ: usize = 256;
 /// the server's scripted faults: `garble:CC` makes a worker answer a
 /// malformed line for code `CC`; `exit:CC` makes it exit with status 3
 /// while holding `CC`. Set it on workers with [`WorkerCommand::env`].
+///
+/// Only with the `test-faults` feature, which only this crate's tests
+/// turn on (its dev-dependency on itself): `cargo build` and `cargo
+/// install` make a binary without the hook, whose workers always behave.
+#[cfg(feature = "test-faults")]
 pub const FAULT_ENV: &str = "FLAGS_PROCESS_WORKER_FAULT";
 
-/// The exit status of a worker that exits on purpose through
-/// [`FAULT_ENV`].
+/// The exit status of a worker that exits on purpose
+/// ([`WorkerFault::Exit`]).
 pub const FAULT_EXIT_STATUS: i32 = 3;
 
 /// Download every flag of `job` with a pool of worker processes running
@@ -138,6 +143,15 @@ pub fn download_many_with(
         counter.record(&outcome);
     }
     progress.finish();
+    // A worker the system would not start is no error of any code (the
+    // others took its codes), but the run had less concurrency than the
+    // banner said: say so.
+    if let Some(reason) = pool.start_failure() {
+        flags_core::eprint_line(&format!(
+            "flags-process: the pool shrank to {} of {workers} workers: {reason}",
+            pool.size()
+        ));
+    }
     // Join: close every worker's stdin so that it exits, and wait for
     // each process (no zombie left).
     pool.shutdown();
@@ -176,7 +190,12 @@ fn worker_main() -> i32 {
             "flags-process worker: cannot handle Ctrl-C: {error}"
         ));
     }
+    // The test hook, in test builds only (the `test-faults` feature): a
+    // shipped worker reads no such variable and always behaves.
+    #[cfg(feature = "test-faults")]
     let fault = WorkerFault::from_env();
+    #[cfg(not(feature = "test-faults"))]
+    let fault = WorkerFault::None;
     let stdin = io::stdin().lock();
     let stdout = io::stdout().lock();
     match serve(stdin, stdout, &fault) {
@@ -201,12 +220,15 @@ pub enum WorkerError {
     /// A `GET` came before the `JOB` line.
     #[error("GET before JOB")]
     NoJob,
-    /// [`FAULT_ENV`] asked to exit on this code.
-    #[error("exiting on {0} as {FAULT_ENV} asks")]
+    /// The injected fault ([`WorkerFault::Exit`]) asked to exit on this
+    /// code.
+    #[error("exiting on {0} as the injected fault asks")]
     InjectedExit(String),
 }
 
-/// A misbehaviour a worker injects on purpose, for tests: see [`FAULT_ENV`].
+/// A misbehaviour a worker injects on purpose, for tests: [`serve`] takes
+/// one, and the worker process reads it from `FAULT_ENV` in builds with the
+/// `test-faults` feature (the tests' builds; a shipped worker behaves).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum WorkerFault {
     /// Behave.
@@ -220,6 +242,7 @@ pub enum WorkerFault {
 
 impl WorkerFault {
     /// The fault [`FAULT_ENV`] asks for (none when unset or unknown).
+    #[cfg(feature = "test-faults")]
     pub fn from_env() -> Self {
         let value = std::env::var(FAULT_ENV).unwrap_or_default();
         match value.split_once(':') {

@@ -193,6 +193,9 @@ pub enum PoolError {
     },
 }
 
+/// The stack of each reader thread: 64 KiB instead of Rust's 2 MiB.
+pub const READER_STACK_SIZE: usize = 64 * 1024;
+
 /// What a reader thread reports about its worker's stdout.
 #[derive(Debug)]
 struct WorkerEvent {
@@ -454,6 +457,18 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         }
     }
 
+    /// The most workers the pool runs at once now: the size it was made
+    /// with, less one for each worker that could not be started.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Why the last worker could not be started (spawned, or greeting in
+    /// time), if one could not: the pool then went on with fewer.
+    pub fn start_failure(&self) -> Option<&str> {
+        self.last_start_failure.as_deref()
+    }
+
     /// The process ids of the live workers.
     pub fn worker_pids(&self) -> Vec<u32> {
         self.workers.iter().map(Worker::pid).collect()
@@ -516,6 +531,9 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         let sender = self.events_sender.clone();
         let reader = std::thread::Builder::new()
             .name(format!("worker-{id}-reader"))
+            // It only reads lines into a heap buffer: a small stack will do,
+            // and 256 of them then take 16 MiB of address space, not 512.
+            .stack_size(READER_STACK_SIZE)
             .spawn(move || read_lines(id, stdout, sender));
         let reader = match reader {
             Ok(handle) => handle,

@@ -5,8 +5,8 @@ mod common;
 
 use std::process::{Command, Output};
 
-use flags_server::contract::{file_names, parse_final_report};
 use flags_server::{FlagServer, ServerConfig};
+use flags_testkit::report::{file_names, parse_final_report};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flags-process");
 
@@ -112,7 +112,7 @@ fn a_worker_never_starts_a_pool() {
 fn binary_keeps_the_contract() {
     let _serial = common::serial();
     assert_eq!(
-        flags_server::contract::check_binary(&common::model_binary()),
+        flags_testkit::contract::check_binary(&common::model_binary()),
         Ok(())
     );
     common::assert_no_children();

@@ -3,7 +3,7 @@
 mod common;
 
 use flags_core::{DownloadJob, SetupError, StatusCounter};
-use flags_server::contract::check_model;
+use flags_testkit::contract::check_model;
 
 /// `download_many` with the `flags-process` binary as the worker program.
 fn download_many_here(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
@@ -17,7 +17,7 @@ fn download_many_here(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
 fn process_pool_keeps_the_contract() {
     let _serial = common::serial();
     assert_eq!(
-        check_model(&download_many_here, 4, flags_process::MAX_MAX_REQ),
+        check_model(download_many_here, 4, flags_process::MAX_MAX_REQ),
         Ok(())
     );
     common::assert_no_children();
@@ -29,7 +29,7 @@ fn process_pool_keeps_the_contract() {
 fn process_pool_survives_every_fault() {
     let _serial = common::serial();
     assert_eq!(
-        flags_server::contract::check_fault_matrix(&download_many_here, 4),
+        flags_testkit::contract::check_fault_matrix(download_many_here, 4),
         Ok(())
     );
     common::assert_no_children();
@@ -41,7 +41,7 @@ fn process_pool_survives_every_fault() {
 fn process_pool_speaks_https() {
     let _serial = common::serial();
     assert_eq!(
-        flags_server::contract::check_tls(&download_many_here, 4),
+        flags_testkit::contract::check_tls(download_many_here, 4),
         Ok(())
     );
     common::assert_no_children();
@@ -54,7 +54,7 @@ fn process_pool_speaks_https() {
 fn process_binary_speaks_https() {
     let _serial = common::serial();
     assert_eq!(
-        flags_server::contract::check_tls_binary(&common::model_binary()),
+        flags_testkit::contract::check_tls_binary(&common::model_binary()),
         Ok(())
     );
 }
@@ -66,13 +66,13 @@ fn process_binary_speaks_https() {
 #[test]
 fn each_worker_does_its_own_io_on_its_one_thread() {
     let _serial = common::serial();
-    let expected = flags_server::contract::IoThreads {
+    let expected = flags_testkit::contract::IoThreads {
         threads: 5,
         on_sockets: 0,
         workers: 4,
     };
     assert_eq!(
-        flags_server::contract::check_io_threads(&common::model_binary(), 4, expected),
+        flags_testkit::contract::check_io_threads(&common::model_binary(), 4, expected),
         Ok(())
     );
 }

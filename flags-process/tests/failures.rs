@@ -10,8 +10,9 @@ use flags_core::save::temp_prefix_of;
 use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, SetupError, StatusCounter};
 use flags_process::protocol::DownloadProtocol;
 use flags_process::{FAULT_ENV, ProcessPool, download_many_with};
-use flags_server::contract::check_saved_files;
 use flags_server::{Delay, Fault, FlagServer, ServerConfig};
+use flags_testkit::contract::check_saved_files;
+use flags_testkit::process::send_signal;
 
 /// Sixteen real flags, sorted.
 const CODES: [&str; 16] = [
@@ -103,7 +104,7 @@ fn worker_killed_mid_run_costs_one_code() {
                 .join(format!("{}planted.tmp", temp_prefix_of(pid)));
             std::fs::write(planted, b"GIF89a half").expect("a temporary file can be planted");
             // Kill: SIGKILL from outside, which no handler can catch.
-            common::send_signal(i32::try_from(pid).expect("a pid"), libc::SIGKILL);
+            send_signal(i32::try_from(pid).expect("a pid"), libc::SIGKILL);
             victim = Some(pid);
         }
     });

@@ -15,10 +15,10 @@ use flags_core::{DownloadJob, DownloadStatus, FlagOutcome};
 use flags_process::ProcessPool;
 use flags_process::pool::INTERRUPT_GRACE;
 use flags_process::protocol::DownloadProtocol;
-use flags_server::contract::{
-    check_saved_files, file_names, parse_final_report, processes, processes_in_group,
-};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig};
+use flags_testkit::contract::check_saved_files;
+use flags_testkit::process::{processes, processes_in_group, send_signal};
+use flags_testkit::report::{file_names, parse_final_report};
 
 /// How long the tests wait for a condition before they give up: generous,
 /// since the machine may be busy compiling.
@@ -53,7 +53,7 @@ fn as_pid(pid: u32) -> i32 {
 /// Stop a worker as `kill -STOP` does, and wait until the kernel shows it
 /// stopped.
 fn stop(pid: u32) {
-    common::send_signal(as_pid(pid), libc::SIGSTOP);
+    send_signal(as_pid(pid), libc::SIGSTOP);
     assert!(
         wait_until(|| state_of(pid) == Some('T')),
         "worker {pid} did not stop: {:?}",
@@ -268,7 +268,7 @@ fn stop_with_a_stopped_worker(signal: i32, to_group: bool) -> Duration {
     let target = if to_group { -run.group } else { run.group };
     let start = Instant::now();
     // Send the signal, as a terminal's Ctrl-C (the group) or `kill PID`.
-    common::send_signal(target, signal);
+    send_signal(target, signal);
     let status = loop {
         // Wait without blocking: `try_wait` reaps the binary once it has
         // exited, and returns at once while it runs.

@@ -5,5 +5,6 @@ fn main() -> std::process::ExitCode {
         flags_seq::download_many,
         flags_seq::DEFAULT_MAX_REQ,
         flags_seq::MAX_MAX_REQ,
+        flags_core::limits::WorkerCost::task(),
     )
 }

@@ -1,10 +1,10 @@
 //! The `flags-seq` binary as a user sees it: output, exit codes, errors.
 
-use std::net::TcpListener;
 use std::process::{Command, Output};
 
-use flags_server::contract::check_saved_files;
 use flags_server::{Fault, FlagServer, ServerConfig};
+use flags_testkit::contract::check_saved_files;
+use flags_testkit::net::closed_port;
 
 fn flags_seq(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flags-seq"))
@@ -15,12 +15,6 @@ fn flags_seq(args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A port with nothing listening on it.
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
 }
 
 /// The report, line by line as the contract shows it, with `-v` lines for
@@ -166,9 +160,9 @@ fn refused_connection_is_an_error_outcome() {
 /// no partial or temporary file): the checks every model binary passes.
 #[test]
 fn binary_keeps_the_contract() {
-    let model = flags_server::contract::ModelBinary {
+    let model = flags_testkit::contract::ModelBinary {
         program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
         extra_args: &[],
     };
-    assert_eq!(flags_server::contract::check_binary(&model), Ok(()));
+    assert_eq!(flags_testkit::contract::check_binary(&model), Ok(()));
 }

@@ -1,13 +1,13 @@
 //! The sequential model keeps the contract every model keeps.
 
-use flags_server::contract::check_model;
+use flags_testkit::contract::check_model;
 
 /// Same totals, same files, one request at a time, retries as promised.
 #[test]
 fn sequential_model_keeps_the_contract() {
     // The sequential model ignores -m: whatever it is asked, it uses one.
     assert_eq!(
-        check_model(&flags_seq::download_many, 4, flags_seq::MAX_MAX_REQ),
+        check_model(flags_seq::download_many, 4, flags_seq::MAX_MAX_REQ),
         Ok(())
     );
 }
@@ -16,14 +16,14 @@ fn sequential_model_keeps_the_contract() {
 #[test]
 fn sequential_model_survives_every_fault() {
     assert_eq!(
-        flags_server::contract::check_fault_matrix(&flags_seq::download_many, 4),
+        flags_testkit::contract::check_fault_matrix(flags_seq::download_many, 4),
         Ok(())
     );
 }
 
 /// The `flags-seq` binary, as the binary checks run it.
-fn binary() -> flags_server::contract::ModelBinary<'static> {
-    flags_server::contract::ModelBinary {
+fn binary() -> flags_testkit::contract::ModelBinary<'static> {
+    flags_testkit::contract::ModelBinary {
         program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-seq")),
         extra_args: &[],
     }
@@ -34,7 +34,7 @@ fn binary() -> flags_server::contract::ModelBinary<'static> {
 #[test]
 fn sequential_model_speaks_https() {
     assert_eq!(
-        flags_server::contract::check_tls(&flags_seq::download_many, 4),
+        flags_testkit::contract::check_tls(flags_seq::download_many, 4),
         Ok(())
     );
 }
@@ -44,7 +44,7 @@ fn sequential_model_speaks_https() {
 #[cfg(unix)]
 #[test]
 fn sequential_binary_speaks_https() {
-    assert_eq!(flags_server::contract::check_tls_binary(&binary()), Ok(()));
+    assert_eq!(flags_testkit::contract::check_tls_binary(&binary()), Ok(()));
 }
 
 /// One thread, the main one, and it is the one asleep on the socket: no
@@ -52,13 +52,13 @@ fn sequential_binary_speaks_https() {
 #[cfg(target_os = "linux")]
 #[test]
 fn sequential_binary_does_its_io_on_its_one_thread() {
-    let expected = flags_server::contract::IoThreads {
+    let expected = flags_testkit::contract::IoThreads {
         threads: 1,
         on_sockets: 1,
         workers: 0,
     };
     assert_eq!(
-        flags_server::contract::check_io_threads(&binary(), 1, expected),
+        flags_testkit::contract::check_io_threads(&binary(), 1, expected),
         Ok(())
     );
 }

@@ -516,7 +516,7 @@ mod tests {
         write_atomically(&path, b"old").expect("written");
         write_atomically(&path, b"new").expect("replaced");
         assert_eq!(std::fs::read(&path).expect("read"), b"new");
-        let names = crate::contract::file_names(folder.path()).expect("list");
+        let names = flags_testkit::report::file_names(folder.path()).expect("list");
         assert_eq!(names, ["ca.pem"]);
         let missing = folder.path().join("no").join("ca.pem");
         assert!(write_atomically(&missing, b"x").is_err());

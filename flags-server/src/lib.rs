@@ -37,8 +37,6 @@
 //!   cut short, oversized or dripped a byte at a time, and which carries the
 //!   request's in-flight guard.
 //! - `stats`: the counters behind [`Stats`] and the [`RequestRecord`] log.
-//! - [`contract`]: the one check every model's tests run against this
-//!   server.
 //! - `cli`: the `flags-server` command line ([`run_cli`]); `main.rs` only
 //!   calls it.
 //!
@@ -69,7 +67,6 @@
 mod body;
 mod cli;
 mod config;
-pub mod contract;
 mod images;
 mod server;
 mod stats;

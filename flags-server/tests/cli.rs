@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-use flags_server::contract::KillOnDrop;
+use flags_testkit::process::KillOnDrop;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flags-server");
 
@@ -68,10 +68,7 @@ fn single_server_serves_then_stops_on_sigterm() {
     use std::io::{Read, Write};
 
     // A free port: bind, note it, release it for the server.
-    let port = {
-        let probe = TcpListener::bind("127.0.0.1:0").expect("bind");
-        probe.local_addr().expect("addr").port()
-    };
+    let port = flags_testkit::net::closed_port();
     let mut child = KillOnDrop(
         Command::new(BINARY)
             .args([
@@ -107,8 +104,8 @@ fn single_server_serves_then_stops_on_sigterm() {
     );
 
     let pid = libc::pid_t::try_from(child.0.id()).expect("pid fits");
-    // SAFETY: `kill` only sends a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    // Our own child process, running.
+    flags_testkit::process::send_signal(pid, libc::SIGTERM);
     let status = child.0.wait().expect("exits");
     assert_eq!(status.code(), Some(0));
     let mut rest = String::new();
@@ -169,7 +166,7 @@ fn tls_writes_the_certificate_and_serves_https() {
     let pem = std::fs::read_to_string(&cert_out).expect("the certificate file");
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
     assert_eq!(
-        flags_server::contract::file_names(folder.path()).expect("list"),
+        flags_testkit::report::file_names(folder.path()).expect("list"),
         ["ca.pem"]
     );
 

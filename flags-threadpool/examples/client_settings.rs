@@ -12,7 +12,9 @@
 
 use flags_core::{DownloadJob, SetupError, StatusCounter};
 use flags_seq::{ClientSettings, HttpClient};
-use flags_threadpool::{DEFAULT_MAX_REQ, MAX_MAX_REQ, ReqwestClient, download_many_on};
+use flags_threadpool::{
+    DEFAULT_MAX_REQ, MAX_MAX_REQ, ReqwestClient, WORKER_COST, download_many_on,
+};
 
 /// The example's own option.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,5 +71,10 @@ fn download_many(job: &DownloadJob, args: &SettingsArgs) -> Result<StatusCounter
 }
 
 fn main() -> std::process::ExitCode {
-    flags_core::run_with::<SettingsArgs, _>(download_many, DEFAULT_MAX_REQ, MAX_MAX_REQ)
+    flags_core::run_with::<SettingsArgs, _>(
+        download_many,
+        DEFAULT_MAX_REQ,
+        MAX_MAX_REQ,
+        WORKER_COST,
+    )
 }

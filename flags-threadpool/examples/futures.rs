@@ -24,6 +24,11 @@
 //! which changes from run to run. The codes printed bare come from the
 //! workers, as each flag is saved; the `result:` lines from the main
 //! thread, as `as_completed` yields each future.
+//!
+//! These futures are Python's `concurrent.futures.Future`: handles on work
+//! already scheduled, running whether or not anyone looks. Rust's own
+//! futures are another thing, lazy: `flags-async`'s
+//! `where_are_the_futures` example shows the difference.
 
 use std::io::Write;
 use std::path::Path;
@@ -32,9 +37,9 @@ use flags_core::DownloadJob;
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::script::ScriptError;
-// The sequential model's client and `get_flag`, as the book imports
-// `get_flag` from `flags.py`.
-use flags_seq::{BlockingClient, HttpClient};
+// The blocking client every blocking script shares, and its `get_flag`:
+// one GET, its I/O done on the calling thread.
+use flags_seq::{BlockingClient, HttpClient, http_client};
 use flags_threadpool::executor::{Future, ThreadPoolExecutor, as_completed};
 
 /// A download's outcome as a clonable value (a future's `result()` hands
@@ -63,7 +68,7 @@ fn download_one(
 fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, ScriptError> {
     // One client for the three workers (an `Arc` inside: clones share it).
     let job = DownloadJob::new(Vec::new(), base_url, dest_dir).with_max_req(3);
-    let client = HttpClient::new(&job)?;
+    let client = http_client(&job)?;
     // The first five of the list, then sorted: BR CN ID IN US.
     let mut codes = POP20_CC[..5].to_vec();
     codes.sort();

@@ -432,6 +432,8 @@ struct PoolState {
     /// Set once by `shutdown`: no new work is accepted, and idle workers
     /// exit when the queue is empty.
     shutdown: bool,
+    /// Why the last worker thread could not be started, if one could not.
+    start_error: Option<String>,
 }
 
 /// What the executor and its workers share.
@@ -476,6 +478,8 @@ struct Shared {
 /// ```
 pub struct ThreadPoolExecutor {
     max_workers: usize,
+    /// The stack size of each worker thread, when not Rust's default.
+    stack_size: Option<usize>,
     /// The queue and the workers' census, behind one mutex; the workers
     /// hold clones of this `Arc`.
     shared: Arc<Shared>,
@@ -502,16 +506,27 @@ impl ThreadPoolExecutor {
     pub fn new(max_workers: usize) -> Self {
         Self {
             max_workers: max_workers.max(1),
+            stack_size: None,
             shared: Arc::new(Shared {
                 state: Mutex::new(PoolState {
                     queue: VecDeque::new(),
                     idle_workers: 0,
                     workers: Vec::new(),
                     shutdown: false,
+                    start_error: None,
                 }),
                 work_available: Condvar::new(),
             }),
         }
+    }
+
+    /// Give each worker thread a stack of `bytes` instead of Rust's 2 MiB
+    /// default (Python's `threading.stack_size`). The stack is address
+    /// space, not memory: only the pages a thread touches are resident. A
+    /// smaller one lets more threads fit under `ulimit -v`.
+    pub fn with_stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
     }
 
     /// The most worker threads this executor starts.
@@ -522,6 +537,13 @@ impl ThreadPoolExecutor {
     /// How many worker threads have been started so far.
     pub fn worker_count(&self) -> usize {
         lock(&self.shared.state).workers.len()
+    }
+
+    /// Why a worker thread could not be started, when one could not (the
+    /// system refused a new thread): the pool went on with the workers it
+    /// had, which [`worker_count`](Self::worker_count) tells.
+    pub fn start_error(&self) -> Option<String> {
+        lock(&self.shared.state).start_error.clone()
     }
 
     /// Schedule `function` to run on a worker thread and return its
@@ -563,6 +585,7 @@ impl ThreadPoolExecutor {
             // Python's `_adjust_thread_count`: no idle worker, room for
             // another, so start one, with this task as its first.
             if let Err((work, error)) = self.start_worker(&mut state, work) {
+                state.start_error = Some(error.to_string());
                 if state.workers.is_empty() {
                     // Nothing will ever take it from the queue.
                     drop(state);
@@ -602,7 +625,11 @@ impl ThreadPoolExecutor {
         // Spawn: the worker runs its first task, then serves the queue
         // until shutdown. It owns a clone of `shared`; the `JoinHandle`
         // stays with the executor, which joins it on shutdown.
-        let spawned = thread::Builder::new().name(name).spawn(move || {
+        let mut builder = thread::Builder::new().name(name);
+        if let Some(bytes) = self.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let spawned = builder.spawn(move || {
             let first = lock(&handoff_for_worker).take();
             worker_loop(&shared, first);
         });

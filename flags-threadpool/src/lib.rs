@@ -59,6 +59,17 @@ pub const DEFAULT_MAX_REQ: usize = 30;
 /// `MAX_CONCUR_REQ`.
 pub const MAX_MAX_REQ: usize = 1000;
 
+/// The stack of each download thread, in both pools: 256 KiB instead of
+/// Rust's 2 MiB. A download's deepest call (a TLS handshake in a debug
+/// build) stays far below it; the rest of the 2 MiB was address space that
+/// `ulimit -v` counts, so 8 times more threads fit under the same limit.
+pub const WORKER_STACK_SIZE: usize = 256 * 1024;
+
+/// What one worker thread takes from the process limits, for
+/// [`flags_core::run`].
+pub const WORKER_COST: flags_core::limits::WorkerCost =
+    flags_core::limits::WorkerCost::thread(WORKER_STACK_SIZE);
+
 /// The model's own options: which pool runs the downloads, on which client.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ThreadpoolArgs {
@@ -123,7 +134,7 @@ where
     // arrive, fed from one queue. Dropping it at the end of this function
     // waits for every task and joins every worker: the book's
     // `with ThreadPoolExecutor(...) as executor:` block.
-    let executor = ThreadPoolExecutor::new(job.max_req);
+    let executor = ThreadPoolExecutor::new(job.max_req).with_stack_size(WORKER_STACK_SIZE);
     // The book's `to_do_map`: each future and its code, to name the code of
     // a task that panicked.
     #[allow(
@@ -161,6 +172,16 @@ where
         counter.record(&outcome);
     }
     progress.finish();
+    // A thread the system refused is no error of any code (the others ran
+    // its tasks), but the run had less concurrency than the banner said.
+    if let Some(error) = executor.start_error() {
+        flags_core::eprint_line(&format!(
+            "flags-threadpool: started only {} of {} worker threads ({error}); \
+             the codes waited for those",
+            executor.worker_count(),
+            executor.max_workers(),
+        ));
+    }
     Ok(counter)
 }
 
@@ -206,6 +227,7 @@ where
         // Never 0: rayon would take that as "one thread per CPU".
         .num_threads(job.max_req.max(1))
         .thread_name(|index| format!("rayon-worker-{index}"))
+        .stack_size(WORKER_STACK_SIZE)
         // Each thread just runs rayon's worker loop.
         .build_scoped(rayon::ThreadBuilder::run, |pool| {
             // The way back: each job sends its outcome (`None` when skipped

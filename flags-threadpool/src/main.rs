@@ -7,5 +7,6 @@ fn main() -> std::process::ExitCode {
         flags_threadpool::download_many_with,
         flags_threadpool::DEFAULT_MAX_REQ,
         flags_threadpool::MAX_MAX_REQ,
+        flags_threadpool::WORKER_COST,
     )
 }

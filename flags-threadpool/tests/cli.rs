@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use flags_server::contract::{check_saved_files, without_elapsed};
 use flags_server::{Fault, FlagServer, ServerConfig};
+use flags_testkit::contract::check_saved_files;
+use flags_testkit::report::without_elapsed;
 
 const EXECUTORS: [&str; 2] = ["std", "rayon"];
 
@@ -139,12 +140,12 @@ fn binary_keeps_the_contract() {
         &["--client", "reqwest"],
     ];
     for executor in variants {
-        let model = flags_server::contract::ModelBinary {
+        let model = flags_testkit::contract::ModelBinary {
             program: Path::new(env!("CARGO_BIN_EXE_flags-threadpool")),
             extra_args: executor,
         };
         assert_eq!(
-            flags_server::contract::check_binary(&model),
+            flags_testkit::contract::check_binary(&model),
             Ok(()),
             "{executor:?}"
         );

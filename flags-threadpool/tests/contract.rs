@@ -1,7 +1,7 @@
 //! The contract every model keeps, checked by the one helper all models
 //! share, for both pools of this crate.
 
-use flags_server::contract::check_model;
+use flags_testkit::contract::check_model;
 use flags_threadpool::{MAX_MAX_REQ, download_many, download_many_rayon};
 
 /// The std executor: same totals as every model on 200s, 404s, 418s,
@@ -10,13 +10,13 @@ use flags_threadpool::{MAX_MAX_REQ, download_many, download_many_rayon};
 /// retries; overwriting.
 #[test]
 fn std_executor_keeps_the_contract() {
-    assert_eq!(check_model(&download_many, 4, MAX_MAX_REQ), Ok(()));
+    assert_eq!(check_model(download_many, 4, MAX_MAX_REQ), Ok(()));
 }
 
 /// The rayon pool keeps the same contract, with the same numbers.
 #[test]
 fn rayon_pool_keeps_the_contract() {
-    assert_eq!(check_model(&download_many_rayon, 4, MAX_MAX_REQ), Ok(()));
+    assert_eq!(check_model(download_many_rayon, 4, MAX_MAX_REQ), Ok(()));
 }
 
 /// Every fault mode of the server, on the std executor: counted, nothing
@@ -24,7 +24,7 @@ fn rayon_pool_keeps_the_contract() {
 #[test]
 fn std_executor_survives_every_fault() {
     assert_eq!(
-        flags_server::contract::check_fault_matrix(&download_many, 4),
+        flags_testkit::contract::check_fault_matrix(download_many, 4),
         Ok(())
     );
 }
@@ -33,7 +33,7 @@ fn std_executor_survives_every_fault() {
 #[test]
 fn rayon_pool_survives_every_fault() {
     assert_eq!(
-        flags_server::contract::check_fault_matrix(&download_many_rayon, 4),
+        flags_testkit::contract::check_fault_matrix(download_many_rayon, 4),
         Ok(())
     );
 }
@@ -43,7 +43,7 @@ fn rayon_pool_survives_every_fault() {
 #[test]
 fn reqwest_client_keeps_the_contract() {
     assert_eq!(
-        check_model(&flags_threadpool::download_many_reqwest, 4, MAX_MAX_REQ),
+        check_model(flags_threadpool::download_many_reqwest, 4, MAX_MAX_REQ),
         Ok(())
     );
 }
@@ -53,7 +53,7 @@ fn reqwest_client_keeps_the_contract() {
 #[test]
 fn reqwest_client_survives_every_fault() {
     assert_eq!(
-        flags_server::contract::check_fault_matrix(&flags_threadpool::download_many_reqwest, 4),
+        flags_testkit::contract::check_fault_matrix(flags_threadpool::download_many_reqwest, 4),
         Ok(())
     );
 }
@@ -62,17 +62,17 @@ fn reqwest_client_survives_every_fault() {
 /// wrong CA, every code an error.
 #[test]
 fn every_pool_and_client_speaks_https() {
-    use flags_server::contract::check_tls;
-    assert_eq!(check_tls(&download_many, 4), Ok(()));
-    assert_eq!(check_tls(&download_many_rayon, 4), Ok(()));
+    use flags_testkit::contract::check_tls;
+    assert_eq!(check_tls(download_many, 4), Ok(()));
+    assert_eq!(check_tls(download_many_rayon, 4), Ok(()));
     assert_eq!(
-        check_tls(&flags_threadpool::download_many_reqwest, 4),
+        check_tls(flags_threadpool::download_many_reqwest, 4),
         Ok(())
     );
 }
 
-fn binary(extra_args: &'static [&'static str]) -> flags_server::contract::ModelBinary<'static> {
-    flags_server::contract::ModelBinary {
+fn binary(extra_args: &'static [&'static str]) -> flags_testkit::contract::ModelBinary<'static> {
+    flags_testkit::contract::ModelBinary {
         program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-threadpool")),
         extra_args,
     }
@@ -83,7 +83,7 @@ fn binary(extra_args: &'static [&'static str]) -> flags_server::contract::ModelB
 #[cfg(unix)]
 #[test]
 fn binary_speaks_https_on_both_clients() {
-    use flags_server::contract::check_tls_binary;
+    use flags_testkit::contract::check_tls_binary;
     assert_eq!(check_tls_binary(&binary(&[])), Ok(()));
     assert_eq!(check_tls_binary(&binary(&["--client", "reqwest"])), Ok(()));
 }
@@ -93,7 +93,7 @@ fn binary_speaks_https_on_both_clients() {
 #[cfg(target_os = "linux")]
 #[test]
 fn each_pool_thread_does_its_own_io() {
-    use flags_server::contract::{IoThreads, check_io_threads};
+    use flags_testkit::contract::{IoThreads, check_io_threads};
     let expected = IoThreads {
         threads: 9,
         on_sockets: 8,
@@ -111,7 +111,7 @@ fn each_pool_thread_does_its_own_io() {
 #[cfg(target_os = "linux")]
 #[test]
 fn reqwest_client_hides_one_io_thread() {
-    use flags_server::contract::{IoThreads, check_io_threads};
+    use flags_testkit::contract::{IoThreads, check_io_threads};
     let expected = IoThreads {
         threads: 10,
         on_sockets: 0,

@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use flags_core::{DownloadJob, SetupError, StatusCounter};
-use flags_server::contract::check_saved_files;
+use flags_core::{DownloadJob, DownloadMany, StatusCounter};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig};
+use flags_testkit::contract::check_saved_files;
 use flags_threadpool::{download_many, download_many_rayon};
-
-type DownloadMany = fn(&DownloadJob) -> Result<StatusCounter, SetupError>;
 
 const MODELS: [(&str, DownloadMany); 2] = [
     ("std", download_many as DownloadMany),
@@ -103,11 +101,11 @@ fn every_code_with_faults_gives_the_same_totals() {
 #[test]
 fn every_code_at_once_for_both_pools() {
     assert_eq!(
-        flags_server::contract::check_load(&flags_threadpool::download_many),
+        flags_testkit::contract::check_load(flags_threadpool::download_many),
         Ok(())
     );
     assert_eq!(
-        flags_server::contract::check_load(&flags_threadpool::download_many_rayon),
+        flags_testkit::contract::check_load(flags_threadpool::download_many_rayon),
         Ok(())
     );
 }

@@ -1,14 +1,16 @@
 //! What the test files share: the worker program, a lock so that the tests
 //! of one file start their children one test at a time, and a `/proc` scan
-//! (through `flags_server::contract::processes`) that shows no child
-//! process is left behind.
+//! (through `flags_testkit::process::processes`) that shows no child
+//! process is left behind. Signals are sent with
+//! `flags_testkit::process::send_signal`.
 
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use flags_process::WorkerCommand;
-use flags_server::contract::{ModelBinary, ProcessInfo, processes};
+use flags_testkit::contract::ModelBinary;
+use flags_testkit::process::{ProcessInfo, processes};
 
 /// The worker program: the `flags-process` binary. Integration tests run in
 /// the libtest harness, which cannot be re-run as a worker.
@@ -17,7 +19,7 @@ pub fn worker_command() -> WorkerCommand {
 }
 
 /// The `flags-process` binary, for the binary checks of
-/// `flags_server::contract`.
+/// `flags_testkit::contract`.
 pub fn model_binary() -> ModelBinary<'static> {
     ModelBinary {
         program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-process")),
@@ -47,19 +49,4 @@ pub fn children_of_this_process() -> Vec<ProcessInfo> {
 pub fn assert_no_children() {
     let children = children_of_this_process();
     assert!(children.is_empty(), "children left behind: {children:?}");
-}
-
-/// Send `signal` to a process (a positive pid) or a whole process group (a
-/// negative one).
-pub fn send_signal(pid: i32, signal: i32) {
-    // Send the signal: kill(2), which delivers any signal, not only
-    // SIGKILL. SAFETY: `kill` has no memory-safety preconditions; the pids
-    // are our own children, their workers or their group, none reaped yet.
-    let result = unsafe { libc::kill(pid, signal) };
-    assert_eq!(
-        result,
-        0,
-        "kill({pid}, {signal}) failed: {}",
-        std::io::Error::last_os_error()
-    );
 }

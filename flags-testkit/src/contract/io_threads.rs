@@ -12,8 +12,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::{KillOnDrop, ModelBinary, processes, start, temp_dir};
-use crate::{Delay, ServerConfig};
+use flags_server::{Delay, ServerConfig};
+
+use super::{ModelBinary, start, temp_dir};
+use crate::process::{KillOnDrop, processes};
 
 /// What a model's processes look like while `-m N` requests are held by
 /// the server.

@@ -1,8 +1,10 @@
 //! The contract every model must keep, as one reusable check.
 //!
 //! Each model crate's `tests/contract.rs` calls [`check_model`] with its own
-//! `download_many`; the same servers, codes, faults and expectations are used
-//! for all of them, so "same totals" means the same thing everywhere.
+//! `download_many` (a [`DownloadMany`]: the one signature every model has,
+//! passed as a plain function); the same servers, codes, faults and
+//! expectations are used for all of them, so "same totals" means the same
+//! thing everywhere.
 //!
 //! The checks run real HTTP against [`FlagServer`]s on `127.0.0.1:0` and
 //! save into temporary folders. They return a description of the first
@@ -14,11 +16,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use flags_core::save::{TEMP_PREFIX, flag_file_name};
-use flags_core::{DownloadJob, SetupError, StatusCounter};
+use flags_core::{DownloadJob, DownloadMany, SetupError, StatusCounter};
+use flags_server::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
 
-use crate::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
+#[cfg(unix)]
+use crate::process::processes_in_group;
+use crate::report::file_names;
+#[cfg(unix)]
+use crate::report::parse_final_report;
 
 pub mod io_threads;
+#[cfg(target_os = "linux")]
+pub mod limits;
 #[cfg(unix)]
 pub mod output;
 pub mod retries;
@@ -33,10 +42,6 @@ pub use retries::check_interrupt_in_backoff;
 pub use retries::check_retry_after_floor;
 pub use shapes::{check_closing_server, check_redirects_and_chunked, check_wrong_bodies};
 pub use tls::{check_tls, check_tls_binary};
-
-/// A model's `download_many`, as the contract check calls it.
-pub trait DownloadMany: Fn(&DownloadJob) -> Result<StatusCounter, SetupError> {}
-impl<F: Fn(&DownloadJob) -> Result<StatusCounter, SetupError>> DownloadMany for F {}
 
 /// Real flags every scenario downloads successfully.
 pub const GOOD_CODES: [&str; 8] = ["BR", "CN", "DE", "IN", "JP", "NG", "US", "VN"];
@@ -58,7 +63,7 @@ pub fn faulted_codes(timeout: Duration) -> Vec<(&'static str, Fault)> {
 /// concurrency the model is asked for; `model_max` is the most the model
 /// ever uses (1 for the sequential model).
 pub fn check_model(
-    download_many: &dyn DownloadMany,
+    download_many: DownloadMany,
     max_req: usize,
     model_max: usize,
 ) -> Result<(), String> {
@@ -142,10 +147,7 @@ pub fn check_saved_files(scenario: &str, dest: &Path, codes: &[&str]) -> Result<
 
 /// 200s, 404s, and one of each fault: the counts add up, errors are exactly
 /// the faulted codes, and only the good flags are saved, intact.
-pub fn check_mixed_outcomes(
-    download_many: &dyn DownloadMany,
-    max_req: usize,
-) -> Result<(), String> {
+pub fn check_mixed_outcomes(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
     let timeout = Duration::from_millis(600);
     let faulted = faulted_codes(timeout);
     let mut config = ServerConfig::default();
@@ -184,7 +186,7 @@ pub fn check_mixed_outcomes(
 /// min(`max_req`, `model_max`) requests at once: the model uses the
 /// concurrency it was given, no less and no more.
 pub fn check_peak_concurrency(
-    download_many: &dyn DownloadMany,
+    download_many: DownloadMany,
     max_req: usize,
     model_max: usize,
 ) -> Result<(), String> {
@@ -218,7 +220,7 @@ pub fn check_peak_concurrency(
 
 /// `--retries 3` turns a flaky flag (two 503s, then 200) into a success,
 /// and a 404 is asked for once only.
-pub fn check_retries(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_retries(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
     let mut config = ServerConfig::default();
     config.scripted.insert(
         "br".to_string(),
@@ -254,7 +256,7 @@ pub fn check_retries(download_many: &dyn DownloadMany, max_req: usize) -> Result
 
 /// A second run over the same folder replaces the flags with whole new
 /// copies and leaves nothing else behind.
-pub fn check_overwrite(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_overwrite(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
     let server = start(ServerConfig::default())?;
     let dest = temp_dir()?;
     let codes = ["BR", "CN"];
@@ -294,138 +296,6 @@ impl ModelBinary<'_> {
             .stderr(std::process::Stdio::piped());
         command
     }
-}
-
-/// A child process that is killed and waited for when this guard is
-/// dropped: a test holds its child in one, so that a failed assertion
-/// never leaves a server or a model running behind it.
-#[derive(Debug)]
-pub struct KillOnDrop(pub std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // Both fail harmlessly once the child has exited and been waited
-        // for, which is the normal case: nothing to report then.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The names of the files in `dest`, sorted: what a run left there,
-/// temporary files included.
-pub fn file_names(dest: &Path) -> std::io::Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dest)? {
-        names.push(entry?.file_name().to_string_lossy().into_owned());
-    }
-    names.sort();
-    Ok(names)
-}
-
-/// A run's stdout without its last line, `Elapsed time: ...`, which
-/// changes from run to run: the rest can be compared whole. `None` when the
-/// output does not end with that line.
-///
-/// ```
-/// use flags_server::contract::without_elapsed;
-/// let stdout = "--------------------\n  1 flag downloaded.\nElapsed time: 0.01s\n";
-/// assert_eq!(without_elapsed(stdout), Some("--------------------\n  1 flag downloaded.\n"));
-/// assert_eq!(without_elapsed("no report\n"), None);
-/// ```
-pub fn without_elapsed(stdout: &str) -> Option<&str> {
-    let body = stdout.strip_suffix('\n')?;
-    let cut = body.rfind('\n').map_or(0, |at| at + 1);
-    body[cut..]
-        .starts_with("Elapsed time: ")
-        .then(|| &stdout[..cut])
-}
-
-/// Read the counts back from a final report on stdout.
-pub fn parse_final_report(stdout: &str) -> Option<StatusCounter> {
-    let (_, tail) = stdout.split_once("--------------------\n")?;
-    let mut counter = StatusCounter::default();
-    let mut saw_downloaded = false;
-    for line in tail.lines() {
-        let mut words = line.split_whitespace();
-        let (Some(number), Some(word)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Ok(number) = number.parse::<usize>() else {
-            continue;
-        };
-        match word {
-            "flag" | "flags" => {
-                counter.ok = number;
-                saw_downloaded = true;
-            }
-            "not" => counter.not_found = number,
-            "error." | "errors." => counter.error = number,
-            _ => {}
-        }
-    }
-    saw_downloaded.then_some(counter)
-}
-
-/// One process as `/proc/{pid}/stat` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessInfo {
-    /// Its process id.
-    pub pid: u32,
-    /// Its parent's.
-    pub ppid: u32,
-    /// Its process group.
-    pub pgrp: u32,
-    /// `R`, `S`, `Z` (a zombie: exited, not yet waited for)...
-    pub state: char,
-    /// Its command name.
-    pub name: String,
-}
-
-/// Every process of the machine, zombies included (a zombie is a child
-/// nobody waited for: still a process left behind). Empty where there is
-/// no `/proc`.
-pub fn processes() -> Vec<ProcessInfo> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            // A process may end between the listing and this read: skip it.
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            parse_stat(pid, &stat)
-        })
-        .collect()
-}
-
-/// Read `pid (name) state ppid pgrp ...`; the name may hold spaces and
-/// parentheses, so the fields are read after the last `)`.
-fn parse_stat(pid: u32, stat: &str) -> Option<ProcessInfo> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat.get(open + 1..close)?.to_string();
-    let mut fields = stat.get(close + 1..)?.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some(ProcessInfo {
-        pid,
-        ppid,
-        pgrp,
-        state,
-        name,
-    })
-}
-
-/// The process ids of every process in process group `group`, zombies
-/// included.
-pub fn processes_in_group(group: u32) -> Vec<u32> {
-    processes()
-        .into_iter()
-        .filter(|process| process.pgrp == group)
-        .map(|process| process.pid)
-        .collect()
 }
 
 /// Ctrl-C in the middle of a run, as a terminal sends it (SIGINT to the
@@ -670,7 +540,7 @@ impl FaultMode {
     }
 }
 
-/// The fault names of [`Stats::faults`](crate::Stats::faults) that make a
+/// The fault names of [`Stats::faults`](flags_server::Stats::faults) that make a
 /// request fail.
 fn is_failing_fault(name: &str) -> bool {
     name.starts_with("status_")
@@ -689,7 +559,7 @@ fn is_failing_fault(name: &str) -> bool {
 /// fault scripted twice on some codes and `--retries 3`: every flag is
 /// saved, and the 404s were asked for once only.
 pub fn check_fault_mode(
-    download_many: &dyn DownloadMany,
+    download_many: DownloadMany,
     max_req: usize,
     mode: FaultMode,
 ) -> Result<(), String> {
@@ -796,7 +666,7 @@ pub fn check_fault_mode(
 }
 
 /// Every fault mode on one model: the fault matrix's row for it.
-pub fn check_fault_matrix(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_fault_matrix(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
     FAULT_MODES
         .iter()
         .try_for_each(|mode| check_fault_mode(download_many, max_req, *mode))
@@ -810,7 +680,7 @@ pub fn check_fault_matrix(download_many: &dyn DownloadMany, max_req: usize) -> R
 /// debug build on a loaded 2-core machine may need more than 0.2 s to open
 /// 676 connections, and then the first requests end before the last start,
 /// which says nothing about the model.
-pub fn check_load(download_many: &dyn DownloadMany) -> Result<(), String> {
+pub fn check_load(download_many: DownloadMany) -> Result<(), String> {
     let config = ServerConfig {
         delay: Delay::Fixed(Duration::from_secs(1)),
         ..ServerConfig::default()
@@ -847,13 +717,16 @@ pub fn check_load(download_many: &dyn DownloadMany) -> Result<(), String> {
 /// ([`check_interrupt`]), Ctrl-C during a backoff wait
 /// ([`check_interrupt_in_backoff`]), output that cannot be written
 /// ([`check_unwritable_output`]), a password in `-s`
-/// ([`check_password_hidden`]) and failing writes
-/// ([`check_write_failure`]).
+/// ([`check_password_hidden`]), failing writes ([`check_write_failure`])
+/// and process limits that leave room for fewer workers than asked
+/// ([`limits::check_worker_limits`], on Linux).
 #[cfg(unix)]
 pub fn check_binary(model: &ModelBinary<'_>) -> Result<(), String> {
     check_interrupt(model)?;
     check_interrupt_in_backoff(model)?;
     check_unwritable_output(model)?;
     check_password_hidden(model)?;
+    #[cfg(target_os = "linux")]
+    limits::check_worker_limits(model)?;
     check_write_failure(model)
 }

@@ -8,13 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use flags_core::StatusCounter;
+use flags_core::{DownloadMany, StatusCounter};
+use flags_server::{FlagServer, ServerConfig, TlsIdentity};
 
 use super::{
     GOOD_CODES, MISSING_CODES, ModelBinary, check_saved_files, expect_counter, job_for, temp_dir,
 };
-use crate::contract::DownloadMany;
-use crate::{FlagServer, ServerConfig, TlsIdentity};
 
 /// A TLS server of the built-in flags, and the file of its certificate.
 fn tls_server(dir: &Path) -> Result<(FlagServer, PathBuf), String> {
@@ -47,7 +46,7 @@ fn wrong_ca(dir: &Path) -> Result<PathBuf, String> {
 
 /// Over https with `--cacert`: the same totals and the same bytes as over
 /// plain HTTP. With the wrong CA: every code is an error, nothing saved.
-pub fn check_tls(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_tls(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
     let certificates = temp_dir()?;
     let (server, pem_path) = tls_server(certificates.path())?;
     let dest = temp_dir()?;

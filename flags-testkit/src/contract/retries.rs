@@ -3,20 +3,18 @@
 
 use std::time::{Duration, Instant};
 
-use flags_core::StatusCounter;
+use flags_core::{DownloadMany, StatusCounter};
+use flags_server::{Fault, ServerConfig};
 
-use super::{ModelBinary, expect_counter, job_for, parse_final_report, start, temp_dir};
-use crate::contract::DownloadMany;
-use crate::{Fault, ServerConfig};
+use super::{ModelBinary, expect_counter, job_for, start, temp_dir};
+#[cfg(unix)]
+use crate::report::parse_final_report;
 
 /// A server that always answers `503` with `Retry-After: 0`, and
 /// `--retries 4`: exactly 5 requests, and at least the backoff's least
 /// waits between them (25 + 50 + 100 + 200 ms: half of each doubling
 /// ceiling, the jitter's floor), not a tight loop.
-pub fn check_retry_after_floor(
-    download_many: &dyn DownloadMany,
-    max_req: usize,
-) -> Result<(), String> {
+pub fn check_retry_after_floor(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
     let scenario = "Retry-After: 0";
     let mut config = ServerConfig::default();
     config
@@ -68,7 +66,7 @@ pub fn check_interrupt_in_backoff(model: &ModelBinary<'_>) -> Result<(), String>
     let child = command
         .spawn()
         .map_err(|error| format!("{scenario}: cannot start the model: {error}"))?;
-    let mut child = super::KillOnDrop(child);
+    let mut child = crate::process::KillOnDrop(child);
     let group = i32::try_from(child.0.id()).map_err(|error| error.to_string())?;
     // Wait for the first answer: from then on the model waits 5 s.
     let deadline = Instant::now() + Duration::from_secs(30);

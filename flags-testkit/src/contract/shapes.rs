@@ -3,18 +3,17 @@
 //! length (`Transfer-Encoding: chunked`: read to their end, and cut off at
 //! the 10 MiB cap while reading).
 
-use flags_core::StatusCounter;
+use flags_core::{DownloadMany, StatusCounter};
+use flags_server::{Fault, ServerConfig};
 
 use super::{check_saved_files, expect_counter, job_for, start, temp_dir};
-use crate::contract::DownloadMany;
-use crate::{Fault, ServerConfig};
 
 /// Redirected once, three times, or for ever; chunked, chunked after a
 /// redirect, chunked and over the cap: the right flags are saved,
 /// byte-identical, the loop and the oversized body are errors, and the
 /// loop was followed no further than the limit.
 pub fn check_redirects_and_chunked(
-    download_many: &dyn DownloadMany,
+    download_many: DownloadMany,
     max_req: usize,
 ) -> Result<(), String> {
     let scenario = "redirects and chunked bodies";
@@ -59,7 +58,7 @@ pub fn check_redirects_and_chunked(
 /// A 200 that is not a flag: an HTML page, and a body in a
 /// `Content-Encoding` nobody asked for. Both are errors and nothing is
 /// saved for them; the flags around them are saved intact.
-pub fn check_wrong_bodies(download_many: &dyn DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_wrong_bodies(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
     let scenario = "wrong bodies";
     let mut config = ServerConfig::default();
     config.scripted.insert("eg".to_string(), vec![Fault::Html]);
@@ -86,10 +85,7 @@ pub fn check_wrong_bodies(download_many: &dyn DownloadMany, max_req: usize) -> R
 /// The race it looks for is real but not certain in each run: with the
 /// retry switched off, this check failed 3 runs of 3 on the async model
 /// and 1 of 2 on the std pool (debug builds).
-pub fn check_closing_server(
-    download_many: &dyn DownloadMany,
-    max_req: usize,
-) -> Result<(), String> {
+pub fn check_closing_server(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
     let scenario = "a server that closes after each response";
     let config = ServerConfig {
         close_after_response: true,

@@ -87,7 +87,7 @@ pub fn check_unwritable_output(model: &ModelBinary<'_>) -> Result<(), String> {
 /// A password in `-s` is never printed: not in the site line (it reads
 /// `***`), not in `-v` lines, not in error messages, whatever fails.
 pub fn check_password_hidden(model: &ModelBinary<'_>) -> Result<(), String> {
-    use crate::{Fault, ServerConfig};
+    use flags_server::{Fault, ServerConfig};
 
     let mut config = ServerConfig::default();
     config.scripted.insert("gh".to_string(), vec![Fault::Drop]);

@@ -1,0 +1,41 @@
+//! What the workspace's tests share, in the spirit of rust-analyzer's
+//! `test_utils`: the contract every model keeps, and the helpers that more
+//! than one crate's tests need.
+//!
+//! - [`contract`]: the one check every model's tests run against
+//!   [`flags_server`]: [`contract::check_model`] on a model's
+//!   `download_many`, the fault matrix, load, https, and the checks of a
+//!   model binary as a user runs it ([`contract::check_binary`]: Ctrl-C,
+//!   output that cannot be written, a hidden password, failing writes;
+//!   [`contract::check_io_threads`], which reads `/proc` to see which
+//!   thread sleeps on which socket).
+//! - [`process`]: child processes from a test's side: [`KillOnDrop`], the
+//!   machine's processes from `/proc`, signals.
+//! - [`report`]: what a run printed and left: the final report read back,
+//!   the files in `--dest`.
+//! - [`net`]: a port nothing listens on.
+//!
+//! A model's `tests/contract.rs` passes its `download_many` as a plain
+//! function and asserts that no promise was broken:
+//! `assert_eq!(check_model(flags_seq::download_many, 4, MAX_MAX_REQ), Ok(()))`.
+//!
+//! # Invariants
+//!
+//! - Tests only: every crate lists it under `[dev-dependencies]`, never
+//!   under `[dependencies]`, so nothing ships with it: no binary of the
+//!   workspace contains a line of it (`cargo tree -e normal` of any shipped
+//!   crate does not name it).
+//! - It depends on the server and on `flags-core`, never on a model: the
+//!   models are judged from the outside, through the one
+//!   [`flags_core::DownloadMany`] signature and their binaries' command
+//!   lines, so the same check means the same thing for each of them.
+//! - A check returns `Err` with a description of the first broken promise
+//!   and lets the test assert; a helper that cannot go on (a port it
+//!   cannot bind, a signal it cannot send) panics, as a test would.
+//!
+//! [`KillOnDrop`]: process::KillOnDrop
+
+pub mod contract;
+pub mod net;
+pub mod process;
+pub mod report;
