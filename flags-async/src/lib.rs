@@ -56,30 +56,33 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flags_core::retry::{
-    FetchError, MAX_BODY_BYTES, RetryPolicy, body_capacity, check_body, check_encoding, check_gif,
-    error_chain, is_stale_connection,
-};
+use flags_core::fetch::{BodyBuffer, ClientOptions, ResponseHead, check_gif};
+use flags_core::retry::{FetchError, RetryPolicy, error_chain, is_stale_connection};
 use flags_core::save::{NameClaims, country_file_name, flag_file_name, save_flag};
-use flags_core::url::{flag_url, lookup_host, metadata_url};
+use flags_core::url::{flag_url, metadata_url};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
 use reqwest::{Client, Response};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// `-m` when none is given: a low default, as the book's, so that a public
-/// server is not flooded.
-pub const DEFAULT_MAX_REQ: usize = 5;
+/// server is not flooded. (A function in every model crate: see
+/// `flags_seq::default_max_req`.)
+pub fn default_max_req() -> usize {
+    5
+}
 /// The most requests this model ever has in flight.
 pub const MAX_MAX_REQ: usize = 1000;
 
+// --- Tuning: the runtime's blocking pool (see "Tuning and measurements"
+// in the crate's README) ---
+
 /// Threads of the runtime's blocking pool, where flags are saved
-/// (`spawn_blocking`). tokio allows up to 512; with `-m 194` and a delayed
-/// server, all 194 bodies arrive in the same millisecond and each save
-/// would get a thread of its own, to queue on the same folder in the
-/// kernel. Saving is bound by the disk, not by threads: a few are enough to
-/// keep it busy, and the others' stacks are memory spent for nothing.
+/// (`spawn_blocking`): saving is bound by the disk, so a few threads keep
+/// it busy, where tokio would start up to 512.
 const SAVE_THREADS: usize = 4;
+
+// --- End of tuning ---
 
 /// How often the collecting loop looks at the Ctrl-C flag. The flag is a
 /// plain atomic set by a signal handler, which cannot wake a task, so it is
@@ -87,21 +90,21 @@ const SAVE_THREADS: usize = 4;
 const INTERRUPT_POLL: Duration = Duration::from_millis(20);
 
 /// The options only this model has, added to the common command line by
-/// [`flags_core::run_with`].
+/// [`flags_core::run_with_options`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
-pub struct AsyncArgs {
+pub struct AsyncOptions {
     /// also fetch each {cc}/metadata.json and save the flag as {Country_Name}.gif
     #[arg(long)]
     pub metadata: bool,
 }
 
 /// Download every flag of `job`, at most `job.max_req` at a time, and count
-/// the outcomes: [`download_many_with`] without `--metadata`.
+/// the outcomes: [`download_many_with_options`] without `--metadata`.
 ///
 /// Synchronous, like every model's `download_many`, so that the binary, the
 /// contract tests and `flags-compare` call all models the same way.
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    download_many_with(job, &AsyncArgs::default())
+    download_many_with_options(job, &AsyncOptions::default())
 }
 
 /// Build a tokio runtime and an HTTP client, then run
@@ -109,18 +112,16 @@ pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
 ///
 /// The runtime is a current-thread one: every task runs on this one thread,
 /// taking turns at each `.await`, as asyncio's event loop does. One thread
-/// is enough because the tasks mostly wait on sockets, and it is the
-/// cheapest choice: no wake-up ever crosses threads. Measured against a
-/// multi-thread runtime with two workers (see the crate's README), it
-/// spends a third less CPU and is 10% faster at `-e -m 676`, and 5% slower
-/// at `-a -m 194`, where two threads overlap more of the 194 connects.
+/// is enough because the tasks mostly wait on sockets, and no wake-up ever
+/// crosses threads. (How it compares with a multi-thread runtime: "Tuning
+/// and measurements" in the crate's README.)
 ///
 /// Returns `Err` only when the run cannot start (no runtime, no client); a
 /// flag that fails is counted as an error and the others go on. Stops
 /// early after Ctrl-C.
-pub fn download_many_with(
+pub fn download_many_with_options(
     job: &DownloadJob,
-    args: &AsyncArgs,
+    options: &AsyncOptions,
 ) -> Result<StatusCounter, SetupError> {
     let client = http_client(job)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -133,13 +134,11 @@ pub fn download_many_with(
         })?;
     let progress = Progress::new(job.country_codes.len(), job.verbose);
     if !progress.is_shown() {
-        // Nothing to show (no `-v`, and stderr is not a terminal): no
-        // thread either, and each outcome is only counted. Measured on a
-        // 2-core VM, one more thread in the process, even one that never
-        // wakes, made `-e -m 676` 25% slower (probably the cheaper paths
-        // the kernel and the C allocator take for a single-threaded
-        // process: we measured the effect, not its cause).
-        return Ok(runtime.block_on(download_many_async(job, client, args, drop)));
+        // --- Tuning: nothing to show (no `-v`, and stderr is not a
+        // terminal), so no progress thread: each outcome is only counted.
+        // Even an idle extra thread slows a run down ("Tuning and
+        // measurements" in the crate's README). ---
+        return Ok(runtime.block_on(download_many_async(job, client, options, drop)));
     }
     // The runtime's one thread runs every task, so nothing on it may block,
     // and printing can: a terminal or a pipe that is not read (`| less`,
@@ -158,7 +157,7 @@ pub fn download_many_with(
         // `block_on` runs the collecting loop and every task on this thread
         // until every task has ended. When it returns, the runtime is
         // dropped with nothing left on it.
-        runtime.block_on(download_many_async(job, client, args, move |outcome| {
+        runtime.block_on(download_many_async(job, client, options, move |outcome| {
             // Only fails once the printing thread is gone; nothing to do then.
             let _ = finished.send(outcome);
         }))
@@ -177,7 +176,7 @@ pub fn download_many_with(
 pub async fn download_many_async(
     job: &DownloadJob,
     client: HttpClient,
-    args: &AsyncArgs,
+    options: &AsyncOptions,
     mut on_finished: impl FnMut(FlagOutcome),
 ) -> StatusCounter {
     // Spawned tasks may outlive this call as far as the compiler knows, so
@@ -209,11 +208,11 @@ pub async fn download_many_async(
     // which is simply overwritten.
     let names = Arc::new(NameClaims::default());
     for country_code in &job.country_codes {
-        let (client, semaphore, job, args, names) = (
+        let (client, semaphore, job, options, names) = (
             client.clone(),
             Arc::clone(&semaphore),
             Arc::clone(&job),
-            *args,
+            *options,
             Arc::clone(&names),
         );
         let task_code = country_code.clone();
@@ -221,7 +220,7 @@ pub async fn download_many_async(
         // when this loop next awaits, and stops at its first `.await`, the
         // semaphore.
         let task = tasks.spawn(async move {
-            download_one_claiming(&client, &semaphore, &task_code, &job, &args, &names).await
+            download_one_claiming(&client, &semaphore, &task_code, &job, &options, &names).await
         });
         code_of_task.insert(task.id(), country_code.clone());
     }
@@ -277,10 +276,10 @@ pub async fn download_one(
     semaphore: &Semaphore,
     country_code: &str,
     job: &DownloadJob,
-    args: &AsyncArgs,
+    options: &AsyncOptions,
 ) -> Option<FlagOutcome> {
     let names = NameClaims::default();
-    download_one_claiming(client, semaphore, country_code, job, args, &names).await
+    download_one_claiming(client, semaphore, country_code, job, options, &names).await
 }
 
 /// [`download_one`] as one code of a run: with `--metadata`, the flag is
@@ -292,10 +291,11 @@ pub async fn download_one_claiming(
     semaphore: &Semaphore,
     country_code: &str,
     job: &DownloadJob,
-    args: &AsyncArgs,
+    options: &AsyncOptions,
     names: &NameClaims,
 ) -> Option<FlagOutcome> {
-    let fetched = get_flag_and_file_name(client, semaphore, country_code, job, args, names).await;
+    let fetched =
+        get_flag_and_file_name(client, semaphore, country_code, job, options, names).await;
     match fetched {
         Ok((image, file_name)) => {
             Some(save_in_background(&job.dest_dir, file_name, image, country_code).await)
@@ -364,13 +364,12 @@ impl HttpClient {
     }
 }
 
-/// Build the one client of a run, with the settings every model uses: a
-/// deadline for each whole request (body included: reqwest's async timeout
-/// covers the body stream), idle connections kept for reuse, no TCP
-/// keep-alive probes (one system call fewer per setting and connection, for
-/// runs that last seconds), `--cacert` trusted on top of the web roots, and
-/// the server's name looked up once ([`lookup_host`]) instead of once per
-/// new connection, 676 times at `-e -m 676`.
+/// Build the one client of a run, with the settings every reqwest client
+/// of the models uses ([`ClientOptions`]): a deadline for each whole
+/// request (body included: reqwest's async timeout covers the body
+/// stream), idle connections kept for reuse, `--cacert` trusted on top of
+/// the web roots, and the server's name looked up once instead of once per
+/// new connection.
 ///
 /// The lookup blocks: call this before the runtime starts, not on it.
 pub fn http_client(job: &DownloadJob) -> Result<HttpClient, SetupError> {
@@ -380,25 +379,27 @@ pub fn http_client(job: &DownloadJob) -> Result<HttpClient, SetupError> {
     })
 }
 
-/// One reqwest client for `job`, keeping idle connections when `pooled`.
+/// One reqwest client for `job`, keeping idle connections when `pooled`:
+/// [`ClientOptions`] set on the async builder.
 /// (`flags_threadpool::reqwest_client` sets the same on reqwest's blocking
 /// builder, another type.)
 fn reqwest_client(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError> {
+    let options = ClientOptions::for_job(job)?;
     let mut builder = Client::builder()
-        .timeout(job.timeout)
-        .connect_timeout(job.timeout)
-        .tcp_keepalive(None)
-        .tcp_keepalive_interval(None)
-        .tcp_keepalive_retries(None);
-    if let Some((host, addresses)) = lookup_host(&job.base_url) {
-        builder = builder.resolve_to_addrs(&host, &addresses);
+        .timeout(options.timeout)
+        .connect_timeout(options.connect_timeout);
+    if !options.keepalive_probes {
+        builder = builder
+            .tcp_keepalive(None)
+            .tcp_keepalive_interval(None)
+            .tcp_keepalive_retries(None);
     }
-    if let Some(path) = &job.ca_cert {
-        let cannot =
-            |reason: String| SetupError::Client(format!("--cacert {}: {reason}", path.display()));
-        let pem = flags_core::cli::read_ca_file(path).map_err(cannot)?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|error| cannot(error_chain(&error)))?;
+    if let Some((host, addresses)) = &options.known_addresses {
+        builder = builder.resolve_to_addrs(host, addresses);
+    }
+    if let Some(ca_file) = &options.ca_file {
+        let certificates = reqwest::Certificate::from_pem_bundle(&ca_file.pem)
+            .map_err(|error| ca_file.refused(error_chain(&error)))?;
         for certificate in certificates {
             builder = builder.add_root_certificate(certificate);
         }
@@ -447,7 +448,7 @@ async fn get_flag_and_file_name(
     semaphore: &Semaphore,
     country_code: &str,
     job: &DownloadJob,
-    args: &AsyncArgs,
+    options: &AsyncOptions,
     names: &NameClaims,
 ) -> Result<(Vec<u8>, String), Stop> {
     let policy = job.retry_policy();
@@ -456,7 +457,7 @@ async fn get_flag_and_file_name(
         get_flag(client, &job.base_url, country_code)
     })
     .await?;
-    if !args.metadata {
+    if !options.metadata {
         return Ok((image, flag_file_name(country_code)));
     }
     // The chained request, under a second permit: in between, this task
@@ -569,51 +570,37 @@ async fn interrupt_requested() {
 /// One GET: the status checked and the body read, as one attempt.
 async fn get_body(client: &HttpClient, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
     // Await the status line and headers; the body follows below.
-    let response = check_status(client.send(url).await?)?;
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .map(|value: &reqwest::header::HeaderValue| {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            })
-    };
-    let content_type = header(reqwest::header::CONTENT_TYPE);
-    // An encoding we did not ask for is refused before reading.
-    check_encoding(header(reqwest::header::CONTENT_ENCODING).as_deref())?;
-    Ok((read_body(response).await?, content_type))
-}
-
-/// Turn every status but 200 into a [`FetchError`].
-fn check_status(response: Response) -> Result<Response, FetchError> {
+    let response = client.send(url).await?;
     let status = response.status();
-    let retry_after = response.headers().get(reqwest::header::RETRY_AFTER);
-    flags_core::retry::check_status(
+    let head = ResponseHead::read(
         status.as_u16(),
         status.canonical_reason().unwrap_or(""),
-        // A `Retry-After` that is not visible ASCII is treated as absent:
-        // the usual backoff applies, as for any other unreadable value.
-        retry_after.and_then(|value| value.to_str().ok()),
-    )?;
-    Ok(response)
+        |name| {
+            response
+                .headers()
+                .get(name)
+                .map(reqwest::header::HeaderValue::as_bytes)
+        },
+    );
+    // Every status but 200 is a `FetchError`; an encoding we did not ask
+    // for is refused before reading.
+    head.check_status()?;
+    head.check_encoding()?;
+    Ok((read_body(response).await?, head.content_type))
 }
 
-/// Read a body of at most [`MAX_BODY_BYTES`], chunk by chunk as it arrives;
-/// a longer one is refused as soon as it passes the cap, a truncated one is
-/// a transport error.
+/// Read a body of at most the cap, chunk by chunk as it arrives
+/// ([`BodyBuffer`]); a longer one is refused as soon as it passes the cap, a
+/// truncated one is a transport error.
 async fn read_body(mut response: Response) -> Result<Vec<u8>, FetchError> {
-    let declared = response.content_length();
-    let mut image = Vec::with_capacity(body_capacity(declared)?);
+    let mut body = BodyBuffer::new(response.content_length())?;
     // Await each chunk: between two chunks the thread runs other tasks.
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|error| FetchError::Transport(error_chain(&error)))?
     {
-        if (image.len() + chunk.len()) as u64 > MAX_BODY_BYTES {
-            return Err(FetchError::TooLarge);
-        }
-        image.extend_from_slice(&chunk);
+        body.push(&chunk)?;
     }
-    check_body(image, declared)
+    body.finish()
 }

@@ -2,9 +2,9 @@
 //! a time. See the library.
 
 fn main() -> std::process::ExitCode {
-    flags_core::run_with::<flags_async::AsyncArgs, _>(
-        flags_async::download_many_with,
-        flags_async::DEFAULT_MAX_REQ,
+    flags_core::run_with_options::<flags_async::AsyncOptions, _>(
+        flags_async::download_many_with_options,
+        flags_async::default_max_req(),
         flags_async::MAX_MAX_REQ,
         flags_core::limits::WorkerCost::task(),
     )

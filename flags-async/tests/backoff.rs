@@ -12,7 +12,7 @@
 //! clock, any timer pending while a request waits on its socket would fire
 //! at once and spoil the request or the sum.
 
-use flags_async::{AsyncArgs, download_one};
+use flags_async::{AsyncOptions, download_one};
 use flags_core::{DownloadJob, DownloadStatus};
 use flags_server::{Fault, FlagServer, ServerConfig};
 use tokio::sync::Semaphore;
@@ -46,7 +46,7 @@ async fn backoff_follows_the_policy_and_releases_the_permit() {
     job.retries = 3;
     let client = test_client();
     let semaphore = Semaphore::new(1);
-    let args = AsyncArgs::default();
+    let options = AsyncOptions::default();
     let start = Instant::now();
     // Another task that wants the permit: it says when it got it.
     let other_task = async {
@@ -56,7 +56,7 @@ async fn backoff_follows_the_policy_and_releases_the_permit() {
 
     // `join!` polls BR first, so BR takes the permit and the other waits.
     let (brazil, permit_came_after) = tokio::join!(
-        download_one(&client, &semaphore, "BR", &job, &args),
+        download_one(&client, &semaphore, "BR", &job, &options),
         other_task,
     );
     let waited = start.elapsed();
@@ -88,7 +88,7 @@ async fn not_found_is_not_retried() {
     let semaphore = Semaphore::new(1);
 
     let start = Instant::now();
-    let outcome = download_one(&client, &semaphore, "ZZ", &job, &AsyncArgs::default()).await;
+    let outcome = download_one(&client, &semaphore, "ZZ", &job, &AsyncOptions::default()).await;
 
     assert_eq!(
         outcome.map(|outcome| outcome.status()),

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use flags_async::{AsyncArgs, download_many_async, download_many_with, http_client};
+use flags_async::{AsyncOptions, download_many_async, download_many_with_options, http_client};
 use flags_core::save::{BIDI_FORMATTING, TEMP_PREFIX, country_file_name};
-use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, StatusCounter};
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult, StatusCounter};
 use flags_server::{Delay, FlagServer, ServerConfig, builtin_flag};
 
-const WITH_METADATA: AsyncArgs = AsyncArgs { metadata: true };
+const WITH_METADATA: AsyncOptions = AsyncOptions { metadata: true };
 
 /// Every file name in `dir`, with its bytes.
 fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -81,7 +81,7 @@ fn winner_among(outcomes: &[FlagOutcome], codes: &[&str]) -> String {
     let winners: Vec<&str> = outcomes
         .iter()
         .filter(|outcome| outcome.status() == DownloadStatus::Ok)
-        .map(FlagOutcome::country_code)
+        .map(|outcome| outcome.country_code.as_str())
         .filter(|code| codes.contains(code))
         .collect();
     let [winner] = winners.as_slice() else {
@@ -146,7 +146,7 @@ fn hostile_country_names_are_errors_and_never_escape_dest() {
     codes.sort();
     let job = DownloadJob::new(codes, server.base_url(), &dest).with_max_req(2);
 
-    let counter = download_many_with(&job, &WITH_METADATA).expect("the run starts");
+    let counter = download_many_with_options(&job, &WITH_METADATA).expect("the run starts");
 
     assert_eq!(
         counter,
@@ -210,7 +210,7 @@ fn missing_or_failing_metadata_saves_nothing() {
     let codes = vec!["BR".to_string(), "NM".to_string(), "ZZ".to_string()];
     let job = DownloadJob::new(codes, server.base_url(), dest.path()).with_max_req(3);
 
-    let counter = download_many_with(&job, &WITH_METADATA).expect("the run starts");
+    let counter = download_many_with_options(&job, &WITH_METADATA).expect("the run starts");
 
     assert_eq!(
         counter,
@@ -244,7 +244,7 @@ fn metadata_requests_share_the_same_cap() {
         .collect();
     let job = DownloadJob::new(codes.clone(), server.base_url(), dest.path()).with_max_req(3);
 
-    let counter = download_many_with(&job, &WITH_METADATA).expect("the run starts");
+    let counter = download_many_with_options(&job, &WITH_METADATA).expect("the run starts");
 
     assert_eq!(
         counter,
@@ -360,7 +360,7 @@ fn names_differing_only_by_case_collide() {
         );
         let line = outcomes
             .iter()
-            .find(|outcome| outcome.country_code() == loser)
+            .find(|outcome| outcome.country_code == loser)
             .map(ToString::to_string);
         assert_eq!(
             line.as_deref(),
@@ -414,10 +414,13 @@ fn bidi_and_control_characters_are_refused_and_nothing_is_saved() {
         }
     );
     for outcome in &outcomes {
-        let message = outcome.error_message().unwrap_or_default();
+        let FlagResult::Error { message } = &outcome.result else {
+            panic!("an error: {outcome}");
+        };
+        let message = message.as_str();
         let index = codes
             .iter()
-            .position(|code| code.to_ascii_uppercase() == outcome.country_code())
+            .position(|code| code.to_ascii_uppercase() == outcome.country_code)
             .expect("one of our codes");
         let reason = if index < BIDI_FORMATTING.len() {
             "bidirectional formatting character"
@@ -476,7 +479,7 @@ fn a_server_that_names_two_codes_alike_saves_one_of_them() {
     );
     let line = outcomes
         .iter()
-        .find(|outcome| outcome.country_code() == loser)
+        .find(|outcome| outcome.country_code == loser)
         .map(ToString::to_string);
     assert_eq!(
         line.as_deref(),

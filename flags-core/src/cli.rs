@@ -61,7 +61,7 @@ pub struct CommonArgs {
 /// No options beyond the common ones: what `flags-seq` and `flags-process`
 /// take.
 #[derive(Debug, Clone, Default, Args)]
-pub struct NoExtraArgs {}
+pub struct NoOptions {}
 
 /// Everything a model's `download_many` needs to know about one run.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +126,7 @@ pub struct ParsedArgs<E> {
     /// What to download, where, and how.
     pub job: DownloadJob,
     /// The model's own options.
-    pub extra: E,
+    pub options: E,
 }
 
 /// The `clap` command of a model: the common options, then the model's own.
@@ -157,7 +157,7 @@ where
     let mut command = command::<E>(default_max_req);
     let matches: ArgMatches = command.try_get_matches_from_mut(argv)?;
     let common = CommonArgs::from_arg_matches(&matches)?;
-    let extra = E::from_arg_matches(&matches)?;
+    let options = E::from_arg_matches(&matches)?;
     let mut to_clap = |error: UsageError| command.error(ErrorKind::ValueValidation, error);
     let server = resolve_server(&common.server).map_err(&mut to_clap)?;
     let selection = CodeSelection {
@@ -189,7 +189,11 @@ where
         verbose: common.verbose,
         ca_cert: common.cacert,
     };
-    Ok(ParsedArgs { server, job, extra })
+    Ok(ParsedArgs {
+        server,
+        job,
+        options,
+    })
 }
 
 /// Check `--cacert` before the run: a file that cannot be read, or that
@@ -260,7 +264,7 @@ pub fn report_usage_error(error: &clap::Error, bin_name: &str) -> u8 {
         let mut stderr = std::io::stderr().lock();
         let _ = write!(stderr, "{rendered}");
         if !rendered.contains("Usage:") {
-            let usage = command::<NoExtraArgs>(1).bin_name(bin_name).render_usage();
+            let usage = command::<NoOptions>(1).bin_name(bin_name).render_usage();
             let _ = writeln!(stderr, "\n{usage}");
         }
     } else {

@@ -10,6 +10,8 @@
 //! - [`url`]: server labels and the URL of each flag.
 //! - [`save`]: writing a flag atomically (temporary file, then rename).
 //! - [`status`]: [`DownloadStatus`], [`FlagOutcome`] and [`StatusCounter`].
+//! - [`fetch`]: how every HTTP client judges a response (status, body cap,
+//!   GIF, encoding) and what it is built with, on plain values.
 //! - [`retry`]: [`FetchError`](retry::FetchError) and the backoff policy.
 //! - [`report`]: the lines printed before and after a run.
 //! - [`progress`]: the progress bar or the `-v` lines.
@@ -25,6 +27,7 @@
 pub mod cli;
 pub mod codes;
 pub mod countries;
+pub mod fetch;
 pub mod interrupt;
 pub mod limits;
 pub mod progress;
@@ -41,9 +44,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-pub use cli::{DownloadJob, NoExtraArgs, ParsedArgs};
+pub use cli::{DownloadJob, NoOptions, ParsedArgs};
 pub use progress::Progress;
-pub use status::{DownloadStatus, FlagOutcome, StatusCounter};
+pub use status::{DownloadStatus, FlagOutcome, FlagResult, StatusCounter};
 
 /// A model's `download_many`: every model crate exposes one with this
 /// signature, so the comparison, the benches and the contract checks hold
@@ -134,16 +137,17 @@ pub fn run<F>(
 where
     F: FnOnce(&DownloadJob) -> Result<StatusCounter, SetupError>,
 {
-    run_with(
-        |job: &DownloadJob, _: &NoExtraArgs| download_many(job),
+    run_with_options(
+        |job: &DownloadJob, _: &NoOptions| download_many(job),
         default_max_req,
         max_max_req,
         worker_cost,
     )
 }
 
-/// [`run`] for a model with options of its own, declared by `E`.
-pub fn run_with<E, F>(
+/// [`run`] for a model with command-line options of its own, declared by
+/// `E`: `download_many` is the model's `download_many_with_options`.
+pub fn run_with_options<E, F>(
     download_many: F,
     default_max_req: usize,
     max_max_req: usize,
@@ -203,7 +207,7 @@ where
         ));
     }
     let start = Instant::now();
-    let counter = match download_many(job, &parsed.extra) {
+    let counter = match download_many(job, &parsed.options) {
         Ok(counter) => counter,
         Err(error) => {
             eprint_line(&format!("{bin_name}: {error}"));

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-/// The largest body accepted, 10 MiB; a larger one is an error.
-pub const MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+use crate::fetch::MAX_BODY_BYTES;
 
 /// Why fetching one URL failed. Model-independent: the HTTP client's own
 /// error is turned into a one-line message.
@@ -49,129 +48,6 @@ impl FetchError {
     /// Whether trying again may help: everything but a 404.
     pub fn is_retryable(&self) -> bool {
         !matches!(self, FetchError::NotFound)
-    }
-}
-
-/// Judge a response by its status line, before reading its body: 200 is
-/// `Ok`, 404 is [`FetchError::NotFound`], anything else a
-/// [`FetchError::Status`] carrying the server's `Retry-After` (in seconds).
-///
-/// ```
-/// use flags_core::retry::{FetchError, check_status};
-/// assert_eq!(check_status(200, "OK", None), Ok(()));
-/// assert_eq!(check_status(404, "Not Found", None), Err(FetchError::NotFound));
-/// let busy = check_status(503, "Service Unavailable", Some("2")).unwrap_err();
-/// assert_eq!(busy.to_string(), "HTTP 503 Service Unavailable");
-/// ```
-pub fn check_status(code: u16, reason: &str, retry_after: Option<&str>) -> Result<(), FetchError> {
-    match code {
-        200 => Ok(()),
-        404 => Err(FetchError::NotFound),
-        _ => Err(FetchError::Status {
-            code,
-            reason: reason.to_string(),
-            retry_after: retry_after.and_then(parse_retry_after),
-        }),
-    }
-}
-
-/// Before reading a body: refuse one whose `Content-Length` is over
-/// [`MAX_BODY_BYTES`] without reading it, and say how many bytes to reserve.
-///
-/// ```
-/// use flags_core::retry::{FetchError, body_capacity};
-/// assert_eq!(body_capacity(Some(1234)), Ok(1234));
-/// assert_eq!(body_capacity(Some(11 << 20)), Err(FetchError::TooLarge));
-/// assert_eq!(body_capacity(None), Ok(0));
-/// ```
-pub fn body_capacity(declared: Option<u64>) -> Result<usize, FetchError> {
-    match declared {
-        Some(length) if length > MAX_BODY_BYTES => Err(FetchError::TooLarge),
-        // At most 10 MiB, so it fits in a usize on every platform we build for.
-        Some(length) => Ok(usize::try_from(length).unwrap_or(0)),
-        None => Ok(0),
-    }
-}
-
-/// After reading a body: refuse one shorter than its `Content-Length`
-/// (the connection was cut) or empty.
-///
-/// ```
-/// use flags_core::retry::check_body;
-/// assert_eq!(check_body(b"GIF89a".to_vec(), Some(6)), Ok(b"GIF89a".to_vec()));
-/// assert_eq!(
-///     check_body(b"GIF".to_vec(), Some(6)).unwrap_err().to_string(),
-///     "body truncated: 3 of 6 bytes"
-/// );
-/// assert!(check_body(Vec::new(), None).is_err());
-/// ```
-pub fn check_body(body: Vec<u8>, declared: Option<u64>) -> Result<Vec<u8>, FetchError> {
-    if let Some(length) = declared.filter(|length| *length != body.len() as u64) {
-        return Err(FetchError::Transport(format!(
-            "body truncated: {} of {length} bytes",
-            body.len()
-        )));
-    }
-    if body.is_empty() {
-        return Err(FetchError::Transport("empty body".to_string()));
-    }
-    Ok(body)
-}
-
-/// What every flag starts with: the GIF signature, version 87a or 89a.
-pub const GIF_SIGNATURES: [&[u8]; 2] = [b"GIF87a", b"GIF89a"];
-
-/// After reading a flag: refuse a body that does not start with a GIF
-/// signature, naming what the server said it was.
-///
-/// ```
-/// use flags_core::retry::check_gif;
-/// assert!(check_gif(b"GIF89a...".to_vec(), Some("image/gif")).is_ok());
-/// assert_eq!(
-///     check_gif(b"<html>".to_vec(), Some("text/html")).unwrap_err().to_string(),
-///     "not a GIF image (Content-Type text/html)"
-/// );
-/// ```
-pub fn check_gif(body: Vec<u8>, content_type: Option<&str>) -> Result<Vec<u8>, FetchError> {
-    if GIF_SIGNATURES
-        .iter()
-        .any(|signature| body.starts_with(signature))
-    {
-        return Ok(body);
-    }
-    // The type is the server's text: keep it short and printable.
-    let content_type: String = content_type
-        .unwrap_or("none")
-        .chars()
-        .filter(|character| !character.is_control())
-        .take(80)
-        .collect();
-    Err(FetchError::NotGif { content_type })
-}
-
-/// Before reading a body: the clients ask for no `Content-Encoding`, so
-/// any but `identity` is refused.
-///
-/// ```
-/// use flags_core::retry::check_encoding;
-/// assert!(check_encoding(None).is_ok());
-/// assert!(check_encoding(Some("identity")).is_ok());
-/// assert_eq!(
-///     check_encoding(Some("gzip")).unwrap_err().to_string(),
-///     "Content-Encoding gzip was not asked for"
-/// );
-/// ```
-pub fn check_encoding(content_encoding: Option<&str>) -> Result<(), FetchError> {
-    match content_encoding.map(str::trim) {
-        None => Ok(()),
-        Some(encoding) if encoding.eq_ignore_ascii_case("identity") => Ok(()),
-        Some(encoding) => Err(FetchError::Encoding(
-            encoding
-                .chars()
-                .filter(|character| !character.is_control())
-                .take(40)
-                .collect(),
-        )),
     }
 }
 

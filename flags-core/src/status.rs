@@ -18,18 +18,46 @@ pub enum DownloadStatus {
     Error,
 }
 
-/// The outcome of one country code: its status, how many bytes were saved,
-/// and, for an error, what went wrong.
+/// The outcome of one country code: the code, and how its download ended.
 ///
-/// The fields are private so that an outcome is always consistent: only an
-/// [`Ok`](DownloadStatus::Ok) outcome has bytes, only an
-/// [`Error`](DownloadStatus::Error) outcome has a message.
+/// What each ending carries is in [`FlagResult`]: only a saved flag has a
+/// byte count, only an error has a message. No other combination can be
+/// built, so a model cannot report a saved flag with an error message, or
+/// an error without one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagOutcome {
-    country_code: String,
-    status: DownloadStatus,
-    bytes: u64,
-    error: Option<String>,
+    /// The country code, upper case.
+    pub country_code: String,
+    /// How the download ended.
+    pub result: FlagResult,
+}
+
+/// How one code's download ended, with what that ending carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagResult {
+    /// The flag was downloaded and saved.
+    Ok {
+        /// Bytes saved.
+        bytes: u64,
+    },
+    /// The server has no flag for this code.
+    NotFound,
+    /// The download failed; nothing was saved.
+    Error {
+        /// What went wrong, in one line.
+        message: String,
+    },
+}
+
+impl FlagResult {
+    /// The status this ending is counted under.
+    pub fn status(&self) -> DownloadStatus {
+        match self {
+            FlagResult::Ok { .. } => DownloadStatus::Ok,
+            FlagResult::NotFound => DownloadStatus::NotFound,
+            FlagResult::Error { .. } => DownloadStatus::Error,
+        }
+    }
 }
 
 impl FlagOutcome {
@@ -37,9 +65,7 @@ impl FlagOutcome {
     pub fn ok(country_code: impl Into<String>, bytes: u64) -> Self {
         Self {
             country_code: country_code.into(),
-            status: DownloadStatus::Ok,
-            bytes,
-            error: None,
+            result: FlagResult::Ok { bytes },
         }
     }
 
@@ -47,9 +73,7 @@ impl FlagOutcome {
     pub fn not_found(country_code: impl Into<String>) -> Self {
         Self {
             country_code: country_code.into(),
-            status: DownloadStatus::NotFound,
-            bytes: 0,
-            error: None,
+            result: FlagResult::NotFound,
         }
     }
 
@@ -57,30 +81,15 @@ impl FlagOutcome {
     pub fn error(country_code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             country_code: country_code.into(),
-            status: DownloadStatus::Error,
-            bytes: 0,
-            error: Some(message.into()),
+            result: FlagResult::Error {
+                message: message.into(),
+            },
         }
     }
 
-    /// The country code, upper case.
-    pub fn country_code(&self) -> &str {
-        &self.country_code
-    }
-
-    /// How the download ended.
+    /// The status this outcome is counted under.
     pub fn status(&self) -> DownloadStatus {
-        self.status
-    }
-
-    /// Bytes saved (0 unless the status is `Ok`).
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    /// What went wrong, for an error.
-    pub fn error_message(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.result.status()
     }
 }
 
@@ -98,15 +107,11 @@ impl FlagOutcome {
 /// ```
 impl fmt::Display for FlagOutcome {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.status {
-            DownloadStatus::Ok => write!(formatter, "{} OK", self.country_code),
-            DownloadStatus::NotFound => write!(formatter, "{} not found", self.country_code),
-            DownloadStatus::Error => write!(
-                formatter,
-                "{} error: {}",
-                self.country_code,
-                self.error.as_deref().unwrap_or("unknown error")
-            ),
+        let country_code = &self.country_code;
+        match &self.result {
+            FlagResult::Ok { .. } => write!(formatter, "{country_code} OK"),
+            FlagResult::NotFound => write!(formatter, "{country_code} not found"),
+            FlagResult::Error { message } => write!(formatter, "{country_code} error: {message}"),
         }
     }
 }

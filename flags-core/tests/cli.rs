@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use flags_core::cli::{ParsedArgs, parse_args};
-use flags_core::{DownloadJob, NoExtraArgs};
+use flags_core::{DownloadJob, NoOptions};
 
 const DEFAULT_MAX_REQ: usize = 30;
 const MAX_MAX_REQ: usize = 1000;
 
-fn parse(args: &[&str]) -> Result<ParsedArgs<NoExtraArgs>, clap::Error> {
+fn parse(args: &[&str]) -> Result<ParsedArgs<NoOptions>, clap::Error> {
     let argv = std::iter::once("flags-test").chain(args.iter().copied());
-    parse_args::<NoExtraArgs, _, _>(argv, DEFAULT_MAX_REQ, MAX_MAX_REQ)
+    parse_args::<NoOptions, _, _>(argv, DEFAULT_MAX_REQ, MAX_MAX_REQ)
 }
 
 fn job(args: &[&str]) -> DownloadJob {
@@ -79,8 +79,8 @@ fn actual_max_req() {
     assert_eq!(job(&["-a"]).max_req, DEFAULT_MAX_REQ);
     assert_eq!(job(&["-a", "-m", "5"]).max_req, 5);
     assert_eq!(job(&["-e", "-m", "5000"]).max_req, 676);
-    let process_model = parse_args::<NoExtraArgs, _, _>(["flags-test", "-e", "-m", "1000"], 2, 256)
-        .expect("parses");
+    let process_model =
+        parse_args::<NoOptions, _, _>(["flags-test", "-e", "-m", "1000"], 2, 256).expect("parses");
     assert_eq!(process_model.job.max_req, 256);
     assert_eq!(job(&["BR", "JP", "-m", "30"]).max_req, 2);
 }

@@ -1,7 +1,7 @@
 //! Arbitrary command lines never panic the parser: they parse, or they are
 //! a usage error (exit code 2), or help (exit code 0).
 
-use flags_core::NoExtraArgs;
+use flags_core::NoOptions;
 use flags_core::cli::parse_args;
 use proptest::prelude::*;
 
@@ -32,7 +32,7 @@ proptest! {
     #[test]
     fn arbitrary_command_lines_never_panic(words in proptest::collection::vec(word(), 0..8)) {
         let argv = std::iter::once("flags-fuzz".to_string()).chain(words);
-        match parse_args::<NoExtraArgs, _, _>(argv, 30, 1000) {
+        match parse_args::<NoOptions, _, _>(argv, 30, 1000) {
             Ok(parsed) => {
                 prop_assert!(!parsed.job.country_codes.is_empty());
                 prop_assert!(parsed.job.max_req >= 1);

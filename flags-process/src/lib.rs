@@ -52,9 +52,10 @@ pub mod pool;
 pub mod protocol;
 
 use std::io::{self, BufRead, Write};
-use std::sync::LazyLock;
 
-use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
+use flags_core::{
+    DownloadJob, FlagOutcome, FlagResult, Progress, SetupError, StatusCounter, interrupt,
+};
 use flags_seq::HttpClient;
 
 /// The sequential model's `download_one`, reused as is (the book's process
@@ -67,11 +68,16 @@ use protocol::{DownloadProtocol, ProtocolError, Reply, Request, parse_request};
 
 /// `-m` when none is given: one worker per CPU, as Python's
 /// `ProcessPoolExecutor()` (at most [`MAX_MAX_REQ`]).
-pub static DEFAULT_MAX_REQ: LazyLock<usize> = LazyLock::new(|| {
+///
+/// The number of CPUs is known only when the program runs, which is why
+/// every model crate's default is a function (see
+/// `flags_seq::default_max_req`). Asked again at each call: a run calls it
+/// once.
+pub fn default_max_req() -> usize {
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(MAX_MAX_REQ)
-});
+}
 /// The most workers this model starts: each is a whole process.
 pub const MAX_MAX_REQ: usize = 256;
 
@@ -100,13 +106,13 @@ pub const FAULT_EXIT_STATUS: i32 = 3;
 /// returns what finished within [`pool::INTERRUPT_GRACE`].
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
     let command = WorkerCommand::current_exe().map_err(start_error)?;
-    download_many_with(job, &command)
+    download_many_on_workers(job, &command)
 }
 
-/// [`download_many`] with another worker program: tests pass
+/// [`download_many`] on workers started by another `command`: tests pass
 /// `env!("CARGO_BIN_EXE_flags-process")`, since the test harness cannot
 /// be re-run as a worker.
-pub fn download_many_with(
+pub fn download_many_on_workers(
     job: &DownloadJob,
     command: &WorkerCommand,
 ) -> Result<StatusCounter, SetupError> {
@@ -296,7 +302,11 @@ pub fn serve(
                     Err(error) => FlagOutcome::error(&country_code, error.to_string()),
                 };
                 let reply = if fault == &WorkerFault::Garble(country_code.clone()) {
-                    format!("DONE {country_code} MAYBE {}", outcome.bytes())
+                    let bytes = match outcome.result {
+                        FlagResult::Ok { bytes } => bytes,
+                        FlagResult::NotFound | FlagResult::Error { .. } => 0,
+                    };
+                    format!("DONE {country_code} MAYBE {bytes}")
                 } else {
                     Reply::Done(outcome).to_line()
                 };

@@ -33,7 +33,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use flags_core::{DownloadJob, DownloadStatus, FlagOutcome};
+use flags_core::{DownloadJob, FlagOutcome, FlagResult};
 
 use crate::pool::WorkerProtocol;
 
@@ -245,14 +245,13 @@ impl Reply {
         match self {
             Reply::Hello { name, version } => hello_line(name, *version),
             Reply::Done(outcome) => {
-                let country_code = encode_field(outcome.country_code().as_bytes());
-                match outcome.status() {
-                    DownloadStatus::Ok => format!("DONE {country_code} OK {}", outcome.bytes()),
-                    DownloadStatus::NotFound => format!("DONE {country_code} NOT_FOUND 0"),
-                    DownloadStatus::Error => format!(
-                        "DONE {country_code} ERROR 0 {}",
-                        clean_message(outcome.error_message().unwrap_or(""))
-                    ),
+                let country_code = encode_field(outcome.country_code.as_bytes());
+                match &outcome.result {
+                    FlagResult::Ok { bytes } => format!("DONE {country_code} OK {bytes}"),
+                    FlagResult::NotFound => format!("DONE {country_code} NOT_FOUND 0"),
+                    FlagResult::Error { message } => {
+                        format!("DONE {country_code} ERROR 0 {}", clean_message(message))
+                    }
                 }
             }
         }
@@ -499,7 +498,7 @@ impl WorkerProtocol for DownloadProtocol {
         line: &str,
     ) -> Result<FlagOutcome, ProtocolError> {
         match parse_reply(line)? {
-            Reply::Done(outcome) if outcome.country_code() == country_code => Ok(outcome),
+            Reply::Done(outcome) if outcome.country_code == *country_code => Ok(outcome),
             _ => Err(ProtocolError::Unexpected {
                 expected: format!("DONE {}", encode_field(country_code.as_bytes())),
                 got: excerpt(line),

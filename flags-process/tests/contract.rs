@@ -7,7 +7,7 @@ use flags_testkit::contract::check_model;
 
 /// `download_many` with the `flags-process` binary as the worker program.
 fn download_many_here(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    flags_process::download_many_with(job, &common::worker_command())
+    flags_process::download_many_on_workers(job, &common::worker_command())
 }
 
 /// The process pool counts, saves, caps its concurrency (the server sees

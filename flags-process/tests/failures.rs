@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use flags_core::save::temp_prefix_of;
-use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, SetupError, StatusCounter};
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult, SetupError, StatusCounter};
 use flags_process::protocol::DownloadProtocol;
-use flags_process::{FAULT_ENV, ProcessPool, download_many_with};
+use flags_process::{FAULT_ENV, ProcessPool, download_many_on_workers};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig};
 use flags_testkit::contract::check_saved_files;
 use flags_testkit::process::send_signal;
@@ -55,10 +55,23 @@ fn codes_with(outcomes: &[FlagOutcome], status: DownloadStatus) -> Vec<String> {
     let mut codes: Vec<String> = outcomes
         .iter()
         .filter(|outcome| outcome.status() == status)
-        .map(|outcome| outcome.country_code().to_string())
+        .map(|outcome| outcome.country_code.clone())
         .collect();
     codes.sort();
     codes
+}
+
+/// The error message of `country_code`'s outcome; empty when it is not an
+/// error.
+fn error_message_of<'a>(outcomes: &'a [FlagOutcome], country_code: &str) -> &'a str {
+    match outcomes
+        .iter()
+        .find(|outcome| outcome.country_code == country_code)
+        .map(|outcome| &outcome.result)
+    {
+        Some(FlagResult::Error { message }) => message,
+        _ => "",
+    }
 }
 
 /// A worker killed with SIGKILL while it downloads CN (held 3 s by the
@@ -111,10 +124,7 @@ fn worker_killed_mid_run_costs_one_code() {
     let victim = victim.expect("CN was held by a worker while others finished");
     assert_eq!(outcomes.len(), CODES.len());
     assert_eq!(codes_with(&outcomes, DownloadStatus::Error), ["CN"]);
-    let cn = outcomes
-        .iter()
-        .find(|outcome| outcome.country_code() == "CN");
-    let message = cn.and_then(FlagOutcome::error_message).unwrap_or_default();
+    let message = error_message_of(&outcomes, "CN");
     assert!(
         message.contains(&format!("(pid {victim}) died: signal 9 (SIGKILL)")),
         "{message}"
@@ -133,7 +143,7 @@ fn worker_killed_mid_run_costs_one_code() {
 }
 
 /// Run every code twice with the worker fault hook set to `fault` (which
-/// names JP): once through `download_many_with`, which must count exactly
+/// names JP): once through `download_many_on_workers`, which must count exactly
 /// one error and save every other flag intact, and once through the pool
 /// itself, to read JP's message. `jp_saved` says whether the faulty worker
 /// got as far as saving JP (then the file must be whole, even though the
@@ -144,7 +154,7 @@ fn one_faulty_worker(fault: &str, jp_saved: bool) -> String {
     let dest = tempfile::tempdir().expect("a temporary folder");
     let job = job_for(&server, dest.path(), 3);
     let command = common::worker_command().env(FAULT_ENV, fault);
-    let counter = download_many_with(&job, &command).expect("the pool starts");
+    let counter = download_many_on_workers(&job, &command).expect("the pool starts");
     let expected = StatusCounter {
         ok: CODES.len() - 1,
         not_found: 0,
@@ -166,12 +176,7 @@ fn one_faulty_worker(fault: &str, jp_saved: bool) -> String {
         ["JP"],
         "{fault}"
     );
-    let message = outcomes
-        .iter()
-        .find(|outcome| outcome.country_code() == "JP")
-        .and_then(FlagOutcome::error_message)
-        .unwrap_or_default()
-        .to_string();
+    let message = error_message_of(&outcomes, "JP").to_string();
     drop(pool);
     common::assert_no_children();
     message
@@ -220,7 +225,7 @@ fn program_that_is_not_a_worker_is_a_setup_error() {
     ];
     for (program, expected) in cases {
         let command = flags_process::WorkerCommand::program(program);
-        match download_many_with(&job, &command) {
+        match download_many_on_workers(&job, &command) {
             Err(SetupError::Start { reason, .. }) => {
                 assert!(reason.contains(expected), "{program}: {reason}");
             }

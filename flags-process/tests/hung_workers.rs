@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flags_core::save::temp_prefix_of;
-use flags_core::{DownloadJob, DownloadStatus, FlagOutcome};
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult};
 use flags_process::ProcessPool;
 use flags_process::pool::INTERRUPT_GRACE;
 use flags_process::protocol::DownloadProtocol;
@@ -131,7 +131,7 @@ fn stopped_worker_costs_its_code_at_the_deadline() {
     let mut outcomes: Vec<FlagOutcome> = Vec::new();
     let mut victim_done = None;
     while let Some(outcome) = pool.next_outcome().expect("the pool keeps workers") {
-        if outcome.country_code() == victim_code {
+        if outcome.country_code == victim_code {
             victim_done = Some(start.elapsed());
             // Killed and reaped before its outcome is returned: no zombie,
             // not even for a moment.
@@ -159,8 +159,10 @@ fn stopped_worker_costs_its_code_at_the_deadline() {
         .filter(|outcome| outcome.status() != DownloadStatus::Ok)
         .collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert_eq!(errors[0].country_code(), victim_code);
-    let message = errors[0].error_message().unwrap_or_default();
+    assert_eq!(errors[0].country_code, victim_code);
+    let FlagResult::Error { message } = &errors[0].result else {
+        panic!("an error: {}", errors[0]);
+    };
     assert!(
         message.contains(&format!(
             "(pid {victim}) did not answer within 3.0 s; killed it"

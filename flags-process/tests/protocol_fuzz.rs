@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use flags_core::FlagOutcome;
+use flags_core::{FlagOutcome, FlagResult};
 use flags_process::WorkerProtocol;
 use flags_process::protocol::{
     DownloadProtocol, JobSettings, Reply, Request, decode_field, encode_field, parse_hello,
@@ -182,8 +182,10 @@ fn error_messages_stay_on_one_line() {
     let line = Reply::Done(FlagOutcome::error("BR", format!("a\nb\r\tc {long}"))).to_line();
     assert!(!line.contains('\n'));
     match parse_reply(&line) {
-        Ok(Reply::Done(outcome)) => {
-            let message = outcome.error_message().unwrap_or_default();
+        Ok(Reply::Done(FlagOutcome {
+            result: FlagResult::Error { message },
+            ..
+        })) => {
             assert!(message.starts_with("a b  c xxx"), "{message}");
             assert_eq!(message.len(), flags_process::protocol::MAX_MESSAGE_BYTES);
         }

@@ -8,30 +8,32 @@
 //! threads is 30 threads talking to the server, which `strace -f -e
 //! trace=connect` shows (see the README of this crate).
 //!
-//! ureq's defaults are made for one request now and then, not for 676 of
-//! them from 676 threads; [`HttpClient::new`] sets four things, each
-//! measured (the figures are in the crate's README):
+//! What the client decides about a response (status, encoding, body cap,
+//! GIF) is [`flags_core::fetch`]'s, as for every client; this module only
+//! reads ureq's types into it.
 //!
-//! - **Names are looked up once.** With a timeout set, ureq's own resolver
-//!   starts a thread for every request, to give up on a slow lookup, even
-//!   when a pooled connection is then reused. [`KnownAddresses`] hands back
-//!   the addresses looked up at the start, on the calling thread.
-//! - **Small buffers.** ureq gives each connection a 128 KiB input and a
-//!   128 KiB output buffer. A flag is 1 to 40 KB, read in pieces, and a
-//!   request head is a few hundred bytes: 16 KiB in, 4 KiB out.
-//! - **A pool as large as the run.** ureq keeps 3 idle connections per
-//!   host: measured at `-e -m 30`, 30 threads then open 132 connections for
-//!   676 requests, against 25 with `-m` idle connections kept.
+//! ureq's defaults are made for one request now and then, not for 676 of
+//! them from 676 threads, so [`HttpClient::new`] tunes four things
+//! ([`ClientSettings`]; what each is worth is under "Tuning and
+//! measurements" in the crate's README):
+//!
+//! - **Names are looked up once**, by [`KnownAddresses`], on the calling
+//!   thread: ureq's own resolver starts a thread per request once a
+//!   timeout is set.
+//! - **Small buffers**: 16 KiB in, 4 KiB out per connection, not 128 KiB
+//!   each.
+//! - **A pool as large as the run**: up to `-m` idle connections, not 3
+//!   per host.
 //! - **Every body is read to its end**, 404s included: only then does a
 //!   connection go back to the pool (`drain`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use flags_core::retry::{
-    FetchError, MAX_BODY_BYTES, check_body, check_encoding, check_gif, error_chain,
-    is_stale_connection_kind,
+use flags_core::fetch::{
+    CaFile, MAX_BODY_BYTES, ResponseHead, body_capacity, check_body, check_gif,
 };
+use flags_core::retry::{FetchError, error_chain, is_stale_connection_kind};
 use flags_core::url::{flag_url, lookup_host};
 use flags_core::{DownloadJob, SetupError};
 use ureq::config::Config;
@@ -43,17 +45,8 @@ use ureq::{Agent, Body};
 
 use crate::BlockingClient;
 
-/// Input buffer of a connection: a response head and a piece of a body.
-pub const INPUT_BUFFER_BYTES: usize = 16 * 1024;
-/// Output buffer of a connection: a request head (a few hundred bytes).
-pub const OUTPUT_BUFFER_BYTES: usize = 4 * 1024;
-/// The longest response head accepted; it must fit the input buffer.
-pub const MAX_HEAD_BYTES: usize = INPUT_BUFFER_BYTES;
 /// Redirects followed before giving up, as the contract says.
 pub const MAX_REDIRECTS: u32 = 10;
-/// The most of an error body (a 404 page) read to keep its connection;
-/// past that the connection is dropped instead.
-pub const MAX_DRAIN_BYTES: u64 = 64 * 1024;
 
 /// The client of one run, shared by every thread of it: a [`ureq::Agent`]
 /// (an `Arc` inside, so `Clone` is cheap, and `Sync`) with its pool of
@@ -69,10 +62,23 @@ pub struct HttpClient {
     drain_error_bodies: bool,
 }
 
+// --- Tuning: what the client changes from ureq's defaults, one switch each
+// (what each is worth: "Tuning and measurements" in the crate's README) ---
+
+/// Input buffer of a connection: a response head and a piece of a body.
+pub const INPUT_BUFFER_BYTES: usize = 16 * 1024;
+/// Output buffer of a connection: a request head (a few hundred bytes).
+pub const OUTPUT_BUFFER_BYTES: usize = 4 * 1024;
+/// The longest response head accepted; it must fit the input buffer.
+pub const MAX_HEAD_BYTES: usize = INPUT_BUFFER_BYTES;
+
+/// The most of an error body (a 404 page) read to keep its connection;
+/// past that the connection is dropped instead.
+pub const MAX_DRAIN_BYTES: u64 = 64 * 1024;
+
 /// The four settings [`HttpClient::new`] changes from ureq's defaults, one
-/// switch each, so that each can be measured on its own (the crate README
-/// has the figures; `examples/client_settings.rs` in flags-threadpool runs
-/// them).
+/// switch each, so that each can be measured on its own
+/// (`examples/client_settings.rs` in flags-threadpool runs them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientSettings {
     /// Hand back the addresses looked up at the start ([`KnownAddresses`])
@@ -104,6 +110,8 @@ impl ClientSettings {
         drain_error_bodies: false,
     };
 }
+
+// --- End of tuning ---
 
 impl HttpClient {
     /// The client for `job`: `--timeout` as a deadline for each whole
@@ -188,38 +196,26 @@ impl BlockingClient for HttpClient {
         }
         .map_err(|error| FetchError::Transport(transport_error(&error)))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(ureq::http::header::RETRY_AFTER)
-            // A `Retry-After` that is not visible ASCII is treated as
-            // absent: the usual backoff applies.
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let judged = flags_core::retry::check_status(
+        let head = ResponseHead::read(
             status.as_u16(),
             status.canonical_reason().unwrap_or(""),
-            retry_after.as_deref(),
+            |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(ureq::http::HeaderValue::as_bytes)
+            },
         );
-        if let Err(error) = judged {
+        if let Err(error) = head.check_status() {
             // Read the short error body so the connection can be reused.
             if self.drain_error_bodies {
                 drain(response.body_mut());
             }
             return Err(error);
         }
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .map(|value: &ureq::http::HeaderValue| {
-                    String::from_utf8_lossy(value.as_bytes()).into_owned()
-                })
-        };
-        let content_type = header(ureq::http::header::CONTENT_TYPE);
-        // An encoding we did not ask for is refused before reading.
-        check_encoding(header(ureq::http::header::CONTENT_ENCODING).as_deref())?;
+        head.check_encoding()?;
         let image = read_body(response.body_mut())?;
-        check_gif(image, content_type.as_deref())
+        check_gif(image, head.content_type.as_deref())
     }
 }
 
@@ -230,7 +226,7 @@ impl BlockingClient for HttpClient {
 fn read_body(body: &mut Body) -> Result<Vec<u8>, FetchError> {
     let declared = body.content_length();
     // Reserve what the server announced (refusing an announced 11 MiB now).
-    let capacity = flags_core::retry::body_capacity(declared)?;
+    let capacity = body_capacity(declared)?;
     let mut image = Vec::with_capacity(capacity);
     let mut reader = body.with_config().limit(MAX_BODY_BYTES).reader();
     if let Err(error) = std::io::Read::read_to_end(&mut reader, &mut image) {
@@ -269,24 +265,20 @@ fn tls_config(ca_cert: Option<&Path>) -> Result<TlsConfig, SetupError> {
     let Some(path) = ca_cert else {
         return Ok(TlsConfig::builder().root_certs(RootCerts::WebPki).build());
     };
-    let cannot =
-        |reason: String| SetupError::Client(format!("--cacert {}: {reason}", path.display()));
-    let pem = flags_core::cli::read_ca_file(path).map_err(cannot)?;
+    let ca_file = CaFile::read(path)?;
     let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .map(|der| Certificate::from_der(der.as_ref()))
         .collect();
     let web_roots = roots.len();
-    for item in ureq::tls::parse_pem(&pem) {
+    for item in ureq::tls::parse_pem(&ca_file.pem) {
         // A key or anything else in the file is not a CA to trust.
-        if let PemItem::Certificate(certificate) =
-            item.map_err(|error| cannot(error.to_string()))?
-        {
+        if let PemItem::Certificate(certificate) = item.map_err(|error| ca_file.refused(error))? {
             roots.push(certificate);
         }
     }
     if roots.len() == web_roots {
-        return Err(cannot("no PEM certificate in the file".to_string()));
+        return Err(ca_file.refused("no PEM certificate in the file"));
     }
     Ok(TlsConfig::builder()
         .root_certs(RootCerts::from(roots))

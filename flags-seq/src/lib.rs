@@ -33,7 +33,13 @@ use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, 
 pub use client::{ClientSettings, HttpClient};
 
 /// `-m` when none is given: one request at a time.
-pub const DEFAULT_MAX_REQ: usize = 1;
+///
+/// A function in every model crate, not a constant: the process model's
+/// default is the number of CPUs, known only when the program runs, and one
+/// shape for all four lets every `main` pass it the same way.
+pub fn default_max_req() -> usize {
+    1
+}
 /// The most requests this model ever has in flight.
 pub const MAX_MAX_REQ: usize = 1;
 

@@ -3,7 +3,7 @@
 fn main() -> std::process::ExitCode {
     flags_core::run(
         flags_seq::download_many,
-        flags_seq::DEFAULT_MAX_REQ,
+        flags_seq::default_max_req(),
         flags_seq::MAX_MAX_REQ,
         flags_core::limits::WorkerCost::task(),
     )

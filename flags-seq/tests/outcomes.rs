@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use flags_core::{DownloadJob, DownloadStatus};
+use flags_core::{DownloadJob, DownloadStatus, FlagResult};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig};
 
 fn one(fault: Option<Fault>, timeout: Duration) -> flags_core::FlagOutcome {
@@ -17,10 +17,10 @@ fn one(fault: Option<Fault>, timeout: Duration) -> flags_core::FlagOutcome {
     let client = flags_seq::http_client(&job).expect("client");
     let outcome = flags_seq::download_one(&client, "BR", &job);
     let saved = dest.path().join("BR.gif");
-    if outcome.status() == DownloadStatus::Ok {
+    if let FlagResult::Ok { bytes } = outcome.result {
         let served = flags_server::builtin_flag("BR").expect("built in");
         assert_eq!(std::fs::read(&saved).expect("saved"), served);
-        assert_eq!(outcome.bytes(), served.len() as u64);
+        assert_eq!(bytes, served.len() as u64);
     } else {
         assert!(!saved.exists(), "no file for {outcome}");
     }

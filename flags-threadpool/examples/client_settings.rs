@@ -13,12 +13,12 @@
 use flags_core::{DownloadJob, SetupError, StatusCounter};
 use flags_seq::{ClientSettings, HttpClient};
 use flags_threadpool::{
-    DEFAULT_MAX_REQ, MAX_MAX_REQ, ReqwestClient, WORKER_COST, download_many_on,
+    MAX_MAX_REQ, ReqwestClient, WORKER_COST, default_max_req, download_many_on,
 };
 
 /// The example's own option.
 #[derive(Debug, Clone, clap::Args)]
-struct SettingsArgs {
+struct SettingsOptions {
     /// which client settings the pool threads use
     #[arg(long, value_enum, default_value_t = Settings::Tuned)]
     settings: Settings,
@@ -43,9 +43,12 @@ enum Settings {
     Reqwest,
 }
 
-fn download_many(job: &DownloadJob, args: &SettingsArgs) -> Result<StatusCounter, SetupError> {
+fn download_many_with_options(
+    job: &DownloadJob,
+    options: &SettingsOptions,
+) -> Result<StatusCounter, SetupError> {
     let off = ClientSettings::UREQ_DEFAULTS;
-    let settings = match args.settings {
+    let settings = match options.settings {
         Settings::Reqwest => return download_many_on(job, ReqwestClient::new(job)?),
         Settings::UreqDefaults => off,
         Settings::Resolver => ClientSettings {
@@ -71,9 +74,9 @@ fn download_many(job: &DownloadJob, args: &SettingsArgs) -> Result<StatusCounter
 }
 
 fn main() -> std::process::ExitCode {
-    flags_core::run_with::<SettingsArgs, _>(
-        download_many,
-        DEFAULT_MAX_REQ,
+    flags_core::run_with_options::<SettingsOptions, _>(
+        download_many_with_options,
+        default_max_req(),
         MAX_MAX_REQ,
         WORKER_COST,
     )

@@ -40,7 +40,7 @@ use flags_core::script::ScriptError;
 // The blocking client every blocking script shares, and its `get_flag`:
 // one GET, its I/O done on the calling thread.
 use flags_seq::{BlockingClient, HttpClient, http_client};
-use flags_threadpool::executor::{Future, ThreadPoolExecutor, as_completed};
+use flags_threadpool::executor::{PoolFuture, ThreadPoolExecutor, as_completed};
 
 /// A download's outcome as a clonable value (a future's `result()` hands
 /// out copies): the code, or what went wrong.
@@ -74,7 +74,7 @@ fn download_many(base_url: &str, dest_dir: &Path) -> Result<usize, ScriptError> 
     codes.sort();
     // Three workers for five tasks, so that two must wait.
     let executor = ThreadPoolExecutor::new(3);
-    let mut to_do: Vec<Future<DownloadResult>> = Vec::new();
+    let mut to_do: Vec<PoolFuture<DownloadResult>> = Vec::new();
     for country_code in codes {
         let (client, base_url, dest_dir) =
             (client.clone(), base_url.to_string(), dest_dir.to_path_buf());

@@ -5,7 +5,7 @@
 //!   worker threads; the main thread submits one task per code and counts
 //!   the results as they come back, as the book's `flags2_threadpool.py`.
 //! - **How work is split and joined:** [`download_many`] submits every
-//!   code to a [`ThreadPoolExecutor`] and gets a [`Future`] for each; it
+//!   code to a [`ThreadPoolExecutor`] and gets a [`PoolFuture`] for each; it
 //!   then iterates [`as_completed`], which yields each future as soon as it
 //!   is done, in finishing order, and reads its result.
 //!   [`download_many_rayon`] does the same with a rayon pool: one spawned
@@ -46,24 +46,31 @@ use std::sync::{Arc, mpsc};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
 use flags_seq::BlockingClient;
 
-pub use executor::{Future, TaskError, ThreadPoolExecutor, as_completed};
+pub use executor::{PoolFuture, Shutdown, TaskError, ThreadPoolExecutor, as_completed};
 /// The sequential model's `download_one` and client, reused as is: the
 /// book's `from flags2_sequential import download_one`.
 pub use flags_seq::{HttpClient, download_one};
 pub use reqwest_client::ReqwestClient;
 
 /// `-m` when none is given: 30 worker threads, as the book's
-/// `DEFAULT_CONCUR_REQ`.
-pub const DEFAULT_MAX_REQ: usize = 30;
+/// `DEFAULT_CONCUR_REQ`. (A function in every model crate: see
+/// `flags_seq::default_max_req`.)
+pub fn default_max_req() -> usize {
+    30
+}
 /// The most worker threads this model starts, as the book's
 /// `MAX_CONCUR_REQ`.
 pub const MAX_MAX_REQ: usize = 1000;
 
+// --- Tuning: the worker threads' stacks (see "Tuning and measurements" in
+// the crate's README) ---
+
 /// The stack of each download thread, in both pools: 256 KiB instead of
-/// Rust's 2 MiB. A download's deepest call (a TLS handshake in a debug
-/// build) stays far below it; the rest of the 2 MiB was address space that
-/// `ulimit -v` counts, so 8 times more threads fit under the same limit.
+/// Rust's 2 MiB, so that more threads fit under `ulimit -v`. A download's
+/// deepest call (a TLS handshake in a debug build) stays far below it.
 pub const WORKER_STACK_SIZE: usize = 256 * 1024;
+
+// --- End of tuning ---
 
 /// What one worker thread takes from the process limits, for
 /// [`flags_core::run`].
@@ -72,7 +79,7 @@ pub const WORKER_COST: flags_core::limits::WorkerCost =
 
 /// The model's own options: which pool runs the downloads, on which client.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct ThreadpoolArgs {
+pub struct ThreadpoolOptions {
     /// which thread pool runs the downloads
     #[arg(long, value_enum, default_value_t = ExecutorKind::Std)]
     pub executor: ExecutorKind,
@@ -160,7 +167,10 @@ where
         // are counted. The tasks check the flag too, for one that a worker
         // takes before this line runs.
         if interrupt::requested() {
-            executor.shutdown(false, true);
+            executor.shutdown(Shutdown {
+                wait: false,
+                cancel_futures: true,
+            });
         }
         // The future is done, so `result()` returns at once. (Indexing
         // cannot fail: every future `as_completed` yields is a key of the
@@ -185,12 +195,13 @@ where
     Ok(counter)
 }
 
-/// Run `job` with the pool `args` chooses: what the binary calls.
-pub fn download_many_with(
+/// Run `job` with the pool and the client `options` choose: what the binary
+/// calls.
+pub fn download_many_with_options(
     job: &DownloadJob,
-    args: &ThreadpoolArgs,
+    options: &ThreadpoolOptions,
 ) -> Result<StatusCounter, SetupError> {
-    match (args.executor, args.client) {
+    match (options.executor, options.client) {
         (ExecutorKind::Std, ClientKind::Ureq) => download_many(job),
         (ExecutorKind::Std, ClientKind::Reqwest) => download_many_reqwest(job),
         (ExecutorKind::Rayon, ClientKind::Ureq) => download_many_rayon(job),

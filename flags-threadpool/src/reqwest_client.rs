@@ -15,19 +15,17 @@ use std::io::Read;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use flags_core::retry::{
-    FetchError, MAX_BODY_BYTES, body_capacity, check_body, check_encoding, check_gif, check_status,
-    error_chain, is_stale_connection,
-};
-use flags_core::url::{flag_url, lookup_host};
+use flags_core::fetch::{BodyBuffer, ClientOptions, MAX_BODY_BYTES, ResponseHead, check_gif};
+use flags_core::retry::{FetchError, error_chain, is_stale_connection};
+use flags_core::url::flag_url;
 use flags_core::{DownloadJob, SetupError};
 use flags_seq::BlockingClient;
 use reqwest::blocking::{Client, Response};
 
-/// reqwest's blocking client with the settings every model uses: a
-/// deadline for each whole request, `--cacert` trusted, the server's name
-/// looked up once, no TCP keep-alive probes. `Clone` shares one client
-/// (and its one runtime thread).
+/// reqwest's blocking client with the settings every reqwest client of the
+/// models uses ([`ClientOptions`]): a deadline for each whole request,
+/// `--cacert` trusted, the server's name looked up once. `Clone` shares one
+/// client (and its one runtime thread).
 #[derive(Debug, Clone)]
 pub struct ReqwestClient {
     client: Client,
@@ -72,26 +70,30 @@ impl ReqwestClient {
 }
 
 /// reqwest's blocking client for `job`, keeping idle connections for reuse
-/// when `pooled`. The same settings as `flags_async`'s client, on the
-/// blocking builder (another type, so the two cannot share the code).
+/// when `pooled`: [`ClientOptions`] set on the blocking builder, as
+/// `flags_async`'s client sets them on the async one (another type, so the
+/// two cannot share this code).
+///
+/// The blocking builder's `timeout` bounds each wait for the runtime
+/// thread (each read of the body, say), not the whole request:
+/// [`read_body`] checks the whole request's deadline itself.
 fn build(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError> {
+    let options = ClientOptions::for_job(job)?;
     let mut builder = Client::builder()
-        .timeout(job.timeout)
-        .connect_timeout(job.timeout)
-        // Probes find dead peers on connections idle for minutes; a
-        // run lasts seconds, and each setting is a system call more.
-        .tcp_keepalive(None)
-        .tcp_keepalive_interval(None)
-        .tcp_keepalive_retries(None);
-    if let Some((host, addresses)) = lookup_host(&job.base_url) {
-        builder = builder.resolve_to_addrs(&host, &addresses);
+        .timeout(options.timeout)
+        .connect_timeout(options.connect_timeout);
+    if !options.keepalive_probes {
+        builder = builder
+            .tcp_keepalive(None)
+            .tcp_keepalive_interval(None)
+            .tcp_keepalive_retries(None);
     }
-    if let Some(path) = &job.ca_cert {
-        let cannot =
-            |reason: String| SetupError::Client(format!("--cacert {}: {reason}", path.display()));
-        let pem = flags_core::cli::read_ca_file(path).map_err(cannot)?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|error| cannot(error_chain(&error)))?;
+    if let Some((host, addresses)) = &options.known_addresses {
+        builder = builder.resolve_to_addrs(host, addresses);
+    }
+    if let Some(ca_file) = &options.ca_file {
+        let certificates = reqwest::Certificate::from_pem_bundle(&ca_file.pem)
+            .map_err(|error| ca_file.refused(error_chain(&error)))?;
         for certificate in certificates {
             builder = builder.add_root_certificate(certificate);
         }
@@ -111,27 +113,21 @@ impl BlockingClient for ReqwestClient {
         // thread on a channel until the head comes back.
         let response = self.send(&flag_url(base_url, country_code))?;
         let status = response.status();
-        check_status(
+        let head = ResponseHead::read(
             status.as_u16(),
             status.canonical_reason().unwrap_or(""),
-            response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                // Not visible ASCII: treated as absent.
-                .and_then(|value| value.to_str().ok()),
-        )?;
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .map(|value: &reqwest::header::HeaderValue| {
-                    String::from_utf8_lossy(value.as_bytes()).into_owned()
-                })
-        };
-        let content_type = header(reqwest::header::CONTENT_TYPE);
-        // An encoding we did not ask for is refused before reading.
-        check_encoding(header(reqwest::header::CONTENT_ENCODING).as_deref())?;
-        check_gif(read_body(response, deadline)?, content_type.as_deref())
+            |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(reqwest::header::HeaderValue::as_bytes)
+            },
+        );
+        // Every status but 200 is a `FetchError`; an encoding we did not
+        // ask for is refused before reading.
+        head.check_status()?;
+        head.check_encoding()?;
+        check_gif(read_body(response, deadline)?, head.content_type.as_deref())
     }
 }
 
@@ -147,8 +143,7 @@ impl BlockingClient for ReqwestClient {
 /// ends at most one read (itself bounded by the timeout) past it. Each read
 /// is a round trip to the runtime thread.
 fn read_body(response: Response, deadline: Instant) -> Result<Vec<u8>, FetchError> {
-    let declared = response.content_length();
-    let mut image = Vec::with_capacity(body_capacity(declared)?);
+    let mut image = BodyBuffer::new(response.content_length())?;
     // One byte past the cap: if it comes, the body is too large.
     let mut body = response.take(MAX_BODY_BYTES + 1);
     let mut piece = [0_u8; 16 * 1024];
@@ -159,15 +154,12 @@ fn read_body(response: Response, deadline: Instant) -> Result<Vec<u8>, FetchErro
         if read == 0 {
             break;
         }
-        image.extend_from_slice(&piece[..read]);
         if Instant::now() > deadline {
             return Err(FetchError::Transport(
                 "body: operation timed out (the whole request's deadline passed)".to_string(),
             ));
         }
+        image.push(&piece[..read])?;
     }
-    if image.len() as u64 > MAX_BODY_BYTES {
-        return Err(FetchError::TooLarge);
-    }
-    check_body(image, declared)
+    image.finish()
 }

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flags_threadpool::executor::{Future, TaskError, ThreadPoolExecutor, as_completed};
+use flags_threadpool::executor::{
+    PoolFuture, Shutdown, TaskError, ThreadPoolExecutor, as_completed,
+};
 
 /// Longest any test waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -70,7 +72,7 @@ impl Gauge {
 fn more_tasks_than_workers_all_run() {
     let executor = ThreadPoolExecutor::new(3);
     let runs = Arc::new(AtomicUsize::new(0));
-    let futures: Vec<Future<usize>> = (0..20)
+    let futures: Vec<PoolFuture<usize>> = (0..20)
         .map(|number| {
             let runs = Arc::clone(&runs);
             executor.submit(move || {
@@ -79,7 +81,7 @@ fn more_tasks_than_workers_all_run() {
             })
         })
         .collect();
-    let results: Vec<_> = futures.iter().map(Future::result).collect();
+    let results: Vec<_> = futures.iter().map(PoolFuture::result).collect();
     let expected: Vec<_> = (0..20).map(|number| Ok(number * number)).collect();
     assert_eq!(results, expected);
     assert_eq!(runs.load(Ordering::SeqCst), 20);
@@ -95,7 +97,7 @@ fn at_most_max_workers_run_at_once() {
     let executor = ThreadPoolExecutor::new(3);
     let gauge = Arc::new(Gauge::default());
     let threads = Arc::new(Mutex::new(HashSet::new()));
-    let futures: Vec<Future<()>> = (0..12)
+    let futures: Vec<PoolFuture<()>> = (0..12)
         .map(|_| {
             let (gauge, threads) = (Arc::clone(&gauge), Arc::clone(&threads));
             executor.submit(move || {
@@ -228,7 +230,7 @@ fn as_completed_yields_in_finishing_order() {
     let count = 4;
     let executor = ThreadPoolExecutor::new(count);
     let gates: Vec<Gate> = (0..count).map(|_| Gate::default()).collect();
-    let futures: Vec<Future<usize>> = (0..count)
+    let futures: Vec<PoolFuture<usize>> = (0..count)
         .map(|index| {
             let gates = gates.clone();
             executor.submit(move || {
@@ -260,7 +262,7 @@ fn as_completed_yields_done_futures_once() {
     assert_eq!(first.result(), Ok(1));
     assert_eq!(second.result(), Ok(2));
     let given = vec![first.clone(), second.clone(), first.clone()];
-    let yielded: Vec<Future<i32>> = as_completed(given).collect();
+    let yielded: Vec<PoolFuture<i32>> = as_completed(given).collect();
     assert_eq!(yielded.len(), 2);
     assert!(yielded.contains(&first) && yielded.contains(&second));
 }
@@ -270,7 +272,7 @@ fn as_completed_yields_done_futures_once() {
 #[test]
 fn panicking_task_is_an_error_and_the_pool_keeps_working() {
     let executor = ThreadPoolExecutor::new(1);
-    let panicking: Future<u32> = executor.submit(|| panic!("flag not found: {}", "XX"));
+    let panicking: PoolFuture<u32> = executor.submit(|| panic!("flag not found: {}", "XX"));
     let worker = executor.submit(|| thread::current().id());
     assert_eq!(
         panicking.result(),
@@ -368,7 +370,7 @@ fn done_callbacks_run_once_when_done() {
 #[test]
 fn drop_waits_for_submitted_tasks() {
     let finished = Arc::new(AtomicUsize::new(0));
-    let futures: Vec<Future<()>> = {
+    let futures: Vec<PoolFuture<()>> = {
         let executor = ThreadPoolExecutor::new(2);
         (0..6)
             .map(|_| {
@@ -382,11 +384,12 @@ fn drop_waits_for_submitted_tasks() {
         // The executor is dropped here.
     };
     assert_eq!(finished.load(Ordering::SeqCst), 6);
-    assert!(futures.iter().all(Future::done));
+    assert!(futures.iter().all(PoolFuture::done));
 }
 
-/// `shutdown(wait, cancel_futures)` cancels the queued tasks, lets the
-/// running one finish, and a task submitted afterwards never runs.
+/// `shutdown(Shutdown { wait: false, cancel_futures: true })` cancels the
+/// queued tasks, lets the running one finish, and a task submitted
+/// afterwards never runs.
 #[test]
 fn shutdown_cancels_queued_tasks_and_refuses_new_ones() {
     let executor = ThreadPoolExecutor::new(1);
@@ -396,13 +399,19 @@ fn shutdown_cancels_queued_tasks_and_refuses_new_ones() {
         task_gate.wait();
         1
     });
-    let queued: Vec<Future<i32>> = (0..3).map(|_| executor.submit(|| 2)).collect();
-    executor.shutdown(false, true);
-    assert!(queued.iter().all(Future::cancelled));
+    let queued: Vec<PoolFuture<i32>> = (0..3).map(|_| executor.submit(|| 2)).collect();
+    executor.shutdown(Shutdown {
+        wait: false,
+        cancel_futures: true,
+    });
+    assert!(queued.iter().all(PoolFuture::cancelled));
     let late = executor.submit(|| 3);
     assert_eq!(late.result(), Err(TaskError::Cancelled));
     gate.open();
-    executor.shutdown(true, false);
+    executor.shutdown(Shutdown {
+        wait: true,
+        cancel_futures: false,
+    });
     assert_eq!(running.result(), Ok(1));
     assert_eq!(format!("{late:?}"), "<Future state=cancelled>");
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use flags_threadpool::executor::{Future, ThreadPoolExecutor, as_completed};
+use flags_threadpool::executor::{PoolFuture, ThreadPoolExecutor, as_completed};
 use proptest::prelude::*;
 
 /// How many tasks run right now, and the most that ever ran at once.
@@ -67,7 +67,7 @@ proptest! {
         max_workers in 1usize..6,
     ) {
         let executor = ThreadPoolExecutor::new(max_workers);
-        let futures: Vec<Future<usize>> = durations
+        let futures: Vec<PoolFuture<usize>> = durations
             .iter()
             .enumerate()
             .map(|(index, &millis)| {

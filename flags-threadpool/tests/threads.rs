@@ -6,7 +6,7 @@
 use std::thread;
 use std::time::Duration;
 
-use flags_threadpool::executor::ThreadPoolExecutor;
+use flags_threadpool::executor::{Shutdown, ThreadPoolExecutor};
 
 /// The threads of this process, as Linux lists them in `/proc/self/task`.
 fn thread_count() -> usize {
@@ -43,7 +43,10 @@ fn no_thread_is_leaked_after_drop() {
         executor.submit(|| thread::sleep(Duration::from_millis(50)));
         executor.submit(|| ()).cancel();
         // Do not wait here: the drop below must.
-        executor.shutdown(false, false);
+        executor.shutdown(Shutdown {
+            wait: false,
+            cancel_futures: false,
+        });
     }
     assert_eq!(thread_count(), before);
 }

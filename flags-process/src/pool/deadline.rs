@@ -38,7 +38,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{KillNow, ProcessPool, WorkerProtocol, WorkerState, stop_worker};
+use super::spawn::{KillNow, WorkerState, stop_worker};
+use super::{ProcessPool, WorkerProtocol};
 
 /// How long workers holding a task get to answer after Ctrl-C, before they
 /// are killed and reaped. Short, so that the whole stop (this grace, the
