@@ -11,6 +11,14 @@
 //! - `194-flags-no-delay`: all 194 flags, no delay, `-m 4`. Nothing to wait
 //!   for: what is measured is each model's own cost (threads, tasks,
 //!   processes, connections, saving), on a loaded two-core machine.
+//! - `676-flags-20ms-delay-high-m`: every code AA..ZZ (194 flags, 482
+//!   not found), 20 ms each, at `-m 100` and at each model's maximum up to
+//!   676 (the process pool's is 256): the concurrent models only (seq has
+//!   no `-m`, and would wait 676 x 20 ms). The bound is 140 ms at `-m 100`
+//!   and 20 ms at 676; what the figures show over it is what a hundred or
+//!   more requests in flight cost each model on two cores: starting that
+//!   many threads, tasks or processes, and serving that many connections.
+//!   `flags-compare --sweep` measures the same from outside (CPU, memory).
 //!
 //! Each iteration downloads into a fresh temporary folder; only the call to
 //! `download_many` is timed, and after it every saved file is compared with
@@ -18,51 +26,96 @@
 //!
 //! Sizes: 10 samples (criterion's minimum) of flat sampling, 1 s of warm-up
 //! and a few seconds of measurement per model, so the whole suite takes
-//! about two minutes on two cores; `cargo bench -- --test` runs each model
-//! once per workload.
+//! about four minutes on two cores (4 min 3 s measured, the build aside;
+//! the high-m group is the longest, as the process pool at 256 starts 256
+//! workers on every iteration);
+//! `cargo bench -- --test` runs each benchmark once.
 
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use flags_benches::harness::run_model;
-use flags_benches::models::ALL_MODELS;
+use flags_benches::models::{ALL_MODELS, Model};
 use flags_core::DownloadJob;
-use flags_core::countries::all_cc;
+use flags_core::countries::{all_cc, every_cc};
 use flags_server::{Delay, FlagServer, ServerConfig};
 
-/// One workload: the same codes, delay and `-m` for every model.
+/// Which codes a workload downloads.
+#[derive(Clone, Copy)]
+enum Codes {
+    /// The first N of the `-a` list.
+    All(usize),
+    /// Every code AA..ZZ, as `-e`.
+    Every,
+}
+
+/// One workload: the same codes, delay and `-m` list for every model.
 struct Workload {
     /// The group's name in criterion's report.
     name: &'static str,
-    /// How many codes of the `-a` list.
-    code_count: usize,
+    /// The codes.
+    codes: Codes,
     /// The server's delay.
     delay: Delay,
-    /// `-m`, capped by each model.
-    max_req: usize,
-    /// Criterion's measurement time per model.
+    /// The `-m` of each benchmark, capped by each model (one benchmark per
+    /// capped value).
+    max_reqs: &'static [usize],
+    /// Only the models with concurrency (not seq).
+    concurrent_only: bool,
+    /// Criterion's measurement time per benchmark.
     measurement_time: Duration,
 }
 
-/// The two workloads of the suite.
-const WORKLOADS: [Workload; 2] = [
+/// The workloads of the suite.
+const WORKLOADS: [Workload; 3] = [
     Workload {
         name: "12-flags-50ms-delay",
-        code_count: 12,
+        codes: Codes::All(12),
         delay: Delay::Fixed(Duration::from_millis(50)),
-        max_req: 4,
+        max_reqs: &[4],
+        concurrent_only: false,
         // 10 samples of seq take 10 x 0.6 s: ask for a little more so that
         // criterion does not warn that it cannot fit them.
         measurement_time: Duration::from_secs(7),
     },
     Workload {
         name: "194-flags-no-delay",
-        code_count: 194,
+        codes: Codes::All(194),
         delay: Delay::None,
-        max_req: 4,
+        max_reqs: &[4],
+        concurrent_only: false,
         measurement_time: Duration::from_secs(5),
     },
+    Workload {
+        name: "676-flags-20ms-delay-high-m",
+        codes: Codes::Every,
+        delay: Delay::Fixed(Duration::from_millis(20)),
+        // 100, then each model's maximum up to 676.
+        max_reqs: &[100, 676],
+        concurrent_only: true,
+        // 10 samples of the process pool at 256 take 10 x 0.6 s, of rayon
+        // at 676 10 x 0.5 s: room for them, so criterion does not warn.
+        measurement_time: Duration::from_secs(7),
+    },
 ];
+
+/// The models of `workload`, each with the `-m` it runs at: every value of
+/// the workload's list capped by the model, each once.
+fn benchmarks(workload: &Workload, code_count: usize) -> Vec<(&'static Model, usize)> {
+    let mut runs = Vec::new();
+    for model in &ALL_MODELS {
+        if workload.concurrent_only && model.max_max_req <= 1 {
+            continue;
+        }
+        for &max_req in workload.max_reqs {
+            let run = (model, model.actual_max_req(max_req, code_count));
+            if !runs.contains(&run) {
+                runs.push(run);
+            }
+        }
+    }
+    runs
+}
 
 /// Benchmark every model on `workload`, against one server started for the
 /// group.
@@ -72,38 +125,41 @@ fn bench_workload(criterion: &mut Criterion, workload: &Workload) {
         ..ServerConfig::default()
     })
     .expect("the in-process flag server starts");
-    let codes: Vec<String> = all_cc()
-        .into_iter()
-        .take(workload.code_count)
-        .map(String::from)
-        .collect();
+    let codes: Vec<String> = match workload.codes {
+        Codes::All(count) => all_cc().into_iter().take(count).map(String::from).collect(),
+        Codes::Every => every_cc(),
+    };
     let mut group = criterion.benchmark_group(workload.name);
     group
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(workload.measurement_time);
-    for model in &ALL_MODELS {
+    let several_m = workload.max_reqs.len() > 1;
+    for (model, max_req) in benchmarks(workload, codes.len()) {
         // The destination is replaced by a fresh folder on every run.
-        let job = DownloadJob::new(codes.clone(), server.base_url(), "unused")
-            .with_max_req(model.actual_max_req(workload.max_req, codes.len()));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(model.name),
-            &job,
-            |bencher, job| {
-                bencher.iter_custom(|iterations| {
-                    let mut timed = Duration::ZERO;
-                    for _ in 0..iterations {
-                        // Keep the server's request log short between runs.
-                        server.reset_stats();
-                        let outcome = run_model(model, job)
-                            .unwrap_or_else(|error| panic!("{}: {error}", workload.name));
-                        timed += outcome.elapsed;
-                    }
-                    timed
-                });
-            },
-        );
+        let job =
+            DownloadJob::new(codes.clone(), server.base_url(), "unused").with_max_req(max_req);
+        // One benchmark per model, or per model and m when there are
+        // several.
+        let id = if several_m {
+            BenchmarkId::new(model.name, format!("m={max_req}"))
+        } else {
+            BenchmarkId::from_parameter(model.name)
+        };
+        group.bench_with_input(id, &job, |bencher, job| {
+            bencher.iter_custom(|iterations| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iterations {
+                    // Keep the server's request log short between runs.
+                    server.reset_stats();
+                    let outcome = run_model(model, job)
+                        .unwrap_or_else(|error| panic!("{}: {error}", workload.name));
+                    timed += outcome.elapsed;
+                }
+                timed
+            });
+        });
     }
     group.finish();
     server.shutdown();

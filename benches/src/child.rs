@@ -14,13 +14,18 @@
 //! - **wall time**, by the parent, from just before the spawn to the moment
 //!   the child is reaped: start-up and tear-down of the model included, as
 //!   a user would see them;
+//! - **CPU time**, user and system, of the child and every descendant it
+//!   reaped, from `wait4` when the parent reaps it ([`crate::cpu`]): counted
+//!   by the kernel, not sampled;
 //! - **peak RSS**, the high-water mark of resident memory (`VmHWM` in
 //!   `/proc/{pid}/status`, Linux only). The child reads its own at the very
 //!   end and prints it on its result line; meanwhile the parent samples the
-//!   child and all its descendants every [`RSS_SAMPLE_INTERVAL`] and keeps
-//!   each process's latest high-water mark. The figure reported is the
-//!   larger of the child's own mark and the sum over the tree, so the
-//!   process pool is charged for its workers too.
+//!   child and all its descendants every [`RSS_SAMPLE_INTERVAL`] or more
+//!   ([`crate::sampler`]) and keeps each process's latest high-water mark.
+//!   The figure reported is the larger of the child's own mark and the sum
+//!   over the tree, so the process pool is charged for its workers too;
+//! - **the most processes and threads** alive at once in the tree, from the
+//!   same samples (`Threads:` of each process's status, summed).
 //!
 //! Why not `ru_maxrss` from `wait4`, the usual answer: on Linux a spawned
 //! child's `ru_maxrss` starts from the *parent's* peak (the kernel carries
@@ -37,7 +42,9 @@ use std::time::{Duration, Instant};
 
 use flags_core::{DownloadJob, StatusCounter};
 
+use crate::cpu::{CpuTimes, wait_with_cpu};
 use crate::models::{Model, model_by_name};
+use crate::sampler::Sampler;
 
 /// The hidden first argument that makes `flags-compare` run one model and
 /// exit.
@@ -47,8 +54,8 @@ pub const RUN_MODEL_FLAG: &str = "--run-model";
 /// `ok=N not_found=N error=N` and, on Linux, `vm_hwm_kib=N`.
 pub const RESULT_PREFIX: &str = "flags-compare-result";
 
-/// How often the process tree's memory is sampled, on Linux.
-pub const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
+/// How often the process tree's memory is sampled at most, on Linux.
+pub const RSS_SAMPLE_INTERVAL: Duration = crate::sampler::SAMPLE_INTERVAL;
 
 /// The arguments that make the child run `model` on `job`: the hidden flag,
 /// then every field of the job, then the codes after `--`.
@@ -252,6 +259,9 @@ pub struct ChildRun {
     pub wall: Duration,
     /// How it ended.
     pub status: ExitStatus,
+    /// The CPU time of the child and every descendant it reaped, from
+    /// `wait4` (`None` where there is no `wait4`).
+    pub cpu: Option<CpuTimes>,
     /// The sum of the peak resident memory of every process of the child's
     /// tree, in KiB, as sampled (see the module's header); `None` when
     /// nothing could be sampled.
@@ -259,6 +269,11 @@ pub struct ChildRun {
     /// The most processes seen at once in the child's tree (1 for a model
     /// that spawns none; 0 when not sampled).
     pub peak_processes: usize,
+    /// The most threads seen at once in the child's tree, summed over its
+    /// processes (0 when not sampled).
+    pub peak_threads: usize,
+    /// The CPU time the parent's sampling thread spent watching it.
+    pub sampler_cpu: Option<Duration>,
     /// Everything the child wrote on stdout.
     pub stdout: String,
     /// Everything the child wrote on stderr.
@@ -280,143 +295,24 @@ pub fn run_child(program: &Path, args: &[OsString], scratch_dir: &Path) -> io::R
         .stderr(File::create(&stderr_path)?);
     let spawned_at = Instant::now();
     // The child starts here; from now on it runs on its own, and the
-    // sampler thread watches its memory until it is reaped.
+    // sampler thread watches its tree until it is reaped.
     let mut child = command.spawn()?;
-    let sampler = sampler::Sampler::start(child.id());
-    // Join the child: block until it exits.
-    let waited = child.wait();
+    let sampler = Sampler::start(child.id());
+    // Join the child: block until it exits, and reap it with its CPU time.
+    let waited = wait_with_cpu(&mut child);
     let wall = spawned_at.elapsed();
-    let (sampled_rss_kib, peak_processes) = sampler.stop();
-    let status = waited?;
+    let sampled = sampler.stop();
+    let (status, cpu) = waited?;
     Ok(ChildRun {
         spawned_at,
         wall,
         status,
-        sampled_rss_kib,
-        peak_processes,
+        cpu,
+        sampled_rss_kib: sampled.rss_kib,
+        peak_processes: sampled.peak_processes,
+        peak_threads: sampled.peak_threads,
+        sampler_cpu: sampled.sampler_cpu,
         stdout: std::fs::read_to_string(&stdout_path)?,
         stderr: std::fs::read_to_string(&stderr_path)?,
     })
-}
-
-#[cfg(target_os = "linux")]
-mod sampler {
-    //! The high-water marks of a process and all its descendants, sampled on
-    //! a thread of its own until stopped.
-
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::thread::JoinHandle;
-
-    use super::{RSS_SAMPLE_INTERVAL, status_field_kib};
-
-    /// What the sampler saw: each process's latest high-water mark, and the
-    /// most processes alive in one sample.
-    #[derive(Default)]
-    struct Seen {
-        peak_by_pid: BTreeMap<u32, u64>,
-        most_processes: usize,
-    }
-
-    /// The sampling thread and the flag that stops it.
-    pub(super) struct Sampler {
-        /// Set to stop the thread; it checks it between samples.
-        stop: Arc<AtomicBool>,
-        /// The thread; joining it yields what it saw.
-        thread: Option<JoinHandle<Seen>>,
-    }
-
-    impl Sampler {
-        /// Start sampling the tree rooted at `pid`.
-        pub(super) fn start(pid: u32) -> Sampler {
-            let stop = Arc::new(AtomicBool::new(false));
-            let thread_stop = Arc::clone(&stop);
-            // The sampler thread: it only reads files under /proc, and ends
-            // when `stop` is set.
-            let thread = std::thread::Builder::new()
-                .name("rss-sampler".to_string())
-                .spawn(move || {
-                    let mut seen = Seen::default();
-                    while !thread_stop.load(Ordering::Relaxed) {
-                        sample_tree(pid, &mut seen);
-                        std::thread::sleep(RSS_SAMPLE_INTERVAL);
-                    }
-                    seen
-                })
-                .ok();
-            Sampler { stop, thread }
-        }
-
-        /// Stop sampling: the sum of every process's high-water mark (None
-        /// when nothing could be read) and the most processes seen at once.
-        pub(super) fn stop(self) -> (Option<u64>, usize) {
-            self.stop.store(true, Ordering::Relaxed);
-            match self.thread.map(JoinHandle::join) {
-                Some(Ok(seen)) => {
-                    let total: u64 = seen.peak_by_pid.values().sum();
-                    ((total > 0).then_some(total), seen.most_processes)
-                }
-                _ => (None, 0),
-            }
-        }
-    }
-
-    /// Read `VmHWM` of `pid` and every descendant into `seen`. A process
-    /// that ends while it is being read is simply skipped.
-    fn sample_tree(pid: u32, seen: &mut Seen) {
-        let mut pending = vec![pid];
-        let mut alive = 0;
-        while let Some(pid) = pending.pop() {
-            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-                continue;
-            };
-            // A zombie has no memory left, and no VmHWM line.
-            if let Some(peak) = status_field_kib(&status, "VmHWM:") {
-                let kept = seen.peak_by_pid.entry(pid).or_default();
-                *kept = (*kept).max(peak);
-                alive += 1;
-            }
-            pending.extend(children_of(pid));
-        }
-        seen.most_processes = seen.most_processes.max(alive);
-    }
-
-    /// The children of every thread of `pid`, from
-    /// `/proc/{pid}/task/{tid}/children`.
-    fn children_of(pid: u32) -> Vec<u32> {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            return Vec::new();
-        };
-        let mut children = Vec::new();
-        for task in tasks.flatten() {
-            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
-                children.extend(
-                    list.split_whitespace()
-                        .filter_map(|pid| pid.parse::<u32>().ok()),
-                );
-            }
-        }
-        children
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod sampler {
-    //! No `/proc`: nothing is sampled, `ru_maxrss` alone is reported.
-
-    /// A sampler that samples nothing.
-    pub(super) struct Sampler;
-
-    impl Sampler {
-        /// Nothing to start.
-        pub(super) fn start(_pid: u32) -> Sampler {
-            Sampler
-        }
-
-        /// Nothing was seen.
-        pub(super) fn stop(self) -> (Option<u64>, usize) {
-            (None, 0)
-        }
-    }
 }

@@ -10,17 +10,23 @@
 //!   folder and checks what it saved against the server's flags. The
 //!   criterion suite and `flags-compare` both use it.
 //! - [`child`]: running one model in a child process of its own, so that
-//!   its peak memory is its own, and measuring that child (wall time, peak
-//!   RSS). The child is `flags-compare` itself, re-run in a hidden
-//!   `--run-model NAME` mode, so no other binary is needed.
+//!   its peak memory is its own, and measuring that child (wall time, CPU,
+//!   peak RSS, threads). The child is `flags-compare` itself, re-run in a
+//!   hidden `--run-model NAME` mode, so no other binary is needed.
+//! - [`cpu`]: CPU time counted by the kernel: a child's from `wait4`, the
+//!   in-process server's from its threads' `schedstat`.
+//! - [`sampler`]: a child's process tree sampled from `/proc` (memory
+//!   high-water marks, processes and threads alive).
 //! - [`compare`]: `flags-compare` in parts: its command line
 //!   ([`compare::cli`]), the loop over the models against one in-process
-//!   [`flags_server::FlagServer`] ([`compare::run`]), and the table
-//!   ([`compare::table`]).
+//!   [`flags_server::FlagServer`] ([`compare::run`]), the sweep over `m`
+//!   ([`compare::sweep`]), the tables ([`compare::table`]) and `--json` /
+//!   `--csv` ([`compare::export`]).
 //! - [`peer`]: the `--peer-curl` row, `curl --parallel` on the same URLs.
 //! - [`chart`]: the SVG chart, drawn with `plotters`: a bar per model
 //!   ([`chart::bars`]) and a timeline of every request the server saw
-//!   ([`chart::timeline`]).
+//!   ([`chart::timeline`]); and the sweep's three panels over `m`
+//!   ([`chart::sweep`]).
 //!
 //! The bound every row is compared with is `ceil(N / m) x delay`: with `m`
 //! requests in flight at most and a server that takes `delay` to answer
@@ -30,9 +36,11 @@
 pub mod chart;
 pub mod child;
 pub mod compare;
+pub mod cpu;
 pub mod harness;
 pub mod models;
 pub mod peer;
+pub mod sampler;
 
 use std::time::Duration;
 

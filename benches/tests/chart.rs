@@ -331,6 +331,7 @@ fn row(name: &str, max_req: usize, wall_ms: u64, bound_ms: u64) -> Row {
         failure: None,
         problems: Vec::new(),
         timeline: vec![(0.0, 0.1); 40],
+        ..Row::default()
     }
 }
 

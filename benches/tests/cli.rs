@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flags_benches::child::{child_args, parse_child_args};
-use flags_benches::compare::{CompareOptions, default_models, parse_args};
+use flags_benches::compare::{CompareOptions, SweepOptions, default_models, parse_args};
 use flags_benches::models::{ALL_MODELS, EXTRA_MODELS, model_by_name};
 use flags_core::DownloadJob;
 use flags_testkit::process::KillOnDrop;
@@ -37,6 +37,134 @@ fn defaults() {
     assert_eq!(options.models, default_models());
     assert_eq!(options.out, PathBuf::from("flags-compare.svg"));
     assert!(!options.peer_curl);
+}
+
+fn sweep_names(sweep: &SweepOptions) -> Vec<&'static str> {
+    sweep.models.iter().map(|model| model.name).collect()
+}
+
+/// The default run ends with a short sweep: the concurrent models at
+/// m = 1, 10, 100, 676 on all 676 codes, 5 ms each, its chart next to
+/// the comparison's; `--no-sweep` drops it.
+#[test]
+fn default_run_ends_with_a_short_sweep() {
+    let options = parse(&[]).expect("defaults");
+    assert!(!options.sweep_only);
+    assert_eq!((options.json.clone(), options.csv.clone()), (None, None));
+    let sweep = options.sweep.expect("a short sweep");
+    assert_eq!(sweep.country_codes.len(), 676);
+    assert_eq!(sweep.delay, Duration::from_millis(5));
+    assert_eq!(sweep.max_reqs, [1, 10, 100, 676]);
+    assert_eq!(
+        sweep_names(&sweep),
+        ["threadpool", "rayon", "async", "process"]
+    );
+    assert_eq!(sweep.out, PathBuf::from("flags-compare-sweep.svg"));
+    assert!(!sweep.peer_curl);
+
+    let options = parse(&[
+        "--out",
+        "x/chart.svg",
+        "--models",
+        "seq,async",
+        "--peer-curl",
+    ])
+    .expect("valid");
+    let sweep = options.sweep.expect("a short sweep");
+    assert_eq!(sweep.out, PathBuf::from("x/chart-sweep.svg"));
+    assert_eq!(sweep_names(&sweep), ["async"]);
+    assert!(sweep.peer_curl);
+
+    assert_eq!(parse(&["--no-sweep"]).expect("valid").sweep, None);
+    // Nothing concurrent to sweep.
+    assert_eq!(parse(&["--models", "seq"]).expect("valid").sweep, None);
+}
+
+/// Choosing the codes makes the short sweep run on the comparison's codes
+/// and delay (so a small run stays small); `--sweep-m` and `--sweep-out`
+/// set the rest.
+#[test]
+fn a_chosen_workload_is_swept_too() {
+    let options = parse(&[
+        "-l",
+        "8",
+        "--delay",
+        "0.05",
+        "--sweep-m",
+        "4,1,4",
+        "--sweep-out",
+        "s.svg",
+        "--json",
+        "r.json",
+        "--csv",
+        "r.csv",
+    ])
+    .expect("valid");
+    assert_eq!(options.country_codes.len(), 8);
+    let sweep = options.sweep.clone().expect("a short sweep");
+    assert_eq!(sweep.country_codes, options.country_codes);
+    assert_eq!(sweep.delay, Duration::from_millis(50));
+    assert_eq!(sweep.max_reqs, [1, 4]);
+    assert_eq!(sweep.out, PathBuf::from("s.svg"));
+    assert_eq!(options.json, Some(PathBuf::from("r.json")));
+    assert_eq!(options.csv, Some(PathBuf::from("r.csv")));
+}
+
+/// `--sweep` alone: all 676 codes of `-e`, 20 ms, m = 1, 3, 10, 30, 100,
+/// 300, 676, the concurrent models, the chart in --out or
+/// flags-compare-sweep.svg; `-e`, `-a`, `-l`, `--models`, `--delay` and
+/// `--sweep-m` change it.
+#[test]
+fn sweep_options() {
+    let options = parse(&["--sweep"]).expect("valid");
+    assert!(options.sweep_only);
+    let sweep = options.sweep.expect("a sweep");
+    assert_eq!(sweep.country_codes.len(), 676);
+    assert_eq!(sweep.country_codes[..2], ["AA", "AB"]);
+    assert_eq!(sweep.delay, Duration::from_millis(20));
+    assert_eq!(sweep.max_reqs, [1, 3, 10, 30, 100, 300, 676]);
+    assert_eq!(
+        sweep_names(&sweep),
+        ["threadpool", "rayon", "async", "process"]
+    );
+    assert_eq!(sweep.out, PathBuf::from("flags-compare-sweep.svg"));
+
+    let sweep = parse(&[
+        "--sweep",
+        "-l",
+        "8",
+        "--sweep-m",
+        "1,4",
+        "--delay",
+        "0.02",
+        "--out",
+        "o.svg",
+    ])
+    .expect("valid")
+    .sweep
+    .expect("a sweep");
+    assert_eq!(
+        sweep.country_codes,
+        ["AA", "AB", "AC", "AD", "AE", "AF", "AG", "AH"]
+    );
+    assert_eq!(sweep.max_reqs, [1, 4]);
+    assert_eq!(sweep.out, PathBuf::from("o.svg"));
+
+    let sweep = parse(&["--sweep", "-a", "--models", "threadpool-reqwest,async"])
+        .expect("valid")
+        .sweep
+        .expect("a sweep");
+    assert_eq!(sweep.country_codes.len(), 194);
+    assert_eq!(sweep_names(&sweep), ["threadpool-reqwest", "async"]);
+    assert_eq!(
+        parse(&["--sweep", "-e", "-l", "3"])
+            .expect("valid")
+            .sweep
+            .expect("a sweep")
+            .country_codes,
+        ["AA", "AB", "AC"]
+    );
+    assert_eq!(parse(&["-e"]).expect("valid").country_codes.len(), 676);
 }
 
 /// The reqwest::blocking row runs only when named, and is named like the
@@ -122,8 +250,13 @@ fn bad_arguments_are_usage_errors() {
         &["--models", "seq,"],
         &["B1"],
         &["ABC"],
-        &["--every"],
         &["--no-such-option"],
+        &["--sweep", "-m", "3"],
+        &["--sweep", "--no-sweep"],
+        &["--sweep-m", "0"],
+        &["--sweep-m", "1,1001"],
+        &["--sweep-m", "1,x"],
+        &["--no-sweep", "--sweep-m", "1,2"],
     ] {
         match parse(bad) {
             Ok(options) => panic!("{bad:?} was accepted: {options:?}"),
@@ -145,7 +278,14 @@ fn help_exits_zero() {
         "--out",
         "--peer-curl",
         "--all",
+        "--every",
         "--limit",
+        "--sweep",
+        "--sweep-m",
+        "--sweep-out",
+        "--no-sweep",
+        "--json",
+        "--csv",
     ] {
         assert!(help.contains(option), "{option} missing from:\n{help}");
     }

@@ -27,6 +27,10 @@ fn tiny_options(models: &[&str]) -> CompareOptions {
             .collect(),
         out: "unused.svg".into(),
         peer_curl: false,
+        sweep_only: false,
+        sweep: None,
+        json: None,
+        csv: None,
     }
 }
 

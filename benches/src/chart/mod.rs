@@ -22,7 +22,8 @@
 //! onto a plotters [`Area`] of that height. [`render_svg`] stacks them
 //! under the title on one page of [`style::WIDTH`] pixels; another chart
 //! (over a range of `m`, say) is another such part and another page
-//! function built on [`draw_page`]. The colours, fonts and margins the
+//! function built on [`draw_page`]: the sweep's chart, three panels over
+//! `m`, is one ([`sweep`]). The colours, fonts and margins the
 //! parts share are in [`style`]; time axes in [`TimeAxis`].
 //!
 //! The SVG holds no class or id of ours (plotters writes plain `rect`,
@@ -34,6 +35,7 @@
 mod axis;
 pub mod bars;
 pub mod style;
+pub mod sweep;
 pub mod timeline;
 
 use plotters::backend::SVGBackend;

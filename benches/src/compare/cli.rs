@@ -2,12 +2,14 @@
 //! how a usage error is reported.
 //!
 //! [`parse_args`] turns `argv` into [`CompareOptions`], the plain data the
-//! run loop ([`super::run`]) works from: codes expanded and sorted as the
-//! models do it, models deduplicated in the order given. Every usage error
-//! is a [`clap::Error`] with exit status 2, like the model binaries'.
+//! run loops ([`super::run`], [`super::sweep`]) work from: codes expanded
+//! and sorted as the models do it, models deduplicated in the order given,
+//! and the sweep to run ([`SweepOptions`]) with its defaults resolved.
+//! Every usage error is a [`clap::Error`] with exit status 2, like the
+//! model binaries'.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, value_parser};
@@ -23,15 +25,31 @@ pub const DEFAULT_DELAY: &str = "0.2";
 pub const DEFAULT_MAX_REQ: usize = 10;
 /// The default `--out`.
 pub const DEFAULT_OUT: &str = "flags-compare.svg";
+/// The default `--delay` of `--sweep`, in seconds.
+pub const SWEEP_DELAY: Duration = Duration::from_millis(20);
+/// The `m` of `--sweep`: about three per decade, up to every code at once.
+pub const SWEEP_M: [usize; 7] = [1, 3, 10, 30, 100, 300, 676];
+/// The delay of the short sweep that ends the default run.
+pub const SHORT_SWEEP_DELAY: Duration = Duration::from_millis(5);
+/// The `m` of the short sweep that ends the default run.
+pub const SHORT_SWEEP_M: [usize; 4] = [1, 10, 100, 676];
+/// The sweep's chart when neither `--sweep-out` nor `--out` says where.
+pub const DEFAULT_SWEEP_OUT: &str = "flags-compare-sweep.svg";
 
 /// The command line of `flags-compare`.
 #[derive(Debug, Parser)]
 #[command(
     name = "flags-compare",
     about = "Run every concurrency model on the same flags, against an in-process flag server, \
-             and compare them: a table on stdout and an SVG chart.",
-    after_help = "With no CC and no -a: the first 40 codes of the -a list. \
-                  Each model runs in a child process of its own, so its peak memory is its own."
+             and compare them: a table on stdout and an SVG chart; then a short sweep over m.",
+    after_help = "With no CC, -a or -e: the first 40 codes of the -a list (--sweep: all 676 of -e). \
+                  Each model runs in a child process of its own, so its peak memory and CPU time \
+                  are its own.\n\
+                  The default run ends with a short sweep (m = 1, 10, 100, 676 on the 676 codes of \
+                  -e, 0.005 s delay; on the comparison's codes and delay when CC, -a, -e or -l is \
+                  given), whose chart goes to --sweep-out (default: next to --out, NAME-sweep.svg). \
+                  --sweep runs the full sweep alone (m = 1, 3, 10, 30, 100, 300, 676; delay \
+                  0.02 s; the concurrent models: threadpool, rayon, async, process)."
 )]
 struct CompareArgs {
     /// Country code, or one letter for all its codes (B = BA..BZ)
@@ -40,27 +58,51 @@ struct CompareArgs {
     /// All 194 available flags (AD to ZW)
     #[arg(short, long)]
     all: bool,
+    /// Every possible code AA..ZZ (676)
+    #[arg(short, long)]
+    every: bool,
     /// Only the first N codes (after sorting)
     #[arg(short, long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     limit: Option<u64>,
-    /// Maximum concurrent requests, the same for every model
-    #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MAX_REQ as u64,
+    /// Maximum concurrent requests, the same for every model (not with --sweep)
+    #[arg(short = 'm', long, value_name = "N", conflicts_with = "sweep",
           value_parser = value_parser!(u64).range(1..=1000))]
-    max_req: u64,
-    /// The server's delay before each answer, in seconds
-    #[arg(long, value_name = "SECS", default_value = DEFAULT_DELAY, value_parser = parse_delay)]
-    delay: Duration,
+    max_req: Option<u64>,
+    /// The server's delay before each answer, in seconds [default: 0.2; --sweep: 0.02]
+    #[arg(long, value_name = "SECS", value_parser = parse_delay)]
+    delay: Option<Duration>,
     /// The models to run, comma-separated, in this order (also
     /// threadpool-reqwest: the std pool on reqwest::blocking)
-    #[arg(long, value_name = "LIST", value_delimiter = ',',
-          default_value = "seq,threadpool,rayon,async,process", value_parser = parse_model)]
-    models: Vec<&'static Model>,
-    /// Where to write the SVG chart
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_OUT)]
-    out: PathBuf,
+    /// [default: seq,threadpool,rayon,async,process; --sweep: the same without seq]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_model)]
+    models: Option<Vec<&'static Model>>,
+    /// Where to write the SVG chart [default: flags-compare.svg]
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
     /// Add a row for `curl --parallel` on the same URLs (when curl is installed)
     #[arg(long)]
     peer_curl: bool,
+    /// Run only the sweep: every model at each m of --sweep-m, on the same work
+    #[arg(long)]
+    sweep: bool,
+    /// The concurrencies of the sweep, comma-separated (each model caps them
+    /// at its maximum and at the number of codes)
+    #[arg(long, value_name = "LIST", value_delimiter = ',', conflicts_with = "no_sweep",
+          value_parser = value_parser!(u64).range(1..=1000))]
+    sweep_m: Option<Vec<u64>>,
+    /// Where to write the sweep's SVG chart
+    #[arg(long, value_name = "PATH", conflicts_with = "no_sweep")]
+    sweep_out: Option<PathBuf>,
+    /// Do not end the default run with the short sweep
+    #[arg(long, conflicts_with = "sweep")]
+    no_sweep: bool,
+    /// Also write every run as JSON to PATH (one object per run, with the
+    /// workload and the machine)
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Also write every run as CSV to PATH (one line per run)
+    #[arg(long, value_name = "PATH")]
+    csv: Option<PathBuf>,
 }
 
 /// What to compare, from the command line.
@@ -79,6 +121,33 @@ pub struct CompareOptions {
     pub out: PathBuf,
     /// Add the `curl --parallel` row.
     pub peer_curl: bool,
+    /// `--sweep`: run the sweep alone, not the comparison.
+    pub sweep_only: bool,
+    /// The sweep to run: after the comparison, or alone with `--sweep`;
+    /// `None` with `--no-sweep` (or when no concurrent model is chosen).
+    pub sweep: Option<SweepOptions>,
+    /// `--json`: where the runs go as JSON.
+    pub json: Option<PathBuf>,
+    /// `--csv`: where the runs go as CSV.
+    pub csv: Option<PathBuf>,
+}
+
+/// What to sweep: every model at each `m`, on the same codes and delay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepOptions {
+    /// The codes of every run.
+    pub country_codes: Vec<String>,
+    /// The server's delay before each answer.
+    pub delay: Duration,
+    /// The concurrencies asked, ascending, distinct; each model caps them
+    /// ([`Model::actual_max_req`]) and runs each capped value once.
+    pub max_reqs: Vec<usize>,
+    /// The models, in order.
+    pub models: Vec<&'static Model>,
+    /// Add `curl --parallel` at each `m`.
+    pub peer_curl: bool,
+    /// Where its chart goes.
+    pub out: PathBuf,
 }
 
 /// `--delay`: a number of seconds, from 0 to 60.
@@ -98,46 +167,126 @@ fn parse_model(text: &str) -> Result<&'static Model, String> {
     model_by_name(text).ok_or_else(|| format!("no model '{text}': choose among {}", model_names()))
 }
 
+/// The sweep's chart next to the comparison's: `dir/NAME.svg` gives
+/// `dir/NAME-sweep.svg`.
+///
+/// ```
+/// use std::path::Path;
+/// use flags_benches::compare::cli::sweep_out_beside;
+/// assert_eq!(sweep_out_beside(Path::new("flags-compare.svg")), Path::new("flags-compare-sweep.svg"));
+/// assert_eq!(sweep_out_beside(Path::new("out/chart.svg")), Path::new("out/chart-sweep.svg"));
+/// ```
+pub fn sweep_out_beside(out: &Path) -> PathBuf {
+    let stem = out.file_stem().map_or_else(
+        || "flags-compare".into(),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    out.with_file_name(format!("{stem}-sweep.svg"))
+}
+
 /// Parse the command line of `flags-compare` (`argv[0]` first).
 ///
-/// Every usage error (a bad code, `-m 0`, an unknown model, a bad delay) is
-/// a [`clap::Error`] whose exit code is 2; `--help` is one whose exit code
-/// is 0.
+/// Every usage error (a bad code, `-m 0`, an unknown model, a bad delay,
+/// `-m` with `--sweep`) is a [`clap::Error`] whose exit code is 2; `--help`
+/// is one whose exit code is 0.
 pub fn parse_args<I, T>(argv: I) -> Result<CompareOptions, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
     let args = CompareArgs::try_parse_from(argv)?;
-    let use_default_codes = args.cc.is_empty() && !args.all;
-    let limit = match args.limit {
-        Some(limit) => Some(usize::try_from(limit).unwrap_or(usize::MAX)),
-        None if use_default_codes => Some(DEFAULT_CODE_COUNT),
-        None => None,
+    let chose_codes = !args.cc.is_empty() || args.all || args.every;
+    let chose_workload = chose_codes || args.limit.is_some();
+    let limit = args
+        .limit
+        .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
+    let expand = |every: bool, limit: Option<usize>| {
+        expand_cc_args(&CodeSelection {
+            every: every || args.every,
+            all: !every && (args.all || args.cc.is_empty()),
+            codes: args.cc.clone(),
+            limit,
+        })
+        .map_err(|error| {
+            CompareArgs::command().error(clap::error::ErrorKind::ValueValidation, error)
+        })
     };
-    let selection = CodeSelection {
-        every: false,
-        all: args.all || args.cc.is_empty(),
-        codes: args.cc,
-        limit,
-    };
-    let country_codes = expand_cc_args(&selection).map_err(|error| {
-        CompareArgs::command().error(clap::error::ErrorKind::ValueValidation, error)
-    })?;
+    let country_codes = expand(
+        args.sweep && !chose_codes,
+        limit.or((!chose_codes && !args.sweep).then_some(DEFAULT_CODE_COUNT)),
+    )?;
     let mut models: Vec<&'static Model> = Vec::new();
-    for model in args.models {
+    for model in args.models.clone().unwrap_or_else(default_models) {
         if !models.contains(&model) {
             models.push(model);
         }
     }
+    let out = args.out.clone().unwrap_or_else(|| DEFAULT_OUT.into());
+    let sweep_models: Vec<&'static Model> = match (&args.models, args.sweep) {
+        // With --sweep and named models: those, as named.
+        (Some(_), true) => models.clone(),
+        // Otherwise the concurrent ones: seq only ever has m = 1.
+        _ => models
+            .iter()
+            .copied()
+            .filter(|model| model.max_max_req > 1)
+            .collect(),
+    };
+    let sweep = if args.no_sweep || (sweep_models.is_empty() && !args.peer_curl) {
+        None
+    } else {
+        let (codes, delay, default_m): (Vec<String>, Duration, &[usize]) = if args.sweep {
+            let delay = args.delay.unwrap_or(SWEEP_DELAY);
+            (country_codes.clone(), delay, &SWEEP_M)
+        } else if chose_workload {
+            let delay = args.delay.unwrap_or_else(default_delay);
+            (country_codes.clone(), delay, &SHORT_SWEEP_M)
+        } else {
+            (expand(true, None)?, SHORT_SWEEP_DELAY, &SHORT_SWEEP_M)
+        };
+        let mut max_reqs: Vec<usize> = match &args.sweep_m {
+            Some(list) => list
+                .iter()
+                .map(|m| usize::try_from(*m).unwrap_or(usize::MAX))
+                .collect(),
+            None => default_m.to_vec(),
+        };
+        max_reqs.sort_unstable();
+        max_reqs.dedup();
+        let sweep_out = match (&args.sweep_out, &args.out, args.sweep) {
+            (Some(path), _, _) => path.clone(),
+            (None, Some(out), true) => out.clone(),
+            (None, None, true) => DEFAULT_SWEEP_OUT.into(),
+            (None, _, false) => sweep_out_beside(&out),
+        };
+        Some(SweepOptions {
+            country_codes: codes,
+            delay,
+            max_reqs,
+            models: sweep_models,
+            peer_curl: args.peer_curl,
+            out: sweep_out,
+        })
+    };
     Ok(CompareOptions {
         country_codes,
-        delay: args.delay,
-        max_req: usize::try_from(args.max_req).unwrap_or(usize::MAX),
+        delay: args.delay.unwrap_or_else(default_delay),
+        max_req: args.max_req.map_or(DEFAULT_MAX_REQ, |m| {
+            usize::try_from(m).unwrap_or(usize::MAX)
+        }),
         models,
-        out: args.out,
+        out,
         peer_curl: args.peer_curl,
+        sweep_only: args.sweep,
+        sweep,
+        json: args.json,
+        csv: args.csv,
     })
+}
+
+/// [`DEFAULT_DELAY`] as a duration.
+fn default_delay() -> Duration {
+    parse_delay(DEFAULT_DELAY).unwrap_or(Duration::from_millis(200))
 }
 
 /// Print a usage error the way the model binaries do (the message, then

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::chart::ChartError;
+use crate::cpu::CpuTimes;
 
-/// One row of the comparison: one model (or curl), as measured.
-#[derive(Debug, Clone, PartialEq)]
+/// One row of the comparison (or one run of a sweep): one model (or curl)
+/// at one concurrency, as measured.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Row {
     /// The short name (`seq`, `rayon`, `curl`...).
     pub name: String,
@@ -21,10 +23,21 @@ pub struct Row {
     pub bound: Duration,
     /// From spawn to exit.
     pub wall: Duration,
+    /// The CPU time of its process and every descendant it reaped, from
+    /// `wait4`, when known.
+    pub cpu: Option<CpuTimes>,
+    /// The CPU time the in-process server's threads spent on this row, from
+    /// their `schedstat` before and after ([`crate::cpu::ServerCpu`]).
+    pub server_cpu: Option<Duration>,
+    /// The CPU time the parent's memory sampler spent watching this row.
+    pub sampler_cpu: Option<Duration>,
     /// The peak resident memory of its processes, in KiB, when known.
     pub peak_rss_kib: Option<u64>,
     /// The most processes it had at once (0 when unknown).
     pub processes: usize,
+    /// The most threads it had at once, over all its processes, sampled
+    /// (0 when unknown).
+    pub peak_threads: usize,
     /// The most requests the server had in flight at once.
     pub peak_in_flight: u64,
     /// How many requests the server received.
@@ -47,6 +60,24 @@ impl Row {
     /// The row ran and saved exactly what it should have.
     pub fn is_ok(&self) -> bool {
         self.failure.is_none() && self.problems.is_empty()
+    }
+
+    /// Its CPU time (user + system) per code, in microseconds.
+    pub fn cpu_us_per_request(&self, code_count: usize) -> Option<f64> {
+        let cpu = self.cpu?.total();
+        (code_count > 0).then(|| cpu.as_secs_f64() * 1e6 / code_count as f64)
+    }
+
+    /// The server's CPU time per code, in microseconds.
+    pub fn server_us_per_request(&self, code_count: usize) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        (code_count > 0).then(|| cpu.as_secs_f64() * 1e6 / code_count as f64)
+    }
+
+    /// Wall time over the bound, when there is a bound and the row ran.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.failure.is_none() && !self.bound.is_zero())
+            .then(|| self.wall.as_secs_f64() / self.bound.as_secs_f64())
     }
 }
 
@@ -95,9 +126,12 @@ pub enum CompareError {
     /// The chart could not be drawn.
     #[error("{0}")]
     Draw(ChartError),
-    /// The chart could not be written.
-    #[error("cannot write the chart to {}: {source}", path.display())]
-    Chart {
+    /// The JSON or CSV of the results could not be made.
+    #[error("cannot write the results as JSON: {0}")]
+    Json(serde_json::Error),
+    /// A file (the chart, the JSON or the CSV) could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
         /// Where it should have gone.
         path: PathBuf,
         /// Why it did not.

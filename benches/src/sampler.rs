@@ -1,0 +1,197 @@
+//! The process tree of a child, sampled on a thread of its own until the
+//! child is reaped: each process's memory high-water mark (`VmHWM`), and
+//! the most processes and threads alive at once (`Threads:`), all from
+//! `/proc/{pid}/status` (Linux only).
+//!
+//! A sample walks the tree from the child down, through every thread's
+//! `/proc/{pid}/task/{tid}/children`. With hundreds of threads that walk
+//! costs milliseconds of CPU, on the same two cores the model runs on, so
+//! the sampler keeps its own share bounded: after each sample it sleeps
+//! [`SAMPLE_INTERVAL`] or [`SLEEP_PER_WORK`] times the CPU time the sample
+//! took, whichever is longer (at most 10% of one core). What it did use is
+//! reported ([`Sampled::sampler_cpu`]).
+//!
+//! The peaks of processes and threads are sampled, so a burst shorter than
+//! the interval between two samples can be missed; the models start their
+//! workers at once and keep them to the end, which a sample does not miss.
+//! A high-water mark is never missed that way: `VmHWM` is the kernel's own
+//! peak, and only its last few milliseconds can be.
+
+use std::time::Duration;
+
+/// How often the tree is sampled, at most.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
+/// The sampler sleeps at least this many times the CPU time a sample took.
+pub const SLEEP_PER_WORK: u32 = 9;
+
+/// What the sampler saw of a tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sampled {
+    /// The sum of every process's latest high-water mark, in KiB; `None`
+    /// when nothing could be read.
+    pub rss_kib: Option<u64>,
+    /// The most processes alive in one sample (0 when not sampled).
+    pub peak_processes: usize,
+    /// The most threads alive in one sample, summed over the processes
+    /// (0 when not sampled).
+    pub peak_threads: usize,
+    /// How many samples were taken.
+    pub samples: usize,
+    /// The CPU time the sampling thread used (Linux only).
+    pub sampler_cpu: Option<Duration>,
+}
+
+/// A `kB` (or plain number) field of a `/proc/{pid}/status` text, e.g.
+/// `VmHWM:` or `Threads:`.
+///
+/// ```
+/// use flags_benches::sampler::status_field;
+/// let status = "Name:\tx\nThreads:\t7\nVmHWM:\t   9216 kB\n";
+/// assert_eq!(status_field(status, "VmHWM:"), Some(9216));
+/// assert_eq!(status_field(status, "Threads:"), Some(7));
+/// assert_eq!(status_field(status, "VmPeak:"), None);
+/// ```
+pub fn status_field(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+pub(crate) use imp::Sampler;
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::JoinHandle;
+    use std::time::Instant;
+
+    use super::{SAMPLE_INTERVAL, SLEEP_PER_WORK, Sampled, status_field};
+    use crate::cpu::this_thread_cpu;
+
+    /// Each process's latest high-water mark, and the peaks so far.
+    #[derive(Default)]
+    struct Seen {
+        peak_by_pid: BTreeMap<u32, u64>,
+        peak_processes: usize,
+        peak_threads: usize,
+        samples: usize,
+    }
+
+    /// The sampling thread and the flag that stops it.
+    pub(crate) struct Sampler {
+        stop: Arc<AtomicBool>,
+        thread: Option<JoinHandle<Sampled>>,
+    }
+
+    impl Sampler {
+        /// Start sampling the tree rooted at `pid`.
+        pub(crate) fn start(pid: u32) -> Sampler {
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread_stop = Arc::clone(&stop);
+            // The sampler thread: it only reads files under /proc, and ends
+            // when `stop` is set.
+            let thread = std::thread::Builder::new()
+                .name("rss-sampler".to_string())
+                .spawn(move || {
+                    let mut seen = Seen::default();
+                    while !thread_stop.load(Ordering::Relaxed) {
+                        let started = Instant::now();
+                        let cpu_before = this_thread_cpu();
+                        sample_tree(pid, &mut seen);
+                        // What the sample cost in CPU, not in wall time: on
+                        // a saturated machine a walk can wait long for a
+                        // core, and sleeping in proportion to that would
+                        // miss short-lived workers.
+                        let cost = match (cpu_before, this_thread_cpu()) {
+                            (Some(before), Some(after)) => after.saturating_sub(before),
+                            _ => started.elapsed(),
+                        };
+                        std::thread::sleep(SAMPLE_INTERVAL.max(cost * SLEEP_PER_WORK));
+                    }
+                    let total: u64 = seen.peak_by_pid.values().sum();
+                    Sampled {
+                        rss_kib: (total > 0).then_some(total),
+                        peak_processes: seen.peak_processes,
+                        peak_threads: seen.peak_threads,
+                        samples: seen.samples,
+                        sampler_cpu: this_thread_cpu(),
+                    }
+                })
+                .ok();
+            Sampler { stop, thread }
+        }
+
+        /// Stop sampling and say what was seen.
+        pub(crate) fn stop(self) -> Sampled {
+            self.stop.store(true, Ordering::Relaxed);
+            match self.thread.map(JoinHandle::join) {
+                Some(Ok(sampled)) => sampled,
+                _ => Sampled::default(),
+            }
+        }
+    }
+
+    /// Read `pid` and every descendant into `seen`. A process that ends
+    /// while it is being read is simply skipped.
+    fn sample_tree(pid: u32, seen: &mut Seen) {
+        let mut pending = vec![pid];
+        let (mut processes, mut threads) = (0, 0);
+        while let Some(pid) = pending.pop() {
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                continue;
+            };
+            // A zombie has no memory left, and no VmHWM line.
+            if let Some(peak) = status_field(&status, "VmHWM:") {
+                let kept = seen.peak_by_pid.entry(pid).or_default();
+                *kept = (*kept).max(peak);
+                processes += 1;
+                threads += status_field(&status, "Threads:").unwrap_or(1) as usize;
+            }
+            pending.extend(children_of(pid));
+        }
+        seen.peak_processes = seen.peak_processes.max(processes);
+        seen.peak_threads = seen.peak_threads.max(threads);
+        seen.samples += 1;
+    }
+
+    /// The children of every thread of `pid`, from
+    /// `/proc/{pid}/task/{tid}/children`.
+    fn children_of(pid: u32) -> Vec<u32> {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return Vec::new();
+        };
+        let mut children = Vec::new();
+        for task in tasks.flatten() {
+            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+                children.extend(
+                    list.split_whitespace()
+                        .filter_map(|pid| pid.parse::<u32>().ok()),
+                );
+            }
+        }
+        children
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    //! No `/proc`: nothing is sampled.
+
+    use super::Sampled;
+
+    /// A sampler that samples nothing.
+    pub(crate) struct Sampler;
+
+    impl Sampler {
+        /// Nothing to start.
+        pub(crate) fn start(_pid: u32) -> Sampler {
+            Sampler
+        }
+
+        /// Nothing was seen.
+        pub(crate) fn stop(self) -> Sampled {
+            Sampled::default()
+        }
+    }
+}
