@@ -29,8 +29,15 @@ use flags_core::countries::{ALL_COUNTRIES, country_name};
 /// assert!(flags_server::builtin_flag("zz").is_none());
 /// ```
 pub fn builtin_flag(country_code: &str) -> Option<&'static [u8]> {
-    let upper = country_code.to_ascii_uppercase();
-    builtin_flags().get(upper.as_str()).map(Vec::as_slice)
+    // Every built-in code is two ASCII letters, so anything else is not one,
+    // and the upper-case key fits on the stack: the server calls this for
+    // every flag it sends, without allocating.
+    let &[first, second] = country_code.as_bytes() else {
+        return None;
+    };
+    let upper = [first.to_ascii_uppercase(), second.to_ascii_uppercase()];
+    let upper = std::str::from_utf8(&upper).ok()?;
+    builtin_flags().get(upper).map(Vec::as_slice)
 }
 
 /// The `metadata.json` text of a built-in code, in any case, or `None` for a

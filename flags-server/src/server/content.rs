@@ -1,0 +1,198 @@
+//! What the server serves: the resources its paths name, and where their
+//! bytes come from (the built-in flags, or a directory).
+//!
+//! Paths are parsed strictly: only `/flags/{cc}/{cc}.gif` and
+//! `/flags/{cc}/metadata.json` with a lower-case two-letter code name a
+//! resource, which also rules out `..`, `%2e` and every other way out of a
+//! `--dir` directory before any file is touched. A file of the directory is
+//! served only if, once every symbolic link is resolved, it is still inside.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use crate::images::{builtin_flag, builtin_metadata, metadata_with_name};
+
+/// Where the flags and metadata come from.
+#[derive(Debug)]
+pub(super) enum Content {
+    /// The generated ones of [`crate::images`].
+    Builtin,
+    /// A directory, canonicalised at start: `{root}/{cc}/{cc}.gif`.
+    Dir(PathBuf),
+}
+
+/// What a path under `/flags/` asks for. The code is borrowed from the
+/// request's path: parsing allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Resource<'a> {
+    /// `/flags/{cc}/{cc}.gif`
+    Flag(&'a str),
+    /// `/flags/{cc}/metadata.json`
+    Metadata(&'a str),
+}
+
+impl<'a> Resource<'a> {
+    /// The lower-case country code the resource belongs to.
+    pub(super) fn code(self) -> &'a str {
+        match self {
+            Resource::Flag(code) | Resource::Metadata(code) => code,
+        }
+    }
+}
+
+/// True for a lower-case two-letter code such as `br`: the only codes the
+/// server knows, which also rules out `..`, `%2e` and any other trick.
+pub(super) fn is_country_code(text: &str) -> bool {
+    text.len() == 2 && text.bytes().all(|byte| byte.is_ascii_lowercase())
+}
+
+/// Parses `/flags/{cc}/{cc}.gif` or `/flags/{cc}/metadata.json`.
+pub(super) fn parse_resource(path: &str) -> Option<Resource<'_>> {
+    let rest = path.strip_prefix("/flags/")?;
+    let (code, file) = rest.split_once('/')?;
+    if !is_country_code(code) {
+        return None;
+    }
+    if file == "metadata.json" {
+        Some(Resource::Metadata(code))
+    } else if file.strip_suffix(".gif") == Some(code) {
+        Some(Resource::Flag(code))
+    } else {
+        None
+    }
+}
+
+impl Content {
+    /// Loads the bytes and content type of a resource, or `None` (404).
+    ///
+    /// A built-in flag is a [`Bytes`] over the `'static` GIF painted at
+    /// start: no copy, no allocation, however many requests share it.
+    /// `country_names` replaces built-in country names in `metadata.json`.
+    pub(super) async fn load(
+        &self,
+        resource: Resource<'_>,
+        country_names: &BTreeMap<String, String>,
+    ) -> Option<(Bytes, &'static str)> {
+        let code = resource.code();
+        let content_type = match resource {
+            Resource::Flag(_) => "image/gif",
+            Resource::Metadata(_) => "application/json",
+        };
+        match self {
+            Content::Builtin => {
+                let bytes = match resource {
+                    Resource::Flag(_) => Bytes::from_static(builtin_flag(code)?),
+                    Resource::Metadata(_) => Bytes::from(match country_names.get(code) {
+                        Some(name) => metadata_with_name(code, name)?,
+                        None => builtin_metadata(code)?,
+                    }),
+                };
+                Some((bytes, content_type))
+            }
+            Content::Dir(root) => {
+                let file = match resource {
+                    Resource::Flag(_) => format!("{code}.gif"),
+                    Resource::Metadata(_) => "metadata.json".to_owned(),
+                };
+                let (root, path) = (root.clone(), root.join(code).join(file));
+                // File reads block the thread, so they go to tokio's pool of
+                // blocking threads and the workers stay free for sockets.
+                let bytes = tokio::task::spawn_blocking(move || read_inside(&root, &path))
+                    .await
+                    .ok()??;
+                Some((Bytes::from(bytes), content_type))
+            }
+        }
+    }
+
+    /// How many flags there are: 194 for the built-in data, the number of
+    /// `{cc}/{cc}.gif` files for a directory.
+    pub(super) fn flag_count(&self) -> usize {
+        match self {
+            Content::Builtin => flags_core::countries::ALL_COUNTRIES.len(),
+            Content::Dir(root) => count_flags_in(root),
+        }
+    }
+}
+
+/// Reads `path` if, once every symbolic link is resolved, it is a file
+/// inside `root` (itself canonical). Anything else reads as absent.
+fn read_inside(root: &Path, path: &Path) -> Option<Vec<u8>> {
+    let real_path = path.canonicalize().ok()?;
+    if !real_path.starts_with(root) || !real_path.is_file() {
+        return None;
+    }
+    std::fs::read(real_path).ok()
+}
+
+/// The canonical form of the `--dir` directory, or an error naming it.
+pub(super) fn canonical_dir(dir: &Path) -> io::Result<PathBuf> {
+    let describe = |error: io::Error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot serve {}: {error}", dir.display()),
+        )
+    };
+    let root = dir.canonicalize().map_err(describe)?;
+    if !root.is_dir() {
+        return Err(describe(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "not a directory",
+        )));
+    }
+    Ok(root)
+}
+
+/// Counts the `{cc}/{cc}.gif` files of a flag directory.
+fn count_flags_in(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|code| is_country_code(code))
+        .filter(|code| read_inside(root, &root.join(code).join(format!("{code}.gif"))).is_some())
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the two shapes of path name a resource, and only with a
+    /// lower-case two-letter code.
+    #[test]
+    fn paths_parse_strictly() {
+        assert_eq!(
+            parse_resource("/flags/br/br.gif"),
+            Some(Resource::Flag("br"))
+        );
+        assert_eq!(
+            parse_resource("/flags/br/metadata.json"),
+            Some(Resource::Metadata("br"))
+        );
+        for bad in [
+            "/flags/br/us.gif",
+            "/flags/BR/BR.gif",
+            "/flags/br/br.gif/",
+            "/flags/br/br.png",
+            "/flags/../br.gif",
+            "/flags/%2e%2e/%2e%2e.gif",
+            "/flags/bra/bra.gif",
+            "/flags/br",
+            "/br/br.gif",
+            "/flags//br.gif",
+        ] {
+            assert_eq!(parse_resource(bad), None, "{bad}");
+        }
+        // `handle` passes the path without its query string; a query left
+        // on would not name a resource.
+        let uri: hyper::Uri = "/flags/br/br.gif?hop=3".parse().expect("a URI");
+        assert_eq!(parse_resource(uri.path()), Some(Resource::Flag("br")));
+        assert_eq!(parse_resource("/flags/br/br.gif?hop=3"), None);
+    }
+}
