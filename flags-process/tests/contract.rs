@@ -76,3 +76,13 @@ fn each_worker_does_its_own_io_on_its_one_thread() {
         Ok(())
     );
 }
+
+/// A hang-up on a new connection: the worker's ureq client tells a new
+/// connection from a pooled one, so the request is not sent again.
+#[test]
+fn process_pool_does_not_resend_on_a_new_connection() {
+    assert_eq!(
+        flags_testkit::contract::check_fresh_hangup(download_many_here, true),
+        Ok(())
+    );
+}

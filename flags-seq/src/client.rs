@@ -27,6 +27,7 @@
 //! - **Every body is read to its end**, 404s included: only then does a
 //!   connection go back to the pool (`drain`).
 
+use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
@@ -40,7 +41,9 @@ use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{
+    ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
 use ureq::{Agent, Body};
 
 use crate::BlockingClient;
@@ -162,13 +165,12 @@ impl HttpClient {
         let resolver = settings
             .known_addresses
             .then(|| KnownAddresses::for_base_url(&job.base_url));
+        // ureq's own connector (TCP, then TLS for https), followed by one
+        // that notes on this thread that a new connection was opened.
+        let connector = || DefaultConnector::default().chain(NoteNewConnection);
         let agent = |pooled: bool| match &resolver {
-            Some(resolver) => Agent::with_parts(
-                config(pooled),
-                DefaultConnector::default(),
-                resolver.clone(),
-            ),
-            None => Agent::new_with_config(config(pooled)),
+            Some(resolver) => Agent::with_parts(config(pooled), connector(), resolver.clone()),
+            None => Agent::with_parts(config(pooled), connector(), DefaultResolver::default()),
         };
         Ok(HttpClient {
             agent: agent(true),
@@ -183,13 +185,18 @@ impl BlockingClient for HttpClient {
         // Blocks this thread: look up (from memory), connect or take a
         // pooled connection, send the request, wait for the head.
         let url = flag_url(base_url, country_code);
+        NEW_CONNECTION.set(false);
         let mut response = match self.agent.get(&url).call() {
             // The connection taken from the pool was closed by the server
             // (it may close an idle keep-alive connection at any time, and
             // its FIN can arrive after we checked): nothing of the answer
             // came back, and a GET may be sent again. Once, at once, on a
-            // new connection; not a `--retries` attempt, not shown.
-            Err(ureq::Error::Io(error)) if is_stale_connection_kind(error.kind()) => {
+            // new connection; not a `--retries` attempt, not shown. Not
+            // when this call opened its connection itself: a new connection
+            // that the server closes unanswered is the server's answer.
+            Err(ureq::Error::Io(error))
+                if is_stale_connection_kind(error.kind()) && !NEW_CONNECTION.get() =>
+            {
                 self.fresh.get(&url).call()
             }
             other => other,
@@ -256,6 +263,35 @@ fn transport_error(error: &ureq::Error) -> String {
         ureq::Error::Timeout(_) => "operation timed out".to_string(),
         ureq::Error::TooManyRedirects => format!("more than {MAX_REDIRECTS} redirects"),
         other => error_chain(other),
+    }
+}
+
+thread_local! {
+    /// Whether the call on this thread opened a new connection (rather
+    /// than taking one from the pool): set by [`NoteNewConnection`], read
+    /// by [`HttpClient::get_flag`]. A thread-local is exact here because
+    /// ureq connects on the calling thread, inside the call.
+    static NEW_CONNECTION: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The last link of the client's connector chain: ureq calls its
+/// connectors only when no pooled connection can be reused, so passing
+/// through here means this request is on a new connection.
+#[derive(Debug)]
+struct NoteNewConnection;
+
+impl<In: Transport> Connector<In> for NoteNewConnection {
+    type Out = In;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails<'_>,
+        chained: Option<In>,
+    ) -> Result<Option<In>, ureq::Error> {
+        if chained.is_some() {
+            NEW_CONNECTION.set(true);
+        }
+        Ok(chained)
     }
 }
 

@@ -62,3 +62,13 @@ fn sequential_binary_does_its_io_on_its_one_thread() {
         Ok(())
     );
 }
+
+/// A hang-up on a new connection is the server's answer: ureq tells a new
+/// connection from a pooled one, so the request is not sent again.
+#[test]
+fn sequential_model_does_not_resend_on_a_new_connection() {
+    assert_eq!(
+        flags_testkit::contract::check_fresh_hangup(flags_seq::download_many, true),
+        Ok(())
+    );
+}

@@ -128,7 +128,7 @@ impl fmt::Display for Delay {
 /// scripted ones are listed per code in [`ServerConfig::scripted`]. Those
 /// without a rate ([`Fault::Delay`], [`Fault::Redirect`], [`Fault::Chunked`],
 /// [`Fault::HugeChunked`], [`Fault::Busy`], [`Fault::Html`],
-/// [`Fault::Gzip`]) are only ever scripted; [`Fault::SlowBody`] also comes
+/// [`Fault::Gzip`], [`Fault::Hangup`]) are only ever scripted; [`Fault::SlowBody`] also comes
 /// from [`ServerConfig::slow_body`]. Each injected fault is counted in
 /// [`Stats::faults`](crate::Stats::faults) under the name given by each
 /// variant.
@@ -194,6 +194,12 @@ pub enum Fault {
     /// client must refuse, before reading, as it would a real gzip body it
     /// cannot decode under its cap.) Counted as `gzip`.
     Gzip,
+    /// Read the request and close the connection at once, without a byte
+    /// of answer, as a server or proxy that drops connections does. To a
+    /// client this looks like a keep-alive connection closed under it,
+    /// except that the connection was new: a client that can tell must
+    /// not send the request again on that account. Counted as `hangup`.
+    Hangup,
 }
 
 impl Fault {
@@ -214,6 +220,7 @@ impl Fault {
             Fault::Busy(_) => "busy".to_owned(),
             Fault::Html => "html".to_owned(),
             Fault::Gzip => "gzip".to_owned(),
+            Fault::Hangup => "hangup".to_owned(),
         }
     }
 }

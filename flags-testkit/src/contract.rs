@@ -40,7 +40,9 @@ pub use output::{check_password_hidden, check_unwritable_output};
 #[cfg(unix)]
 pub use retries::check_interrupt_in_backoff;
 pub use retries::check_retry_after_floor;
-pub use shapes::{check_closing_server, check_redirects_and_chunked, check_wrong_bodies};
+pub use shapes::{
+    check_closing_server, check_fresh_hangup, check_redirects_and_chunked, check_wrong_bodies,
+};
 pub use tls::{check_tls, check_tls_binary};
 
 /// Real flags every scenario downloads successfully.

@@ -122,3 +122,17 @@ fn reqwest_client_hides_one_io_thread() {
         Ok(())
     );
 }
+
+/// A hang-up on a new connection: both pools on ureq, which can tell a
+/// new connection from a pooled one, do not send the request again;
+/// reqwest cannot tell, and sends it once more.
+#[test]
+fn a_new_connection_hung_up_is_resent_only_where_the_client_cannot_tell() {
+    use flags_testkit::contract::check_fresh_hangup;
+    assert_eq!(check_fresh_hangup(download_many, true), Ok(()));
+    assert_eq!(check_fresh_hangup(download_many_rayon, true), Ok(()));
+    assert_eq!(
+        check_fresh_hangup(flags_threadpool::download_many_reqwest, false),
+        Ok(())
+    );
+}

@@ -35,6 +35,9 @@ pub(super) enum NoResponse {
     /// A delayed request, abandoned at shutdown.
     #[error("delayed request abandoned at shutdown")]
     ShuttingDown,
+    /// [`Fault::Hangup`]: the connection is closed unanswered.
+    #[error("hung up on purpose")]
+    HungUp,
 }
 
 impl Shared {
@@ -102,6 +105,12 @@ pub(super) async fn handle(
         // close the connection. `in_flight` is dropped with status 0.
         stopped(&mut shutdown).await;
         return Err(NoResponse::Stalled);
+    }
+    if fault == Some(Fault::Hangup) {
+        // An error from the service makes hyper close the connection
+        // without writing a response.
+        in_flight.set_fault(Fault::Hangup.name());
+        return Err(NoResponse::HungUp);
     }
     if let Some(fault @ Fault::Delay(_)) = fault {
         in_flight.set_fault(fault.name());

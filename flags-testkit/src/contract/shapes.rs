@@ -117,3 +117,53 @@ pub fn check_closing_server(download_many: DownloadMany, max_req: usize) -> Resu
     }
     Ok(())
 }
+
+/// A server that hangs up on a new connection without answering
+/// ([`Fault::Hangup`], on the run's only request, which has no pooled
+/// connection to reuse). A client that can tell the connection was new
+/// (`tells_fresh`: ureq, through its connector) must not send the request
+/// again: one request, one error. A client that cannot tell (reqwest,
+/// hyper) takes it for a closed keep-alive connection and sends it once
+/// more on a new one, which the server answers: two requests, the flag
+/// saved. Either way, never more than one such resend.
+pub fn check_fresh_hangup(download_many: DownloadMany, tells_fresh: bool) -> Result<(), String> {
+    let scenario = "a hang-up on a new connection";
+    let mut config = ServerConfig::default();
+    config
+        .scripted
+        .insert("br".to_string(), vec![Fault::Hangup]);
+    let server = start(config)?;
+    let dest = temp_dir()?;
+    let job = job_for(&["BR"], &server, dest.path(), 1);
+    let (expected, requests, saved): (StatusCounter, u64, &[&str]) = if tells_fresh {
+        (
+            StatusCounter {
+                ok: 0,
+                not_found: 0,
+                error: 1,
+            },
+            1,
+            &[],
+        )
+    } else {
+        (
+            StatusCounter {
+                ok: 1,
+                not_found: 0,
+                error: 0,
+            },
+            2,
+            &["BR"],
+        )
+    };
+    expect_counter(scenario, download_many(&job), expected)?;
+    check_saved_files(scenario, dest.path(), saved)?;
+    let stats = server.stats();
+    if stats.requests != requests {
+        return Err(format!(
+            "{scenario}: the server saw {} requests, expected {requests}",
+            stats.requests
+        ));
+    }
+    Ok(())
+}
