@@ -50,6 +50,13 @@
 //! gives up at once and is not counted; requests already in flight end
 //! normally (bounded by `--timeout`) and are saved and counted, so the
 //! report is exactly what finished and no file is ever half written.
+//!
+//! **Which client:** reqwest's async `Client` by default; `--client hyper`
+//! runs the same model on hyper's HTTP/1 connections directly, with a
+//! small pool of our own ([`hyper_client`]), whose buffer sizes can be
+//! set: what reqwest's convenience costs per connection, measured in the
+//! crate's README. Only [`HttpClient`] differs: the semaphore,
+//! `download_one`, Ctrl-C and the saving are the same code for both.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -64,6 +71,9 @@ use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, 
 use reqwest::{Client, Response};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+pub mod hyper_client;
+pub use hyper_client::HyperClient;
 
 /// `-m` when none is given: a low default, as the book's, so that a public
 /// server is not flooded. (A function in every model crate: see
@@ -96,6 +106,21 @@ pub struct AsyncOptions {
     /// also fetch each {cc}/metadata.json and save the flag as {Country_Name}.gif
     #[arg(long)]
     pub metadata: bool,
+    /// which async HTTP client the tasks share
+    #[arg(long, value_enum, default_value_t = ClientKind::Reqwest)]
+    pub client: ClientKind,
+}
+
+/// The two clients of `--client`: the same model on either.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientKind {
+    /// reqwest: redirects, deadlines and TLS set up for us; hyper's buffer
+    /// sizes out of reach.
+    #[default]
+    Reqwest,
+    /// hyper directly, with a pool of our own: those done by hand
+    /// ([`hyper_client`]), the buffers sized for flags.
+    Hyper,
 }
 
 /// Download every flag of `job`, at most `job.max_req` at a time, and count
@@ -105,6 +130,16 @@ pub struct AsyncOptions {
 /// contract tests and `flags-compare` call all models the same way.
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
     download_many_with_options(job, &AsyncOptions::default())
+}
+
+/// [`download_many`] on hyper directly instead of reqwest
+/// ([`HyperClient`]): the comparison row (`--client hyper`).
+pub fn download_many_hyper(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
+    let options = AsyncOptions {
+        client: ClientKind::Hyper,
+        ..AsyncOptions::default()
+    };
+    download_many_with_options(job, &options)
 }
 
 /// Build a tokio runtime and an HTTP client, then run
@@ -123,7 +158,7 @@ pub fn download_many_with_options(
     job: &DownloadJob,
     options: &AsyncOptions,
 ) -> Result<StatusCounter, SetupError> {
-    let client = http_client(job)?;
+    let client = http_client_of_kind(job, options.client)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(SAVE_THREADS)
         .enable_all()
@@ -328,39 +363,118 @@ pub async fn get_metadata(
     Ok(metadata)
 }
 
-/// The one client of a run: reqwest's async `Client` (a pool of keep-alive
-/// connections, shared by every task: clones share it), and the same
-/// settings without a pool, for the one retry of a GET whose reused
-/// connection turned out to be closed before any byte of the answer.
+/// The one client of a run, shared by every task (clones share its
+/// connection pool): reqwest's or ours on hyper (`--client`). Each keeps
+/// idle keep-alive connections for reuse, and sends a GET again, once, on
+/// a new connection when a reused one turned out to be closed before any
+/// byte of the answer.
+///
+/// An enum, not a trait: `download_one` and everything above it take this
+/// one concrete type, as before there were two clients, and each request
+/// asks it which client to use (one branch). A trait would put a type
+/// parameter on every function of the model, or a `dyn` on the client.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    pooled: Client,
-    fresh: Client,
+    backend: Backend,
+}
+
+/// The client behind an [`HttpClient`].
+#[derive(Debug, Clone)]
+enum Backend {
+    /// reqwest's async `Client` (`pooled`), and the same settings without
+    /// a pool (`fresh`) for the one retry on a new connection: it follows
+    /// redirects, keeps the deadline and sets TLS up, at the price of
+    /// buffers we cannot size and wrappers around each request and
+    /// response.
+    Reqwest { pooled: Client, fresh: Client },
+    /// hyper directly, with those done by hand in [`hyper_client`].
+    Hyper(HyperClient),
 }
 
 impl HttpClient {
     /// Two reqwest clients made elsewhere (tests build theirs without
     /// timers): `fresh` should keep no idle connection.
     pub fn from_clients(pooled: Client, fresh: Client) -> Self {
-        HttpClient { pooled, fresh }
+        HttpClient {
+            backend: Backend::Reqwest { pooled, fresh },
+        }
     }
 
-    /// Send a GET and await the status line and headers. If the pooled
-    /// connection was closed under it (the server may close an idle
-    /// keep-alive connection at any time, and its FIN can come too late to
-    /// be seen), send it again, once, at once, on a new connection: a GET
-    /// may be (RFC 9112 section 9.3.1). That is not one of `--retries`.
-    async fn send(&self, url: &str) -> Result<Response, FetchError> {
-        let transport = |error: &reqwest::Error| FetchError::Transport(error_chain(error));
-        match self.pooled.get(url).send().await {
-            Err(error) if is_stale_connection(&error) => self
-                .fresh
-                .get(url)
-                .send()
-                .await
-                .map_err(|error| transport(&error)),
-            other => other.map_err(|error| transport(&error)),
+    /// The model on hyper directly: [`HyperClient::new`], or one made with
+    /// other buffers ([`HyperClient::with_tuning`]).
+    pub fn from_hyper(client: HyperClient) -> Self {
+        HttpClient {
+            backend: Backend::Hyper(client),
         }
+    }
+
+    /// One GET: the status checked and the body read, as one attempt, on
+    /// whichever client this is; the body and its `Content-Type`.
+    async fn get_body(&self, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
+        // Each boxed, for as long as the request is in flight: else every
+        // task would be as large as the larger of the two requests' states,
+        // whichever client runs, for the whole run (676 tasks for `-e`,
+        // spawned at once, are mostly waiting for a permit).
+        match &self.backend {
+            Backend::Reqwest { pooled, fresh } => {
+                Box::pin(reqwest_get_body(pooled, fresh, url)).await
+            }
+            Backend::Hyper(client) => Box::pin(client.get_body(url)).await,
+        }
+    }
+}
+
+/// Build the one client of a run of the `kind` that `--client` chose.
+///
+/// The lookup blocks: call this before the runtime starts, not on it.
+pub fn http_client_of_kind(job: &DownloadJob, kind: ClientKind) -> Result<HttpClient, SetupError> {
+    match kind {
+        ClientKind::Reqwest => http_client(job),
+        ClientKind::Hyper => Ok(HttpClient::from_hyper(HyperClient::new(job)?)),
+    }
+}
+
+/// The reqwest side of [`HttpClient`]: a GET on `pooled`, the status
+/// checked and the body read.
+async fn reqwest_get_body(
+    pooled: &Client,
+    fresh: &Client,
+    url: &str,
+) -> Result<(Vec<u8>, Option<String>), FetchError> {
+    // Await the status line and headers; the body follows below.
+    let response = reqwest_send(pooled, fresh, url).await?;
+    let status = response.status();
+    let head = ResponseHead::read(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        |name| {
+            response
+                .headers()
+                .get(name)
+                .map(reqwest::header::HeaderValue::as_bytes)
+        },
+    );
+    // Every status but 200 is a `FetchError`; an encoding we did not ask
+    // for is refused before reading.
+    head.check_status()?;
+    head.check_encoding()?;
+    Ok((read_body(response).await?, head.content_type))
+}
+
+/// Send a GET on `pooled` and await the status line and headers. If the
+/// pooled connection was closed under it (the server may close an idle
+/// keep-alive connection at any time, and its FIN can come too late to be
+/// seen), send it again, once, at once, on a new connection of `fresh`: a
+/// GET may be (RFC 9112 section 9.3.1). That is not one of `--retries`.
+async fn reqwest_send(pooled: &Client, fresh: &Client, url: &str) -> Result<Response, FetchError> {
+    let transport = |error: &reqwest::Error| FetchError::Transport(error_chain(error));
+    match pooled.get(url).send().await {
+        Err(error) if is_stale_connection(&error) => fresh
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| transport(&error)),
+        other => other.map_err(|error| transport(&error)),
     }
 }
 
@@ -373,10 +487,10 @@ impl HttpClient {
 ///
 /// The lookup blocks: call this before the runtime starts, not on it.
 pub fn http_client(job: &DownloadJob) -> Result<HttpClient, SetupError> {
-    Ok(HttpClient {
-        pooled: reqwest_client(job, true)?,
-        fresh: reqwest_client(job, false)?,
-    })
+    Ok(HttpClient::from_clients(
+        reqwest_client(job, true)?,
+        reqwest_client(job, false)?,
+    ))
 }
 
 /// One reqwest client for `job`, keeping idle connections when `pooled`:
@@ -569,27 +683,10 @@ async fn interrupt_requested() {
 
 /// One GET: the status checked and the body read, as one attempt.
 async fn get_body(client: &HttpClient, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
-    // Await the status line and headers; the body follows below.
-    let response = client.send(url).await?;
-    let status = response.status();
-    let head = ResponseHead::read(
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        |name| {
-            response
-                .headers()
-                .get(name)
-                .map(reqwest::header::HeaderValue::as_bytes)
-        },
-    );
-    // Every status but 200 is a `FetchError`; an encoding we did not ask
-    // for is refused before reading.
-    head.check_status()?;
-    head.check_encoding()?;
-    Ok((read_body(response).await?, head.content_type))
+    client.get_body(url).await
 }
 
-/// Read a body of at most the cap, chunk by chunk as it arrives
+/// Read a reqwest body of at most the cap, chunk by chunk as it arrives
 /// ([`BodyBuffer`]); a longer one is refused as soon as it passes the cap, a
 /// truncated one is a transport error.
 async fn read_body(mut response: Response) -> Result<Vec<u8>, FetchError> {

@@ -4,12 +4,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use flags_async::{AsyncOptions, download_many_async, download_many_with_options, http_client};
+use flags_async::{
+    AsyncOptions, ClientKind, download_many_async, download_many_with_options, http_client,
+};
 use flags_core::save::{BIDI_FORMATTING, TEMP_PREFIX, country_file_name};
 use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult, StatusCounter};
 use flags_server::{Delay, FlagServer, ServerConfig, builtin_flag};
 
-const WITH_METADATA: AsyncOptions = AsyncOptions { metadata: true };
+const WITH_METADATA: AsyncOptions = AsyncOptions {
+    metadata: true,
+    client: ClientKind::Reqwest,
+};
 
 /// Every file name in `dir`, with its bytes.
 fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {

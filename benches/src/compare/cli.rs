@@ -72,7 +72,8 @@ struct CompareArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_delay)]
     delay: Option<Duration>,
     /// The models to run, comma-separated, in this order (also
-    /// threadpool-reqwest: the std pool on reqwest::blocking)
+    /// threadpool-reqwest: the std pool on reqwest::blocking; async-hyper: the
+    /// async model on hyper without reqwest)
     /// [default: seq,threadpool,rayon,async,process; --sweep: the same without seq]
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_model)]
     models: Option<Vec<&'static Model>>,

@@ -1,0 +1,296 @@
+//! The two clients of `--client` side by side, where the shared contract
+//! checks cannot look: for every fault of the server, the hyper client says
+//! what reqwest's says, in the same words (the report is the same whichever
+//! client ran); both send a request again on a new connection when a
+//! reused one is closed under it, made certain by a bare server; and the
+//! hyper client's small read buffer still holds a long response head.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use flags_async::hyper_client::HyperTuning;
+use flags_async::{
+    AsyncOptions, ClientKind, HttpClient, HyperClient, download_many_async, http_client_of_kind,
+};
+use flags_core::{DownloadJob, FlagResult, StatusCounter};
+use flags_server::{Fault, FlagServer, ServerConfig};
+
+/// Each code with its fault, the same on every request of that code.
+fn faults() -> Vec<(&'static str, Vec<Fault>)> {
+    vec![
+        ("AR", vec![Fault::Status(418)]),
+        ("BD", vec![Fault::Status(503)]),
+        ("CA", vec![Fault::Stall]),
+        ("DE", vec![Fault::Drip]),
+        ("EG", vec![Fault::Truncate]),
+        ("FR", vec![Fault::Huge]),
+        ("GH", vec![Fault::Drop]),
+        ("IN", vec![Fault::HugeChunked]),
+        ("JP", vec![Fault::Redirect; 100]),
+        ("KE", vec![Fault::Html]),
+        ("MX", vec![Fault::Gzip]),
+        ("NG", vec![Fault::Redirect, Fault::Chunked]),
+    ]
+}
+
+/// Run every faulted code plus a good and a missing one on `client`, and
+/// return each code's outcome as one line: `OK`, `not found`, or the
+/// error's message.
+fn outcomes_on(client: ClientKind) -> BTreeMap<String, String> {
+    let mut config = ServerConfig::default();
+    for (code, faults) in faults() {
+        config.scripted.insert(code.to_ascii_lowercase(), faults);
+    }
+    let server = FlagServer::start(config).expect("the server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let mut codes: Vec<String> = faults().iter().map(|(code, _)| code.to_string()).collect();
+    codes.extend(["BR".to_string(), "ZZ".to_string()]);
+    codes.sort();
+    let mut job = DownloadJob::new(codes, server.base_url(), dest.path()).with_max_req(14);
+    job.timeout = Duration::from_millis(800);
+    let http = http_client_of_kind(&job, client).expect("a client");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let options = AsyncOptions {
+        client,
+        ..AsyncOptions::default()
+    };
+    let mut outcomes = BTreeMap::new();
+    runtime.block_on(download_many_async(&job, http, &options, |outcome| {
+        let line = match outcome.result {
+            FlagResult::Ok { .. } => "OK".to_string(),
+            FlagResult::NotFound => "not found".to_string(),
+            FlagResult::Error { message } => message,
+        };
+        outcomes.insert(outcome.country_code, line);
+    }));
+    outcomes
+}
+
+/// Every outcome, code by code, is the same line on both clients (but for
+/// a redirect loop's), and those the contract fixes read as it says.
+#[test]
+fn both_clients_say_the_same() {
+    let reqwest = outcomes_on(ClientKind::Reqwest);
+    let hyper = outcomes_on(ClientKind::Hyper);
+
+    assert_eq!(reqwest.len(), 14, "{reqwest:?}");
+    // The one line that differs: reqwest names the last URL it was sent
+    // to, `error following redirect for url (...?hop=11): too many
+    // redirects`; hyper's says what ureq's (flags-seq) says.
+    let (mut reqwest, mut hyper) = (reqwest, hyper);
+    let reqwest_loop = reqwest.remove("JP").unwrap_or_default();
+    let hyper_loop = hyper.remove("JP").unwrap_or_default();
+    assert!(
+        reqwest_loop.ends_with("too many redirects"),
+        "{reqwest_loop}"
+    );
+    assert_eq!(hyper_loop, "more than 10 redirects");
+    assert_eq!(hyper, reqwest);
+    let expected = [
+        ("AR", "HTTP 418 I'm a teapot"),
+        ("BR", "OK"),
+        ("CA", "operation timed out"),
+        ("FR", "body over the 10 MiB cap"),
+        (
+            "KE",
+            "not a GIF image (Content-Type text/html; charset=utf-8)",
+        ),
+        ("MX", "Content-Encoding gzip was not asked for"),
+        ("NG", "OK"),
+        ("ZZ", "not found"),
+    ];
+    for (code, line) in expected {
+        assert_eq!(hyper.get(code).map(String::as_str), Some(line), "{code}");
+    }
+}
+
+/// A bare HTTP/1.1 server on `127.0.0.1:0` that answers the first request
+/// of each connection with the flag asked for (keep-alive), and closes the
+/// connection without a byte when a second request comes on it: the race a
+/// client meets when a server closes an idle keep-alive connection just as
+/// the client reuses it, made certain. Gives back its base URL, and the
+/// number of requests it closed that way.
+fn closing_on_reuse_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let base_url = format!(
+        "http://{}/flags",
+        listener.local_addr().expect("an address")
+    );
+    let closed = Arc::new(AtomicUsize::new(0));
+    let closed_count = Arc::clone(&closed);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let closed = Arc::clone(&closed);
+            std::thread::spawn(move || answer_once_then_close(stream, &closed));
+        }
+    });
+    (base_url, closed_count)
+}
+
+/// One connection of [`closing_on_reuse_server`].
+fn answer_once_then_close(stream: TcpStream, closed: &AtomicUsize) {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    // The rest of the head, up to its empty line.
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+        line.clear();
+    }
+    // `GET /flags/br/br.gif HTTP/1.1`: the code is the file's name.
+    let code = request_line
+        .split('/')
+        .nth(2)
+        .unwrap_or_default()
+        .to_string();
+    let body = flags_server::builtin_flag(&code).unwrap_or_default();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut stream = reader.get_ref();
+    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err() {
+        return;
+    }
+    // Wait for a second request on this connection, then close it unread.
+    let mut next = String::new();
+    if reader.read_line(&mut next).unwrap_or(0) > 0 {
+        closed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// `-m 1`, BR then CN: CN goes out on BR's kept-alive connection, which the
+/// server closes without answering; the client sends CN again, once, on a
+/// new connection, so both flags are saved and nothing is an error. On both
+/// clients.
+#[test]
+fn a_request_on_a_closed_reused_connection_is_sent_again() {
+    for download_many in [flags_async::download_many, flags_async::download_many_hyper] {
+        let (base_url, closed) = closing_on_reuse_server();
+        let dest = tempfile::tempdir().expect("a temporary folder");
+        let mut job = DownloadJob::new(vec!["BR".into(), "CN".into()], &base_url, dest.path())
+            .with_max_req(1);
+        job.timeout = Duration::from_secs(10);
+
+        let counter = download_many(&job).expect("the run starts");
+
+        assert_eq!(
+            counter,
+            StatusCounter {
+                ok: 2,
+                ..StatusCounter::default()
+            }
+        );
+        // The scenario happened: CN was sent on the reused connection.
+        assert_eq!(closed.load(Ordering::SeqCst), 1);
+    }
+}
+
+/// A bare HTTP/1.1 server that answers every request with the flag asked
+/// for and a head of about `head_bytes` bytes (one long `X-Padding`
+/// header), as a server behind a few proxies and cookies may: its base
+/// URL.
+fn long_head_server(head_bytes: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let base_url = format!(
+        "http://{}/flags",
+        listener.local_addr().expect("an address")
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                        line.clear();
+                    }
+                    let code = request_line.split('/').nth(2).unwrap_or_default();
+                    let body = flags_server::builtin_flag(code).unwrap_or_default();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nContent-Length: {}\r\n\
+                         X-Padding: {}\r\n\r\n",
+                        body.len(),
+                        "a".repeat(head_bytes)
+                    );
+                    let mut stream = reader.get_ref();
+                    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    base_url
+}
+
+/// Run BR and CN on the hyper client with `tuning`, against `base_url`:
+/// each code's outcome line.
+fn hyper_outcomes(base_url: &str, tuning: HyperTuning) -> Vec<String> {
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let job =
+        DownloadJob::new(vec!["BR".into(), "CN".into()], base_url, dest.path()).with_max_req(2);
+    let client = HttpClient::from_hyper(HyperClient::with_tuning(&job, tuning).expect("a client"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut lines = Vec::new();
+    let options = AsyncOptions {
+        client: ClientKind::Hyper,
+        ..AsyncOptions::default()
+    };
+    runtime.block_on(download_many_async(&job, client, &options, |outcome| {
+        lines.push(match outcome.result {
+            FlagResult::Ok { .. } => format!("{} OK", outcome.country_code),
+            FlagResult::NotFound => format!("{} not found", outcome.country_code),
+            FlagResult::Error { message } => format!("{} error: {message}", outcome.country_code),
+        });
+    }));
+    lines.sort();
+    lines
+}
+
+/// The price of a small exact read buffer: a response head must fit in
+/// it. A 3 KB head fits the tuned 4 KiB buffer (and hyper's default one);
+/// in a 1 KiB buffer it is an error for every code, in hyper's words.
+#[test]
+fn the_response_head_must_fit_the_read_buffer() {
+    let base_url = long_head_server(3000);
+
+    assert_eq!(
+        hyper_outcomes(&base_url, HyperTuning::TUNED),
+        ["BR OK", "CN OK"]
+    );
+    assert_eq!(
+        hyper_outcomes(&base_url, HyperTuning::HYPER_DEFAULTS),
+        ["BR OK", "CN OK"]
+    );
+    let small = HyperTuning {
+        read_buffer: Some(1024),
+        ..HyperTuning::TUNED
+    };
+    assert_eq!(
+        hyper_outcomes(&base_url, small),
+        [
+            "BR error: message head is too large",
+            "CN error: message head is too large"
+        ]
+    );
+}
