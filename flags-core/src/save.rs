@@ -8,12 +8,19 @@
 //! killed with SIGKILL runs no drop, so its temporary file would stay: its
 //! name holds the process id, and whoever reaps the killed process removes
 //! it with [`remove_temporary_files`].
+//!
+//! [`save_flag`] does both steps in one process. The two steps are also
+//! there one by one, for a process that writes a flag and another that
+//! decides whether it counts: [`write_temporary`] writes the whole file
+//! under its temporary name ([`TemporaryFlag`]), and [`commit`] renames a
+//! temporary file, named by its file name, into place (the process model's
+//! workers write, their parent commits).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// The prefix of the temporary files [`save_flag`] writes, so that tests can
-/// check none is left behind. The full name is
+/// The prefix of the temporary files [`save_flag`] and [`write_temporary`]
+/// write, so that tests can check none is left behind. The full name is
 /// `.flag-{pid}-{random}.tmp` ([`temp_prefix_of`]).
 pub const TEMP_PREFIX: &str = ".flag-";
 
@@ -238,6 +245,8 @@ fn differently(name: &str, owner_name: &str) -> String {
 /// refused with [`io::ErrorKind::InvalidInput`], so that no caller can write
 /// outside `dest_dir` by mistake.
 ///
+/// The two steps of [`write_temporary`] then [`TemporaryFlag::commit`].
+///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// let bytes = flags_core::save::save_flag(dir.path(), "BR.gif", b"GIF89a").unwrap();
@@ -245,6 +254,80 @@ fn differently(name: &str, owner_name: &str) -> String {
 /// assert_eq!(std::fs::read(dir.path().join("BR.gif")).unwrap(), b"GIF89a");
 /// ```
 pub fn save_flag(dest_dir: &Path, file_name: &str, image: &[u8]) -> io::Result<u64> {
+    write_temporary(dest_dir, file_name, image)?.commit()
+}
+
+/// A flag written in full to a temporary file of its destination folder,
+/// `.flag-{pid}-{random}.tmp`, and not yet renamed to its own name: what
+/// [`write_temporary`] returns. Nothing named like a flag exists yet.
+///
+/// Dropping it removes the file. [`commit`](Self::commit) renames it into
+/// place; [`keep`](Self::keep) leaves it where it is for another process to
+/// [`commit`] (or remove), by its [`file_name`](Self::file_name).
+#[derive(Debug)]
+pub struct TemporaryFlag {
+    /// The temporary file; removed when dropped, unless kept.
+    temporary: tempfile::TempPath,
+    /// Its file name, `.flag-{pid}-{random}.tmp`.
+    temporary_name: String,
+    /// `dest_dir/file_name`: where it goes, and what errors name.
+    target: PathBuf,
+    /// How long it is.
+    bytes: u64,
+}
+
+impl TemporaryFlag {
+    /// The temporary file's name in the destination folder, like
+    /// `.flag-8307-Xb4kQz.tmp`.
+    pub fn file_name(&self) -> &str {
+        &self.temporary_name
+    }
+
+    /// The flag's length, in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Rename the file to its flag's name, over any older flag of that
+    /// name, and return its length. On error the temporary file is removed,
+    /// and the error names the flag's file.
+    pub fn commit(self) -> io::Result<u64> {
+        persist(self.temporary, &self.target)?;
+        Ok(self.bytes)
+    }
+
+    /// Stop removing the file when this is dropped, and return its path:
+    /// the file is now whoever [`commit`]s it, or removes it. For a process
+    /// that hands the file over to another (a worker to its parent).
+    pub fn keep(self) -> io::Result<PathBuf> {
+        self.temporary
+            .keep()
+            .map_err(|error| naming(&self.target, error.error))
+    }
+}
+
+/// Write `image` in full to a new temporary file in `dest_dir`, and return
+/// it, not yet renamed: the first half of [`save_flag`]. Errors name
+/// `dest_dir/file_name`, never the temporary file; on error no file is left.
+///
+/// `file_name` must be a plain file name, as for [`save_flag`].
+///
+/// ```
+/// use flags_core::save::{TEMP_PREFIX, write_temporary};
+/// let dir = tempfile::tempdir().unwrap();
+/// let flag = write_temporary(dir.path(), "BR.gif", b"GIF89a").unwrap();
+/// assert!(flag.file_name().starts_with(TEMP_PREFIX));
+/// assert_eq!(flag.bytes(), 6);
+/// // Not there under its own name yet.
+/// assert!(!dir.path().join("BR.gif").exists());
+/// assert_eq!(flag.commit().unwrap(), 6);
+/// assert_eq!(std::fs::read(dir.path().join("BR.gif")).unwrap(), b"GIF89a");
+/// ```
+pub fn write_temporary(
+    dest_dir: &Path,
+    file_name: &str,
+    image: &[u8],
+) -> io::Result<TemporaryFlag> {
     let target = plain_child(dest_dir, file_name)?;
     // The temporary file lives in the destination folder itself: a rename
     // is only atomic within one file system.
@@ -252,7 +335,7 @@ pub fn save_flag(dest_dir: &Path, file_name: &str, image: &[u8]) -> io::Result<u
     // `.flag-{pid}-`: if this process is killed before the rename, the
     // process that reaps it can tell which temporary files were its own.
     let prefix = temp_prefix_of(std::process::id());
-    builder.prefix(&prefix).suffix(".tmp");
+    builder.prefix(&prefix).suffix(TEMP_SUFFIX);
     // A temporary file is private (0600) by default; a saved flag should
     // get the usual permissions of a new file (0666 less the umask).
     #[cfg(unix)]
@@ -263,16 +346,99 @@ pub fn save_flag(dest_dir: &Path, file_name: &str, image: &[u8]) -> io::Result<u
     let mut temporary = builder.tempfile_in(dest_dir).map_err(about_target)?;
     temporary.write_all(image).map_err(about_target)?;
     temporary.flush().map_err(about_target)?;
+    // Close the file and keep its path: the file is still removed on drop,
+    // until it is committed or kept.
+    let temporary = temporary.into_temp_path();
+    let temporary_name = temporary
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(TemporaryFlag {
+        temporary,
+        temporary_name,
+        target,
+        bytes: image.len() as u64,
+    })
+}
+
+/// Rename the temporary file `temporary_name` of `dest_dir`, written in full
+/// by [`write_temporary`] (in this process or another, which
+/// [kept](TemporaryFlag::keep) it), to `dest_dir/file_name`, over any older
+/// flag of that name: the second half of [`save_flag`], for the process
+/// that decides a flag counts.
+///
+/// Both names must be plain file names, and `temporary_name` a temporary
+/// file's ([`is_temporary_file_name`]), or nothing is touched
+/// ([`io::ErrorKind::InvalidInput`]): a flag, or any other file, is never
+/// renamed. If the rename fails, the temporary file is removed. Errors name
+/// `dest_dir/file_name`.
+///
+/// ```
+/// use flags_core::save::{commit, write_temporary};
+/// let dir = tempfile::tempdir().unwrap();
+/// let flag = write_temporary(dir.path(), "BR.gif", b"GIF89a").unwrap();
+/// let name = flag.file_name().to_string();
+/// flag.keep().unwrap();
+/// commit(dir.path(), &name, "BR.gif").unwrap();
+/// assert_eq!(std::fs::read(dir.path().join("BR.gif")).unwrap(), b"GIF89a");
+/// // Gone: the same name cannot be committed twice.
+/// assert!(commit(dir.path(), &name, "BR.gif").is_err());
+/// // Only temporary files are ever renamed.
+/// assert!(commit(dir.path(), "BR.gif", "JP.gif").is_err());
+/// assert!(dir.path().join("BR.gif").exists());
+/// ```
+pub fn commit(dest_dir: &Path, temporary_name: &str, file_name: &str) -> io::Result<()> {
+    let target = plain_child(dest_dir, file_name)?;
+    if !is_temporary_file_name(temporary_name) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a temporary file name: {temporary_name:?}"),
+        ));
+    }
+    let temporary = plain_child(dest_dir, temporary_name)?;
+    // Removed on drop, as a temporary file of this process would be.
+    let temporary =
+        tempfile::TempPath::try_from_path(temporary).map_err(|error| naming(&target, error))?;
+    persist(temporary, &target)
+}
+
+/// Rename `temporary` to `target` (over any older file); on error it is
+/// removed, and the error names `target`.
+fn persist(temporary: tempfile::TempPath, target: &Path) -> io::Result<()> {
     // `persist` renames over any older flag of the same name. On error the
     // temporary file is still owned by the error and removed on drop.
     temporary
-        .persist(&target)
-        .map_err(|error| about_target(error.error))?;
-    Ok(image.len() as u64)
+        .persist(target)
+        .map_err(|error| naming(target, error.error))
+}
+
+/// The end of every temporary file's name.
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Whether `name` can be the name of a temporary file of
+/// [`write_temporary`]: `.flag-`, then ASCII letters, digits and `-`, `_`,
+/// `.` only, then `.tmp`, at most 255 bytes. Such a name is one plain path
+/// component, and never a flag's name.
+///
+/// ```
+/// use flags_core::save::is_temporary_file_name;
+/// assert!(is_temporary_file_name(".flag-8307-Xb4kQz.tmp"));
+/// assert!(!is_temporary_file_name("BR.gif"));
+/// assert!(!is_temporary_file_name(".flag-8307-../../x.tmp"));
+/// assert!(!is_temporary_file_name(".flag-8307-a b.tmp"));
+/// ```
+pub fn is_temporary_file_name(name: &str) -> bool {
+    name.len() <= 255
+        && name.starts_with(TEMP_PREFIX)
+        && name.ends_with(TEMP_SUFFIX)
+        && name.len() > TEMP_PREFIX.len() + TEMP_SUFFIX.len()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte))
 }
 
 /// The start of the names of the temporary files that process `pid`'s
-/// [`save_flag`] writes: `.flag-{pid}-`.
+/// [`save_flag`] (and [`write_temporary`]) writes: `.flag-{pid}-`.
 ///
 /// ```
 /// assert_eq!(flags_core::save::temp_prefix_of(8307), ".flag-8307-");
@@ -307,7 +473,7 @@ pub fn remove_temporary_files(dest_dir: &Path, pid: u32) -> io::Result<usize> {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+        if name.starts_with(&prefix) && name.ends_with(TEMP_SUFFIX) {
             match std::fs::remove_file(entry.path()) {
                 Ok(()) => removed += 1,
                 // Gone meanwhile: nothing left to remove.
@@ -392,6 +558,77 @@ mod tests {
         assert_ne!("Straße".to_lowercase(), "STRASSE".to_lowercase());
         assert_eq!(fold_case("ς"), fold_case("σ"));
         assert_eq!(fold_case("Brazil"), fold_case("BRAZIL"));
+    }
+
+    /// The names in `dir`, sorted.
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("the folder is readable")
+            .map(|entry| {
+                let entry = entry.expect("an entry");
+                entry.file_name().to_string_lossy().into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A temporary flag is removed when dropped, unless kept: then it stays,
+    /// under its temporary name only, for another process to commit.
+    #[test]
+    fn temporary_flags_are_removed_on_drop_unless_kept() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let dropped = write_temporary(dir.path(), "BR.gif", b"GIF89a").expect("written");
+        assert_eq!(names_in(dir.path()), [dropped.file_name()]);
+        drop(dropped);
+        assert!(names_in(dir.path()).is_empty());
+
+        let kept = write_temporary(dir.path(), "BR.gif", b"GIF89a").expect("written");
+        let name = kept.file_name().to_string();
+        assert!(
+            name.starts_with(&temp_prefix_of(std::process::id())),
+            "{name}"
+        );
+        assert!(is_temporary_file_name(&name), "{name}");
+        let path = kept.keep().expect("kept");
+        assert_eq!(path, dir.path().join(&name));
+        assert_eq!(names_in(dir.path()), [name.as_str()]);
+        commit(dir.path(), &name, "BR.gif").expect("committed");
+        assert_eq!(names_in(dir.path()), ["BR.gif"]);
+        assert_eq!(
+            std::fs::read(dir.path().join("BR.gif")).expect("BR.gif"),
+            b"GIF89a"
+        );
+    }
+
+    /// A commit that cannot rename removes the temporary file, and its
+    /// error names the flag's file; a name that is not a temporary file's
+    /// touches nothing.
+    #[test]
+    fn a_failed_commit_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        // A folder where the flag should go: no file can be renamed over it.
+        std::fs::create_dir(dir.path().join("BR.gif")).expect("a folder");
+        let flag = write_temporary(dir.path(), "BR.gif", b"GIF89a").expect("written");
+        let name = flag.file_name().to_string();
+        flag.keep().expect("kept");
+        let error = commit(dir.path(), &name, "BR.gif").expect_err("BR.gif is a folder");
+        let message = error.to_string();
+        let target = dir.path().join("BR.gif").display().to_string();
+        assert!(message.starts_with(&format!("{target}: ")), "{message}");
+        assert!(!message.contains(TEMP_PREFIX), "{message}");
+        assert_eq!(names_in(dir.path()), ["BR.gif"]);
+        // The same through `TemporaryFlag::commit`, as `save_flag` does.
+        let flag = write_temporary(dir.path(), "BR.gif", b"GIF89a").expect("written");
+        assert!(flag.commit().is_err());
+        assert_eq!(names_in(dir.path()), ["BR.gif"]);
+
+        std::fs::write(dir.path().join("JP.gif"), b"GIF89a").expect("a flag");
+        for bad in ["JP.gif", "../JP.gif", ".flag-1-x", ".flag-1-a/b.tmp", ""] {
+            let error = commit(dir.path(), bad, "DE.gif").expect_err(bad);
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        }
+        assert_eq!(names_in(dir.path()), ["BR.gif", "JP.gif"]);
     }
 
     /// A folder nothing can be created in (even by root): `/proc/self`.

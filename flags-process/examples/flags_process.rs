@@ -56,7 +56,12 @@ impl WorkerProtocol for Script {
     fn task_line(&self, country_code: &&'static str) -> String {
         country_code.to_string()
     }
-    fn parse_outcome(&self, _: &&'static str, line: &str) -> Result<Self::Outcome, ProtocolError> {
+    fn accept_answer(
+        &self,
+        _: u32,
+        _: &&'static str,
+        line: &str,
+    ) -> Result<Self::Outcome, ProtocolError> {
         Ok(Ok(line.to_string()))
     }
     fn failed(&self, country_code: &'static str, reason: String) -> Self::Outcome {

@@ -102,7 +102,12 @@ impl WorkerProtocol for PrimesProtocol {
         format!("CHECK {number}")
     }
 
-    fn parse_outcome(&self, number: &u64, line: &str) -> Result<Self::Outcome, ProtocolError> {
+    fn accept_answer(
+        &self,
+        _worker_pid: u32,
+        number: &u64,
+        line: &str,
+    ) -> Result<Self::Outcome, ProtocolError> {
         let unexpected = || ProtocolError::Unexpected {
             expected: format!("PRIME {number} 0|1 NANOSECONDS"),
             got: line.chars().take(60).collect(),

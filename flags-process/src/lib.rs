@@ -3,9 +3,10 @@
 //!
 //! - **The model in one sentence:** `-m N` copies of this program run as
 //!   workers; the parent hands each free worker one country code down its
-//!   stdin, and the worker downloads and saves that flag with the
-//!   sequential model's own `download_one`, then answers one line on its
-//!   stdout.
+//!   stdin, and the worker downloads that flag with the sequential model's
+//!   own [`fetch_one`] and writes it to a temporary file, then answers one
+//!   line on its stdout naming that file; the parent renames it into place
+//!   and counts it.
 //! - **How work is split and joined:** every code is queued with
 //!   [`ProcessPool::submit`]; the pool hands one code to each free worker
 //!   and [`ProcessPool::next_outcome`] returns the outcomes in completion
@@ -27,8 +28,17 @@
 //!   [`pool::INTERRUPT_GRACE`] (0.5 s) to answer, then they are killed and
 //!   reaped and their codes count as nothing: the report covers what
 //!   finished, within a second whatever the workers do.
-//! - **Compare with:** `flags-seq` (the same [`download_one`] in a `for`
-//!   loop: this crate changes only where it runs) and `flags-threadpool`
+//! - **Who commits:** the parent. A flag appears under its name only when
+//!   the parent, reading its worker's answer, renames the worker's
+//!   temporary file, and is counted then: so the count of OK is always the
+//!   number of flags the run wrote, even when a worker is killed (at its
+//!   deadline, after Ctrl-C's grace) between writing and answering: it
+//!   leaves only its temporary file, which the parent removes once it has
+//!   reaped it. (With the worker renaming, as [`download_one`] does, such a
+//!   worker left a whole flag that the report did not count.)
+//! - **Compare with:** `flags-seq` (the same download, [`fetch_one`], in a
+//!   `for` loop: this crate changes where it runs, and who renames the
+//!   file) and `flags-threadpool`
 //!   (the same pool shape, with threads sharing one address space). Here
 //!   each worker has its own memory, its own HTTP client and its own
 //!   connection: nothing is shared, everything is copied through pipes.
@@ -53,18 +63,22 @@ pub mod protocol;
 
 use std::io::{self, BufRead, Write};
 
-use flags_core::{
-    DownloadJob, FlagOutcome, FlagResult, Progress, SetupError, StatusCounter, interrupt,
-};
+use flags_core::retry::FetchError;
+use flags_core::save::{self, TemporaryFlag, flag_file_name};
+use flags_core::{DownloadJob, Progress, SetupError, StatusCounter, interrupt};
 use flags_seq::HttpClient;
 
-/// The sequential model's `download_one`, reused as is (the book's process
-/// pool runs the sequential script's function): what a worker does for each
-/// `GET` line, in the worker process, with the worker's own client. Only
-/// where it runs differs.
+/// The sequential model's `download_one`, which saves each flag itself (the
+/// book's process pool runs the sequential script's function). The workers
+/// run its first half, [`fetch_one`], reused as is, in the worker process
+/// with the worker's own client; they write the flag to a temporary file
+/// and leave the rename to the parent instead of its `save_flag`.
 pub use flags_seq::download_one;
+/// The download half of [`download_one`]: what a worker does for each
+/// `GET` line before it writes the flag to a temporary file.
+pub use flags_seq::fetch_one;
 pub use pool::{PoolError, ProcessPool, WorkerCommand, WorkerProtocol};
-use protocol::{DownloadProtocol, ProtocolError, Reply, Request, parse_request};
+use protocol::{Answer, DownloadProtocol, ProtocolError, Reply, Request, parse_request};
 
 /// `-m` when none is given: one worker per CPU, as Python's
 /// `ProcessPoolExecutor()` (at most [`MAX_MAX_REQ`]).
@@ -84,7 +98,10 @@ pub const MAX_MAX_REQ: usize = 256;
 /// The environment variable of the fault-injection hook for tests, like
 /// the server's scripted faults: `garble:CC` makes a worker answer a
 /// malformed line for code `CC`; `exit:CC` makes it exit with status 3
-/// while holding `CC`. Set it on workers with [`WorkerCommand::env`].
+/// while holding `CC`; `exit-after-write:CC` makes it exit with status 3
+/// once it has written `CC`'s temporary file, before answering, leaving
+/// the file as a worker killed there would. Set it on workers with
+/// [`WorkerCommand::env`].
 ///
 /// Only with the `test-faults` feature, which only this crate's tests
 /// turn on (its dev-dependency on itself): `cargo build` and `cargo
@@ -93,7 +110,7 @@ pub const MAX_MAX_REQ: usize = 256;
 pub const FAULT_ENV: &str = "FLAGS_PROCESS_WORKER_FAULT";
 
 /// The exit status of a worker that exits on purpose
-/// ([`WorkerFault::Exit`]).
+/// ([`WorkerFault::Exit`], [`WorkerFault::ExitAfterWrite`]).
 pub const FAULT_EXIT_STATUS: i32 = 3;
 
 /// Download every flag of `job` with a pool of worker processes running
@@ -226,8 +243,8 @@ pub enum WorkerError {
     /// A `GET` came before the `JOB` line.
     #[error("GET before JOB")]
     NoJob,
-    /// The injected fault ([`WorkerFault::Exit`]) asked to exit on this
-    /// code.
+    /// The injected fault ([`WorkerFault::Exit`] or
+    /// [`WorkerFault::ExitAfterWrite`]) asked to exit on this code.
     #[error("exiting on {0} as the injected fault asks")]
     InjectedExit(String),
 }
@@ -244,6 +261,10 @@ pub enum WorkerFault {
     Garble(String),
     /// Exit with [`FAULT_EXIT_STATUS`] when given this code.
     Exit(String),
+    /// Download this code and write its temporary file, then exit with
+    /// [`FAULT_EXIT_STATUS`] without answering, and without removing the
+    /// file: what a worker killed between writing and answering leaves.
+    ExitAfterWrite(String),
 }
 
 impl WorkerFault {
@@ -254,6 +275,7 @@ impl WorkerFault {
         match value.split_once(':') {
             Some(("garble", code)) => WorkerFault::Garble(code.to_string()),
             Some(("exit", code)) => WorkerFault::Exit(code.to_string()),
+            Some(("exit-after-write", code)) => WorkerFault::ExitAfterWrite(code.to_string()),
             _ => WorkerFault::None,
         }
     }
@@ -262,6 +284,13 @@ impl WorkerFault {
 /// The worker loop, over any input and output (the worker process runs it
 /// over its stdin and stdout): greet, read the `JOB` line, then answer each
 /// `GET` with one `DONE` line, until the input ends.
+///
+/// For each code the worker downloads the flag ([`fetch_one`]) and writes
+/// it in full to a temporary file of `--dest`
+/// ([`save::write_temporary`]), and answers `DONE {CC} OK {bytes}
+/// {temporary file}`: the file is the parent's from then on, to rename to
+/// `{CC}.gif` (or to remove). The worker renames nothing. If it cannot
+/// answer, it removes the file itself before it returns the error.
 ///
 /// The input ends when the parent closes the pipe: after the run, or
 /// because the parent died. Either way the worker returns, so no worker
@@ -297,24 +326,87 @@ pub fn serve(
                 if fault == &WorkerFault::Exit(country_code.clone()) {
                     return Err(WorkerError::InjectedExit(country_code));
                 }
-                let outcome = match client {
-                    Ok(client) => download_one(client, &country_code, job),
-                    Err(error) => FlagOutcome::error(&country_code, error.to_string()),
+                let answer = match client {
+                    Ok(client) => download_and_write(client, &country_code, job),
+                    Err(error) => Err(Answer::Error {
+                        message: error.to_string(),
+                    }),
                 };
+                // The answer, and the temporary file it names: from here
+                // on, the parent's to rename. Kept (no longer removed when
+                // dropped) before the answer goes, so that the parent never
+                // looks for a file this worker might still remove.
+                let (answer, handed_over) = match answer {
+                    Ok(flag) => match hand_over(flag) {
+                        Ok((answer, path)) => (answer, Some(path)),
+                        Err(answer) => (answer, None),
+                    },
+                    Err(answer) => (answer, None),
+                };
+                if fault == &WorkerFault::ExitAfterWrite(country_code.clone()) {
+                    // As if killed here: the file written, no answer sent.
+                    return Err(WorkerError::InjectedExit(country_code));
+                }
                 let reply = if fault == &WorkerFault::Garble(country_code.clone()) {
-                    let bytes = match outcome.result {
-                        FlagResult::Ok { bytes } => bytes,
-                        FlagResult::NotFound | FlagResult::Error { .. } => 0,
+                    let bytes = match answer {
+                        Answer::Written { bytes, .. } => bytes,
+                        Answer::NotFound | Answer::Error { .. } => 0,
                     };
                     format!("DONE {country_code} MAYBE {bytes}")
                 } else {
-                    Reply::Done(outcome).to_line()
+                    Reply::Done {
+                        country_code,
+                        answer,
+                    }
+                    .to_line()
                 };
                 // Send the answer: one line, flushed at once, since the
                 // parent is waiting for it.
-                write_line(&mut output, &reply)?;
+                if let Err(error) = write_line(&mut output, &reply) {
+                    // No parent to commit the file: remove it, so that no
+                    // file is left that nobody counted.
+                    if let Some(path) = handed_over {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(error.into());
+                }
             }
         }
+    }
+}
+
+/// Download one flag and write it in full to a temporary file of `--dest`,
+/// not renamed; or the answer that says why not (a 404, an error). Every
+/// error is worded as [`download_one`] words it, so that the report is the
+/// same whoever renames.
+fn download_and_write(
+    client: &HttpClient,
+    country_code: &str,
+    job: &DownloadJob,
+) -> Result<TemporaryFlag, Answer> {
+    match fetch_one(client, country_code, job) {
+        Ok(image) => save::write_temporary(&job.dest_dir, &flag_file_name(country_code), &image)
+            .map_err(|error| Answer::Error {
+                message: format!("cannot save: {error}"),
+            }),
+        Err(FetchError::NotFound) => Err(Answer::NotFound),
+        Err(error) => Err(Answer::Error {
+            message: error.to_string(),
+        }),
+    }
+}
+
+/// Stop removing `flag`'s temporary file on drop, for the parent to commit:
+/// the answer that names it, and its path. If it cannot be kept (never on
+/// Unix, where keeping only forgets it), it is removed, and the answer is
+/// that code's error.
+fn hand_over(flag: TemporaryFlag) -> Result<(Answer, std::path::PathBuf), Answer> {
+    let (bytes, temp_name) = (flag.bytes(), flag.file_name().to_string());
+    match flag.keep() {
+        Ok(path) => Ok((Answer::Written { bytes, temp_name }, path)),
+        Err(error) => Err(Answer::Error {
+            message: format!("cannot save: {error}"),
+        }),
     }
 }
 

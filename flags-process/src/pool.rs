@@ -108,9 +108,19 @@ pub trait WorkerProtocol {
     fn setup_line(&self) -> Option<String>;
     /// The line that hands `task` to a worker.
     fn task_line(&self, task: &Self::Task) -> String;
-    /// Read a worker's answer to `task`. An `Err` means the worker cannot
-    /// be trusted any more: the pool kills and replaces it.
-    fn parse_outcome(&self, task: &Self::Task, line: &str) -> Result<Self::Outcome, ProtocolError>;
+    /// Read the answer of the worker with pid `worker_pid` to `task`, and
+    /// act on it: what the answer makes final is done here, in the parent,
+    /// before the outcome is returned (the download protocol renames the
+    /// flag the worker wrote into place, so that a flag exists only once it
+    /// is counted). An `Err` means the worker cannot be trusted any more:
+    /// the pool kills and replaces it, and [cleans up](Self::clean_up_after)
+    /// after it.
+    fn accept_answer(
+        &self,
+        worker_pid: u32,
+        task: &Self::Task,
+        line: &str,
+    ) -> Result<Self::Outcome, ProtocolError>;
     /// The outcome of a task whose worker died or misbehaved; `reason`
     /// says what happened, like `worker 3 (pid 1234) died: signal 9 (SIGKILL)`.
     fn failed(&self, task: Self::Task, reason: String) -> Self::Outcome;
@@ -132,10 +142,11 @@ pub trait WorkerProtocol {
     }
 
     /// Called once a worker that did not exit cleanly (killed by the pool,
-    /// or dead of a signal or with an error status) has been reaped: remove
-    /// what it may have left half done. A worker killed with SIGKILL runs no
-    /// destructor, so a download worker killed while it saves leaves its
-    /// temporary file behind. The default does nothing.
+    /// or dead of a signal or with an error status), or that still held a
+    /// task, has been reaped: remove what it may have left half done. A
+    /// worker killed with SIGKILL runs no destructor, so a download worker
+    /// killed while it writes a flag, or before the parent has read its
+    /// answer, leaves its temporary file behind. The default does nothing.
     fn clean_up_after(&self, _pid: u32) {}
 }
 

@@ -8,10 +8,11 @@
 //! fields separated by exactly one space:
 //!
 //! ```text
-//! worker -> parent   HELLO flags-process 2                 first line, always
+//! worker -> parent   HELLO flags-process 3                 first line, always
 //! parent -> worker   JOB http://127.0.0.1:8001/flags 3100000000 0 downloaded -
 //! parent -> worker   GET BR
-//! worker -> parent   DONE BR OK 12345                      saved, 12345 bytes
+//! worker -> parent   DONE BR OK 12345 .flag-8307-Xb4kQz.tmp   written, 12345 bytes, not renamed
+//! parent             renames downloaded/.flag-8307-Xb4kQz.tmp to downloaded/BR.gif, counts BR
 //! parent -> worker   GET ZZ
 //! worker -> parent   DONE ZZ NOT_FOUND 0
 //! parent -> worker   GET XX
@@ -25,6 +26,18 @@
 //! newline or a non-UTF-8 byte in a path cannot break a line; an error
 //! message is sent as is, with control characters turned into spaces.
 //!
+//! **The parent commits.** A worker writes each flag in full to a
+//! temporary file of `--dest` (`.flag-{its pid}-{random}.tmp`,
+//! [`flags_core::save::write_temporary`]) and answers with that file's
+//! name; the parent renames it to `{CC}.gif` when it reads the answer
+//! ([`flags_core::save::commit`]), and only then counts the flag as saved.
+//! So a flag appears in `--dest` only once the parent has counted it: a
+//! worker killed before it answers (at its deadline, after Ctrl-C's grace)
+//! leaves only its temporary file, which the parent removes once it has
+//! reaped it ([`DownloadProtocol`]'s `clean_up_after`). With version 2 the
+//! worker renamed the file itself before answering, and a worker killed
+//! between the two left a whole flag that the report did not count.
+//!
 //! The parent must survive anything a worker writes: [`parse_reply`]
 //! never panics (the tests throw arbitrary strings, bytes and nearly valid
 //! lines at it), and a line it refuses is a [`ProtocolError`], which the
@@ -33,6 +46,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use flags_core::save::{self, flag_file_name, is_temporary_file_name, temp_prefix_of};
 use flags_core::{DownloadJob, FlagOutcome, FlagResult};
 
 use crate::pool::WorkerProtocol;
@@ -42,13 +56,13 @@ use crate::pool::WorkerProtocol;
 pub const PROTOCOL_NAME: &str = "flags-process";
 /// The version of this protocol. A worker that greets with another one is
 /// refused: parent and workers must be built from the same source.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The longest line the parent accepts from a worker, newline excluded.
 pub const MAX_LINE_BYTES: usize = 8192;
 /// The longest error message a worker sends; longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 2000;
 /// The margin of a download task's deadline beyond what its requests and
-/// backoffs may take: for starting a client, saving the file, answering,
+/// backoffs may take: for starting a client, writing the file, answering,
 /// and a loaded machine. See [`JobSettings::task_deadline`].
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 
@@ -102,7 +116,8 @@ pub enum ProtocolError {
 pub enum Request {
     /// The settings of the run, sent once, right after the worker starts.
     Job(JobSettings),
-    /// Download and save this country's flag, then answer [`Reply::Done`].
+    /// Download this country's flag and write it to a temporary file, then
+    /// answer [`Reply::Done`].
     Get(String),
 }
 
@@ -193,7 +208,34 @@ pub enum Reply {
         version: u32,
     },
     /// One code is finished, whatever its status.
-    Done(FlagOutcome),
+    Done {
+        /// The code, as the `GET` line named it.
+        country_code: String,
+        /// How it went.
+        answer: Answer,
+    },
+}
+
+/// How one code went, as its worker tells it: the rest of a `DONE` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `OK {bytes} {temp_name}`: the flag is written in full, `bytes` long,
+    /// to the temporary file `temp_name` of `--dest`, and not renamed: the
+    /// parent renames it to the flag's name, and only then counts it.
+    Written {
+        /// The flag's length.
+        bytes: u64,
+        /// The temporary file's name (no folder), `.flag-{pid}-{random}.tmp`
+        /// with the worker's pid.
+        temp_name: String,
+    },
+    /// `NOT_FOUND 0`: a 404; nothing written.
+    NotFound,
+    /// `ERROR 0 {message}`: anything else; nothing left written.
+    Error {
+        /// What went wrong: the rest of the line.
+        message: String,
+    },
 }
 
 impl Request {
@@ -229,27 +271,62 @@ impl Reply {
         }
     }
 
-    /// The reply as one line, without the newline. An error message is cut
-    /// to [`MAX_MESSAGE_BYTES`] and its control characters become spaces.
+    /// The answer for a code that is finished without a flag written: a
+    /// 404 or an error (`NOT_FOUND` or `ERROR`). `None` for an OK outcome,
+    /// whose answer names its temporary file ([`Answer::Written`]).
     ///
     /// ```
     /// use flags_core::FlagOutcome;
     /// use flags_process::protocol::Reply;
-    /// assert_eq!(Reply::Done(FlagOutcome::ok("BR", 12345)).to_line(), "DONE BR OK 12345");
+    /// let reply = Reply::unwritten(&FlagOutcome::not_found("ZZ")).unwrap();
+    /// assert_eq!(reply.to_line(), "DONE ZZ NOT_FOUND 0");
+    /// assert!(Reply::unwritten(&FlagOutcome::ok("BR", 1)).is_none());
+    /// ```
+    pub fn unwritten(outcome: &FlagOutcome) -> Option<Self> {
+        let answer = match &outcome.result {
+            FlagResult::Ok { .. } => return None,
+            FlagResult::NotFound => Answer::NotFound,
+            FlagResult::Error { message } => Answer::Error {
+                message: message.clone(),
+            },
+        };
+        Some(Reply::Done {
+            country_code: outcome.country_code.clone(),
+            answer,
+        })
+    }
+
+    /// The reply as one line, without the newline. An error message is cut
+    /// to [`MAX_MESSAGE_BYTES`] and its control characters become spaces.
+    ///
+    /// ```
+    /// use flags_process::protocol::{Answer, Reply};
+    /// let written = Answer::Written { bytes: 12345, temp_name: ".flag-8307-Xb4kQz.tmp".into() };
     /// assert_eq!(
-    ///     Reply::Done(FlagOutcome::error("XX", "HTTP 418 I'm a teapot")).to_line(),
+    ///     Reply::Done { country_code: "BR".into(), answer: written }.to_line(),
+    ///     "DONE BR OK 12345 .flag-8307-Xb4kQz.tmp"
+    /// );
+    /// let error = Answer::Error { message: "HTTP 418 I'm a teapot".into() };
+    /// assert_eq!(
+    ///     Reply::Done { country_code: "XX".into(), answer: error }.to_line(),
     ///     "DONE XX ERROR 0 HTTP 418 I'm a teapot"
     /// );
     /// ```
     pub fn to_line(&self) -> String {
         match self {
             Reply::Hello { name, version } => hello_line(name, *version),
-            Reply::Done(outcome) => {
-                let country_code = encode_field(outcome.country_code.as_bytes());
-                match &outcome.result {
-                    FlagResult::Ok { bytes } => format!("DONE {country_code} OK {bytes}"),
-                    FlagResult::NotFound => format!("DONE {country_code} NOT_FOUND 0"),
-                    FlagResult::Error { message } => {
+            Reply::Done {
+                country_code,
+                answer,
+            } => {
+                let country_code = encode_field(country_code.as_bytes());
+                match answer {
+                    Answer::Written { bytes, temp_name } => format!(
+                        "DONE {country_code} OK {bytes} {}",
+                        encode_field(temp_name.as_bytes())
+                    ),
+                    Answer::NotFound => format!("DONE {country_code} NOT_FOUND 0"),
+                    Answer::Error { message } => {
                         format!("DONE {country_code} ERROR 0 {}", clean_message(message))
                     }
                 }
@@ -298,17 +375,29 @@ pub fn parse_hello(line: &str) -> Result<(String, u32), ProtocolError> {
 /// Read one line from a download worker (without its newline). Never
 /// panics, whatever the line holds.
 ///
+/// The temporary file of an `OK` must have a temporary file's name
+/// ([`is_temporary_file_name`]: `.flag-...tmp`, one plain file name), so
+/// that no answer can make the parent rename anything else.
+///
 /// ```
-/// use flags_core::FlagOutcome;
-/// use flags_process::protocol::{Reply, parse_reply};
-/// assert_eq!(parse_reply("DONE BR OK 12345"), Ok(Reply::Done(FlagOutcome::ok("BR", 12345))));
-/// assert_eq!(parse_reply("DONE ZZ NOT_FOUND 0"), Ok(Reply::Done(FlagOutcome::not_found("ZZ"))));
+/// use flags_process::protocol::{Answer, Reply, parse_reply};
+/// let done = |code: &str, answer| Reply::Done { country_code: code.into(), answer };
+/// assert_eq!(
+///     parse_reply("DONE BR OK 12345 .flag-8307-Xb4kQz.tmp"),
+///     Ok(done("BR", Answer::Written { bytes: 12345, temp_name: ".flag-8307-Xb4kQz.tmp".into() }))
+/// );
+/// assert_eq!(parse_reply("DONE ZZ NOT_FOUND 0"), Ok(done("ZZ", Answer::NotFound)));
 /// assert_eq!(
 ///     parse_reply("DONE XX ERROR 0 HTTP 418 I'm a teapot"),
-///     Ok(Reply::Done(FlagOutcome::error("XX", "HTTP 418 I'm a teapot")))
+///     Ok(done("XX", Answer::Error { message: "HTTP 418 I'm a teapot".into() }))
 /// );
-/// assert!(parse_reply("DONE BR OK twelve").is_err());
+/// assert!(parse_reply("DONE BR OK twelve .flag-8307-Xb4kQz.tmp").is_err());
 /// assert!(parse_reply("DONE BR MAYBE 1").is_err());
+/// // Version 2's OK, without its temporary file.
+/// assert!(parse_reply("DONE BR OK 12345").is_err());
+/// // Never a file that is not a temporary one.
+/// assert!(parse_reply("DONE BR OK 12345 JP.gif").is_err());
+/// assert!(parse_reply("DONE BR OK 12345 ../.flag-1-x.tmp").is_err());
 /// ```
 pub fn parse_reply(line: &str) -> Result<Reply, ProtocolError> {
     if line.len() > MAX_LINE_BYTES {
@@ -318,38 +407,55 @@ pub fn parse_reply(line: &str) -> Result<Reply, ProtocolError> {
         let (name, version) = parse_hello(line)?;
         return Ok(Reply::Hello { name, version });
     }
-    // At most five fields: the fifth, an error's message, is the rest of
-    // the line and may hold spaces.
+    // At most five fields: the fifth, an OK's temporary file or an
+    // error's message, is the rest of the line (a message may hold spaces).
     let fields: Vec<&str> = line.splitn(5, ' ').collect();
     match fields.as_slice() {
         ["DONE", country_code, status, bytes, rest @ ..] => {
             let country_code = decode_text("country code", country_code)?;
             let bytes = parse_number::<u64>("byte count", bytes)?;
-            match (*status, rest) {
-                ("OK", []) => Ok(Reply::Done(FlagOutcome::ok(country_code, bytes))),
-                ("NOT_FOUND", []) if bytes == 0 => {
-                    Ok(Reply::Done(FlagOutcome::not_found(country_code)))
+            let answer = match (*status, rest) {
+                ("OK", [temp_name]) => Answer::Written {
+                    bytes,
+                    temp_name: decode_temp_name(temp_name)?,
+                },
+                ("NOT_FOUND", []) if bytes == 0 => Answer::NotFound,
+                ("ERROR", [message]) if bytes == 0 => Answer::Error {
+                    message: message.to_string(),
+                },
+                ("NOT_FOUND" | "ERROR", _) if bytes != 0 => {
+                    return Err(bad_field(
+                        "byte count",
+                        &bytes.to_string(),
+                        "must be 0 unless OK",
+                    ));
                 }
-                ("ERROR", [message]) if bytes == 0 => {
-                    Ok(Reply::Done(FlagOutcome::error(country_code, *message)))
+                ("NOT_FOUND", _) => {
+                    return Err(ProtocolError::FieldCount {
+                        message: "DONE",
+                        expected: 4,
+                        got: fields.len(),
+                    });
                 }
-                ("NOT_FOUND" | "ERROR", _) if bytes != 0 => Err(bad_field(
-                    "byte count",
-                    &bytes.to_string(),
-                    "must be 0 unless OK",
-                )),
-                ("OK" | "NOT_FOUND", _) => Err(ProtocolError::FieldCount {
-                    message: "DONE",
-                    expected: 4,
-                    got: fields.len(),
-                }),
-                ("ERROR", _) => Err(ProtocolError::FieldCount {
-                    message: "DONE ERROR",
-                    expected: 5,
-                    got: fields.len(),
-                }),
-                (other, _) => Err(bad_field("status", other, "not OK, NOT_FOUND or ERROR")),
-            }
+                ("OK" | "ERROR", _) => {
+                    return Err(ProtocolError::FieldCount {
+                        message: if *status == "OK" {
+                            "DONE OK"
+                        } else {
+                            "DONE ERROR"
+                        },
+                        expected: 5,
+                        got: fields.len(),
+                    });
+                }
+                (other, _) => {
+                    return Err(bad_field("status", other, "not OK, NOT_FOUND or ERROR"));
+                }
+            };
+            Ok(Reply::Done {
+                country_code,
+                answer,
+            })
         }
         ["DONE", ..] => Err(ProtocolError::FieldCount {
             message: "DONE",
@@ -360,6 +466,61 @@ pub fn parse_reply(line: &str) -> Result<Reply, ProtocolError> {
         // `splitn` cut on spaces, so the first field holds none.
         [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(word))),
     }
+}
+
+/// Read the answer of the worker with pid `worker_pid` to `country_code`:
+/// a `DONE` line for that code, whose temporary file, if any, is that
+/// worker's own (`.flag-{worker_pid}-...`). Never panics, and touches no
+/// file: [`DownloadProtocol`]'s `accept_answer` reads answers with it,
+/// then commits.
+///
+/// ```
+/// use flags_process::protocol::{Answer, parse_answer};
+/// assert_eq!(
+///     parse_answer(8307, "BR", "DONE BR OK 6 .flag-8307-Xb4kQz.tmp"),
+///     Ok(Answer::Written { bytes: 6, temp_name: ".flag-8307-Xb4kQz.tmp".into() })
+/// );
+/// // Another process's temporary file.
+/// assert!(parse_answer(8307, "BR", "DONE BR OK 6 .flag-8308-Xb4kQz.tmp").is_err());
+/// // Another code.
+/// assert!(parse_answer(8307, "BR", "DONE JP NOT_FOUND 0").is_err());
+/// ```
+pub fn parse_answer(
+    worker_pid: u32,
+    country_code: &str,
+    line: &str,
+) -> Result<Answer, ProtocolError> {
+    match parse_reply(line)? {
+        Reply::Done {
+            country_code: answered,
+            answer,
+        } if answered == country_code => match &answer {
+            Answer::Written { temp_name, .. }
+                if !temp_name.starts_with(&temp_prefix_of(worker_pid)) =>
+            {
+                Err(bad_field("temporary file", temp_name, "not this worker's"))
+            }
+            _ => Ok(answer),
+        },
+        _ => Err(ProtocolError::Unexpected {
+            expected: format!("DONE {}", encode_field(country_code.as_bytes())),
+            got: excerpt(line),
+        }),
+    }
+}
+
+/// The temporary file's name of an `OK`: percent-encoded, and a temporary
+/// file's name once decoded.
+fn decode_temp_name(field: &str) -> Result<String, ProtocolError> {
+    let name = decode_text("temporary file", field)?;
+    if !is_temporary_file_name(&name) {
+        return Err(bad_field(
+            "temporary file",
+            field,
+            "not a temporary file's name",
+        ));
+    }
+    Ok(name)
 }
 
 /// Read one line from the parent (without its newline), in the worker.
@@ -461,7 +622,8 @@ pub struct DownloadProtocol {
     job_line: String,
     /// [`JobSettings::task_deadline`] of the run.
     task_deadline: Duration,
-    /// `--dest`, where a killed worker may have left a temporary file.
+    /// `--dest`, where the workers write their temporary files, the parent
+    /// renames them, and a killed worker may have left one.
     dest_dir: PathBuf,
 }
 
@@ -492,18 +654,28 @@ impl WorkerProtocol for DownloadProtocol {
         Request::Get(country_code.clone()).to_line()
     }
 
-    fn parse_outcome(
+    /// Read the answer ([`parse_answer`]) and commit: a flag the worker
+    /// wrote is renamed from its temporary file to `{CC}.gif` here, in the
+    /// parent, and counts as saved only once it is in place. A rename that
+    /// fails is that code's error, naming the flag's file (the temporary
+    /// file is removed).
+    fn accept_answer(
         &self,
+        worker_pid: u32,
         country_code: &String,
         line: &str,
     ) -> Result<FlagOutcome, ProtocolError> {
-        match parse_reply(line)? {
-            Reply::Done(outcome) if outcome.country_code == *country_code => Ok(outcome),
-            _ => Err(ProtocolError::Unexpected {
-                expected: format!("DONE {}", encode_field(country_code.as_bytes())),
-                got: excerpt(line),
-            }),
-        }
+        Ok(match parse_answer(worker_pid, country_code, line)? {
+            Answer::Written { bytes, temp_name } => {
+                let file_name = flag_file_name(country_code);
+                match save::commit(&self.dest_dir, &temp_name, &file_name) {
+                    Ok(()) => FlagOutcome::ok(country_code, bytes),
+                    Err(error) => FlagOutcome::error(country_code, format!("cannot save: {error}")),
+                }
+            }
+            Answer::NotFound => FlagOutcome::not_found(country_code),
+            Answer::Error { message } => FlagOutcome::error(country_code, message),
+        })
     }
 
     fn failed(&self, country_code: String, reason: String) -> FlagOutcome {
@@ -515,9 +687,11 @@ impl WorkerProtocol for DownloadProtocol {
         Some(self.task_deadline)
     }
 
-    /// A worker killed (or dead) while it saved a flag leaves its
-    /// `.flag-{pid}-*.tmp` file: remove it, so that `--dest` holds only
-    /// whole flags. A failure to remove it is said on stderr, not hidden.
+    /// A worker killed (or dead) while it wrote a flag, or after it wrote it
+    /// and before the parent read its answer, leaves its `.flag-{pid}-*.tmp`
+    /// file: remove it, so that `--dest` holds only the flags the parent
+    /// committed and counted. A failure to remove it is said on stderr, not
+    /// hidden.
     fn clean_up_after(&self, pid: u32) {
         match flags_core::save::remove_temporary_files(&self.dest_dir, pid) {
             Ok(_) => {}

@@ -142,14 +142,26 @@ fn worker_killed_mid_run_costs_one_code() {
     common::assert_no_children();
 }
 
+/// How many flags (`.gif` files) `dest` holds.
+fn flags_in(dest: &std::path::Path) -> usize {
+    std::fs::read_dir(dest)
+        .expect("--dest is readable")
+        .filter(|entry| {
+            let entry = entry.as_ref().expect("an entry");
+            entry.file_name().to_string_lossy().ends_with(".gif")
+        })
+        .count()
+}
+
 /// Run every code twice with the worker fault hook set to `fault` (which
 /// names JP): once through `download_many_on_workers`, which must count exactly
-/// one error and save every other flag intact, and once through the pool
-/// itself, to read JP's message. `jp_saved` says whether the faulty worker
-/// got as far as saving JP (then the file must be whole, even though the
-/// parent, lacking a valid answer, counts JP as an error). Returns JP's
-/// message; leaves no child.
-fn one_faulty_worker(fault: &str, jp_saved: bool) -> String {
+/// one error, save every other flag intact, leave no `JP.gif` and no
+/// temporary file, and count as OK exactly the flags on disk; and once
+/// through the pool itself, to read JP's message. Whether or not the faulty
+/// worker wrote JP before failing, no JP.gif appears: only the parent
+/// renames a flag into place, on a valid answer. Returns JP's message;
+/// leaves no child.
+fn one_faulty_worker(fault: &str) -> String {
     let server = start_server(20);
     let dest = tempfile::tempdir().expect("a temporary folder");
     let job = job_for(&server, dest.path(), 3);
@@ -161,11 +173,10 @@ fn one_faulty_worker(fault: &str, jp_saved: bool) -> String {
         error: 1,
     };
     assert_eq!(counter, expected, "{fault}");
-    let saved: Vec<&str> = CODES
-        .iter()
-        .copied()
-        .filter(|code| jp_saved || *code != "JP")
-        .collect();
+    // The contract: the count of OK is the number of flags written.
+    assert_eq!(counter.ok, flags_in(dest.path()), "{fault}");
+    let saved: Vec<&str> = CODES.iter().copied().filter(|code| *code != "JP").collect();
+    // Exactly those flags, intact; no JP.gif, no temporary file.
     assert_eq!(check_saved_files(fault, dest.path(), &saved), Ok(()));
 
     let mut pool = ProcessPool::with_command(command, DownloadProtocol::new(&job), 3)
@@ -188,7 +199,28 @@ fn one_faulty_worker(fault: &str, jp_saved: bool) -> String {
 fn worker_exiting_mid_run_costs_one_code() {
     let _serial = common::serial();
     // The worker exits before downloading JP: no JP.gif.
-    let message = one_faulty_worker("exit:JP", false);
+    let message = one_faulty_worker("exit:JP");
+    assert!(message.contains("died: exit status 3"), "{message}");
+}
+
+/// The parent commits: a worker that exits right after writing JP's
+/// temporary file, before answering (through the fault hook, as a worker
+/// killed there by the parent at its deadline or after Ctrl-C's grace
+/// would), costs JP alone: JP is an error with the worker's exit status,
+/// there is no `JP.gif` and no temporary file (the parent removes the dead
+/// worker's once it has reaped it), every other code is saved and counted,
+/// and the count of OK equals the number of `.gif` files.
+///
+/// Before the fix (protocol 2) the worker renamed `JP.gif` into place
+/// itself and then answered; a worker killed between the two left a whole
+/// `JP.gif` on disk that the report counted as an error: 15 OK, 16 flags.
+/// Now the rename is the parent's, done when it reads the answer, so that
+/// window does not exist: what a worker leaves before answering is only a
+/// temporary file.
+#[test]
+fn worker_exiting_after_writing_leaves_no_uncounted_flag() {
+    let _serial = common::serial();
+    let message = one_faulty_worker("exit-after-write:JP");
     assert!(message.contains("died: exit status 3"), "{message}");
 }
 
@@ -197,9 +229,10 @@ fn worker_exiting_mid_run_costs_one_code() {
 #[test]
 fn malformed_line_costs_one_code() {
     let _serial = common::serial();
-    // The worker saved JP, then garbled its answer: the file is whole, but
-    // the parent cannot trust a worker that broke the protocol.
-    let message = one_faulty_worker("garble:JP", true);
+    // The worker wrote JP, then garbled its answer: the parent cannot trust
+    // a worker that broke the protocol, so it renames nothing, kills it and
+    // removes its temporary file: no JP.gif.
+    let message = one_faulty_worker("garble:JP");
     assert!(
         message.contains("sent a malformed line (bad status \"MAYBE\""),
         "{message}"

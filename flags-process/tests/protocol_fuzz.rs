@@ -1,27 +1,49 @@
 //! Fuzzing the protocol parsers with proptest: no line a worker (or a
-//! parent) can send panics the reader, and every message survives a round
-//! trip through its line.
+//! parent) can send panics the reader, no answer names a file that is not
+//! a temporary file, and every message survives a round trip through its
+//! line.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use flags_core::{FlagOutcome, FlagResult};
+use flags_core::FlagOutcome;
+use flags_core::save::is_temporary_file_name;
 use flags_process::WorkerProtocol;
 use flags_process::protocol::{
-    DownloadProtocol, JobSettings, Reply, Request, decode_field, encode_field, parse_hello,
-    parse_reply, parse_request,
+    Answer, DownloadProtocol, JobSettings, Reply, Request, decode_field, encode_field,
+    parse_answer, parse_hello, parse_reply, parse_request,
 };
 use proptest::prelude::*;
 
+/// The pid the fuzzed answers come from.
+const WORKER_PID: u32 = 8307;
+
 /// Throw `line` at every parser. Whatever `parse_reply` accepts must
-/// re-encode to a line it accepts again, unchanged from then on.
+/// re-encode to a line it accepts again, unchanged from then on, and an OK
+/// it accepts names a temporary file, one plain file name.
 fn check_line(line: &str) -> Result<(), TestCaseError> {
     let _ = parse_request(line);
     let _ = parse_hello(line);
-    let protocol =
-        DownloadProtocol::new(&flags_core::DownloadJob::new(Vec::new(), "http://x", "."));
-    let _ = protocol.parse_outcome(&"BR".to_string(), line);
+    let _ = parse_answer(WORKER_PID, "BR", line);
+    // The parent's whole reading of an answer, commit included, in a
+    // `--dest` that does not exist: whatever a rename tries, it finds
+    // nothing to move.
+    let protocol = DownloadProtocol::new(&flags_core::DownloadJob::new(
+        Vec::new(),
+        "http://x",
+        "/nonexistent/flags-process-fuzz",
+    ));
+    if let Ok(outcome) = protocol.accept_answer(WORKER_PID, &"BR".to_string(), line) {
+        prop_assert_eq!(outcome.country_code, "BR");
+    }
     if let Ok(reply) = parse_reply(line) {
+        if let Reply::Done {
+            answer: Answer::Written { temp_name, .. },
+            ..
+        } = &reply
+        {
+            prop_assert!(is_temporary_file_name(temp_name), "{temp_name:?}");
+        }
         let normal = reply.to_line();
         let again = parse_reply(&normal);
         prop_assert!(again.is_ok(), "{normal:?} does not parse: {again:?}");
@@ -39,20 +61,28 @@ fn country_code() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Any outcome a worker can report, with messages free of control
+/// A temporary file's name as workers write them: `.flag-{pid}-{random}.tmp`,
+/// usually with [`WORKER_PID`].
+fn temp_name() -> impl Strategy<Value = String> {
+    let pid = prop_oneof![3 => Just(WORKER_PID), 1 => any::<u32>()];
+    (pid, "[A-Za-z0-9]{1,12}").prop_map(|(pid, random)| format!(".flag-{pid}-{random}.tmp"))
+}
+
+/// Any answer a worker can send, with messages free of control
 /// characters (those become spaces on the way, by design).
-fn outcome() -> impl Strategy<Value = FlagOutcome> {
+fn answer() -> impl Strategy<Value = Answer> {
     prop_oneof![
-        (country_code(), any::<u64>()).prop_map(|(code, bytes)| FlagOutcome::ok(code, bytes)),
-        country_code().prop_map(FlagOutcome::not_found),
-        (country_code(), "[^\\p{Cc}]{0,80}")
-            .prop_map(|(code, message)| FlagOutcome::error(code, message)),
+        (any::<u64>(), temp_name())
+            .prop_map(|(bytes, temp_name)| Answer::Written { bytes, temp_name }),
+        Just(Answer::NotFound),
+        "[^\\p{Cc}]{0,80}".prop_map(|message| Answer::Error { message }),
     ]
 }
 
 fn reply() -> impl Strategy<Value = Reply> {
     prop_oneof![
-        3 => outcome().prop_map(Reply::Done),
+        3 => (country_code(), answer())
+            .prop_map(|(country_code, answer)| Reply::Done { country_code, answer }),
         1 => ("[a-z][a-z0-9._-]{0,20}", any::<u32>())
             .prop_map(|(name, version)| Reply::Hello { name, version }),
     ]
@@ -156,6 +186,28 @@ proptest! {
         prop_assert_eq!(parse_reply(&reply.to_line()), Ok(reply));
     }
 
+    /// An answer is read as the parent reads it: for the code it was asked,
+    /// and with a temporary file of the worker that answers, else refused.
+    #[test]
+    fn answers_name_their_code_and_their_worker(code in country_code(), answer in answer()) {
+        let line = Reply::Done { country_code: code.clone(), answer: answer.clone() }.to_line();
+        let own = match &answer {
+            Answer::Written { temp_name, .. } => {
+                temp_name.starts_with(&format!(".flag-{WORKER_PID}-"))
+            }
+            Answer::NotFound | Answer::Error { .. } => true,
+        };
+        let read = parse_answer(WORKER_PID, &code, &line);
+        if own {
+            prop_assert_eq!(read, Ok(answer));
+        } else {
+            prop_assert!(read.is_err(), "{line:?}");
+        }
+        if code != "BR" {
+            prop_assert!(parse_answer(WORKER_PID, "BR", &line).is_err(), "{line:?}");
+        }
+    }
+
     /// Every request reads back as itself, whatever bytes the folder and
     /// URL hold: nothing can break the line.
     #[test]
@@ -179,13 +231,16 @@ proptest! {
 #[test]
 fn error_messages_stay_on_one_line() {
     let long = "x".repeat(10_000);
-    let line = Reply::Done(FlagOutcome::error("BR", format!("a\nb\r\tc {long}"))).to_line();
+    let outcome = FlagOutcome::error("BR", format!("a\nb\r\tc {long}"));
+    let line = Reply::unwritten(&outcome)
+        .expect("an error is no written flag")
+        .to_line();
     assert!(!line.contains('\n'));
     match parse_reply(&line) {
-        Ok(Reply::Done(FlagOutcome {
-            result: FlagResult::Error { message },
+        Ok(Reply::Done {
+            answer: Answer::Error { message },
             ..
-        })) => {
+        }) => {
             assert!(message.starts_with("a b  c xxx"), "{message}");
             assert_eq!(message.len(), flags_process::protocol::MAX_MESSAGE_BYTES);
         }

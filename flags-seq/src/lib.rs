@@ -79,9 +79,32 @@ pub fn download_one<C>(client: &C, country_code: &str, job: &DownloadJob) -> Fla
 where
     C: BlockingClient + ?Sized,
 {
+    match fetch_one(client, country_code, job) {
+        Ok(image) => match save_flag(&job.dest_dir, &flag_file_name(country_code), &image) {
+            Ok(bytes) => FlagOutcome::ok(country_code, bytes),
+            Err(error) => FlagOutcome::error(country_code, format!("cannot save: {error}")),
+        },
+        Err(FetchError::NotFound) => FlagOutcome::not_found(country_code),
+        Err(error) => FlagOutcome::error(country_code, error.to_string()),
+    }
+}
+
+/// The download half of [`download_one`]: one flag's bytes, with the
+/// job's retries and backoff, cut short by Ctrl-C; nothing is saved.
+///
+/// For a caller that saves differently: the process model's workers write
+/// the flag to a temporary file and leave the rename to their parent.
+pub fn fetch_one<C>(
+    client: &C,
+    country_code: &str,
+    job: &DownloadJob,
+) -> Result<Vec<u8>, FetchError>
+where
+    C: BlockingClient + ?Sized,
+{
     let policy = job.retry_policy();
     let mut attempt = 0;
-    let fetched = loop {
+    loop {
         // Blocks this thread for the whole request, body included.
         match client.get_flag(&job.base_url, country_code) {
             Err(error) if policy.should_retry(attempt, &error) && !interrupt::requested() => {
@@ -95,14 +118,6 @@ where
             }
             result => break result,
         }
-    };
-    match fetched {
-        Ok(image) => match save_flag(&job.dest_dir, &flag_file_name(country_code), &image) {
-            Ok(bytes) => FlagOutcome::ok(country_code, bytes),
-            Err(error) => FlagOutcome::error(country_code, format!("cannot save: {error}")),
-        },
-        Err(FetchError::NotFound) => FlagOutcome::not_found(country_code),
-        Err(error) => FlagOutcome::error(country_code, error.to_string()),
     }
 }
 

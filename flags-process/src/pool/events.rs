@@ -179,8 +179,12 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             }
             // The answer to the task it holds.
             (EventKind::Line(line), Phase::Busy) => {
+                // The protocol reads the answer and does what makes it final
+                // (the download protocol renames the flag into place) before
+                // the outcome is counted.
+                let pid = self.workers[index].pid();
                 let parsed = match &self.workers[index].state {
-                    WorkerState::Busy { task, .. } => self.protocol.parse_outcome(task, &line),
+                    WorkerState::Busy { task, .. } => self.protocol.accept_answer(pid, task, &line),
                     _ => return None,
                 };
                 match parsed {

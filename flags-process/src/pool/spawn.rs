@@ -266,16 +266,20 @@ impl<P: WorkerProtocol> ProcessPool<P> {
 /// The end of one worker: close its stdin (a worker that still runs sees
 /// the end of its input and exits), wait up to `grace`, kill it if it
 /// still runs, wait for it (reap), let the protocol clean up after it if it
-/// did not exit cleanly, and join its reader thread.
+/// did not exit cleanly or still held a task, and join its reader thread.
 pub(super) fn stop_worker<P: WorkerProtocol>(
     protocol: &P,
     worker: &mut Worker<P::Task>,
     grace: Duration,
 ) {
+    // A task whose answer the pool has not accepted: even a worker that
+    // exits cleanly now (it answered, then read the end of its input) may
+    // have left what only an accepted answer would have made final.
+    let held_a_task = worker.task().is_some();
     drop(worker.stdin.take());
     // Wait, and kill when the grace is over: the child is reaped here.
     let reaped = reap(&mut worker.child, grace);
-    if !matches!(reaped.status, Ok(status) if status.success()) {
+    if held_a_task || !matches!(reaped.status, Ok(status) if status.success()) {
         // Reaped, so it writes nothing more, and its pid is not reused
         // before this returns: remove what it left (its temporary file).
         protocol.clean_up_after(worker.pid());
