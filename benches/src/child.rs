@@ -24,6 +24,10 @@
 //!   ([`crate::sampler`]) and keeps each process's latest high-water mark.
 //!   The figure reported is the larger of the child's own mark and the sum
 //!   over the tree, so the process pool is charged for its workers too;
+//! - **peak PSS**, the proportional set size (`Pss:` in
+//!   `/proc/{pid}/smaps_rollup`, Linux only), which splits each page shared
+//!   between processes among them: summed over the tree in each sample, the
+//!   largest sum is kept. Sampled only: the child does not report its own;
 //! - **the most processes and threads** alive at once in the tree, from the
 //!   same samples (`Threads:` of each process's status, summed).
 //!
@@ -266,6 +270,9 @@ pub struct ChildRun {
     /// tree, in KiB, as sampled (see the module's header); `None` when
     /// nothing could be sampled.
     pub sampled_rss_kib: Option<u64>,
+    /// The largest sum, in one sample, of the proportional set size of every
+    /// process of the child's tree, in KiB; `None` when it could not be read.
+    pub sampled_pss_kib: Option<u64>,
     /// The most processes seen at once in the child's tree (1 for a model
     /// that spawns none; 0 when not sampled).
     pub peak_processes: usize,
@@ -309,6 +316,7 @@ pub fn run_child(program: &Path, args: &[OsString], scratch_dir: &Path) -> io::R
         status,
         cpu,
         sampled_rss_kib: sampled.rss_kib,
+        sampled_pss_kib: sampled.pss_kib,
         peak_processes: sampled.peak_processes,
         peak_threads: sampled.peak_threads,
         sampler_cpu: sampled.sampler_cpu,

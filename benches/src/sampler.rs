@@ -1,7 +1,18 @@
 //! The process tree of a child, sampled on a thread of its own until the
 //! child is reaped: each process's memory high-water mark (`VmHWM`), and
 //! the most processes and threads alive at once (`Threads:`), all from
-//! `/proc/{pid}/status` (Linux only).
+//! `/proc/{pid}/status`; and the most proportional set size the tree had
+//! in one sample (`Pss:` of `/proc/{pid}/smaps_rollup`, summed). Linux
+//! only.
+//!
+//! Why PSS next to RSS: a page shared by several processes (the pages of
+//! the binary and of libc, for the process pool's workers, which all run
+//! the same executable) is in the RSS of each of them, so RSS summed over
+//! a tree counts it once per process. PSS splits each page among the
+//! processes that map it: summed over the tree, a shared page counts once.
+//! (Pages shared with processes outside the tree still count only their
+//! share.) Unlike `VmHWM`, PSS has no kernel-kept peak: its peak is the
+//! largest sum seen in one sample, so it can miss a peak between samples.
 //!
 //! A sample walks the tree from the child down, through every thread's
 //! `/proc/{pid}/task/{tid}/children`. With hundreds of threads that walk
@@ -16,6 +27,10 @@
 //! workers at once and keep them to the end, which a sample does not miss.
 //! A high-water mark is never missed that way: `VmHWM` is the kernel's own
 //! peak, and only its last few milliseconds can be.
+//!
+//! `smaps_rollup` costs more to read than `status` (the kernel walks every
+//! mapping of the process), which the pacing above accounts for: the
+//! sampler samples less often rather than taking more of the CPU.
 
 use std::time::Duration;
 
@@ -30,6 +45,9 @@ pub struct Sampled {
     /// The sum of every process's latest high-water mark, in KiB; `None`
     /// when nothing could be read.
     pub rss_kib: Option<u64>,
+    /// The largest sum, in one sample, of every process's proportional set
+    /// size, in KiB; `None` when no `smaps_rollup` could be read (never 0).
+    pub pss_kib: Option<u64>,
     /// The most processes alive in one sample (0 when not sampled).
     pub peak_processes: usize,
     /// The most threads alive in one sample, summed over the processes
@@ -56,6 +74,20 @@ pub fn status_field(status: &str, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The `Pss:` of a `/proc/{pid}/smaps_rollup` text, in KiB (not `Pss_Anon:`
+/// and the like).
+///
+/// ```
+/// use flags_benches::sampler::rollup_pss_kib;
+/// let rollup = "55d0c0000000-7ffd00000000 ---p 00000000 00:00 0  [rollup]\n\
+///               Rss:    4480 kB\nPss:    1210 kB\nPss_Anon:  600 kB\n";
+/// assert_eq!(rollup_pss_kib(rollup), Some(1210));
+/// assert_eq!(rollup_pss_kib(""), None);
+/// ```
+pub fn rollup_pss_kib(rollup: &str) -> Option<u64> {
+    status_field(rollup, "Pss:")
+}
+
 pub(crate) use imp::Sampler;
 
 #[cfg(target_os = "linux")]
@@ -66,13 +98,15 @@ mod imp {
     use std::thread::JoinHandle;
     use std::time::Instant;
 
-    use super::{SAMPLE_INTERVAL, SLEEP_PER_WORK, Sampled, status_field};
+    use super::{SAMPLE_INTERVAL, SLEEP_PER_WORK, Sampled, rollup_pss_kib, status_field};
     use crate::cpu::this_thread_cpu;
 
     /// Each process's latest high-water mark, and the peaks so far.
     #[derive(Default)]
     struct Seen {
         peak_by_pid: BTreeMap<u32, u64>,
+        /// The largest PSS sum of one sample, if any was read.
+        peak_pss_kib: Option<u64>,
         peak_processes: usize,
         peak_threads: usize,
         samples: usize,
@@ -112,6 +146,7 @@ mod imp {
                     let total: u64 = seen.peak_by_pid.values().sum();
                     Sampled {
                         rss_kib: (total > 0).then_some(total),
+                        pss_kib: seen.peak_pss_kib.filter(|&kib| kib > 0),
                         peak_processes: seen.peak_processes,
                         peak_threads: seen.peak_threads,
                         samples: seen.samples,
@@ -137,7 +172,11 @@ mod imp {
     fn sample_tree(pid: u32, seen: &mut Seen) {
         let mut pending = vec![pid];
         let (mut processes, mut threads) = (0, 0);
+        let mut pss: Option<u64> = None;
         while let Some(pid) = pending.pop() {
+            // PSS before the status: the high-water mark read after it is
+            // then at least the RSS the PSS was a share of.
+            let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"));
             let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
                 continue;
             };
@@ -147,8 +186,14 @@ mod imp {
                 *kept = (*kept).max(peak);
                 processes += 1;
                 threads += status_field(&status, "Threads:").unwrap_or(1) as usize;
+                if let Some(kib) = rollup.ok().as_deref().and_then(rollup_pss_kib) {
+                    *pss.get_or_insert(0) += kib;
+                }
             }
             pending.extend(children_of(pid));
+        }
+        if let Some(pss) = pss {
+            seen.peak_pss_kib = Some(seen.peak_pss_kib.map_or(pss, |peak| peak.max(pss)));
         }
         seen.peak_processes = seen.peak_processes.max(processes);
         seen.peak_threads = seen.peak_threads.max(threads);

@@ -1,7 +1,7 @@
 //! The sweep's bookkeeping, from end to end on small workloads: every run
-//! accounted for (models x m), CPU and memory measured, the JSON and CSV
-//! complete, memory growing with the std pool's threads, the chart with
-//! one line per model per panel. Never a timing.
+//! accounted for (models x m), CPU and memory (RSS and PSS) measured, the
+//! JSON and CSV complete, memory growing with the std pool's threads, the
+//! chart with one line per model per panel. Never a timing.
 
 mod common;
 
@@ -21,13 +21,14 @@ use flags_core::countries::all_cc;
 use common::{bound_colour, parse_svg, row_colour};
 
 /// The fields every run object of the JSON must have.
-const RUN_FIELDS: [&str; 9] = [
+const RUN_FIELDS: [&str; 10] = [
     "model",
     "m",
     "wall_s",
     "bound_s",
     "cpu_s",
     "peak_rss_bytes",
+    "peak_pss_bytes",
     "peak_in_flight",
     "saved",
     "errors",
@@ -66,8 +67,10 @@ fn swept(options: &SweepOptions) -> Sweep {
 
 /// Every concurrent model at m = 1 and 4 on 8 flags: one run per model and
 /// m, each saving all 8 flags, with CPU, memory, threads and the server's
-/// view measured; the JSON has an object per run with every field, the CSV
-/// a line per run, the table a line per run.
+/// view measured; PSS no more than RSS, and well under it for the process
+/// pool's 4 workers, which share the binary's pages; the JSON has an object
+/// per run with every field, the CSV a line per run, the table a line per
+/// run.
 #[test]
 fn every_run_is_accounted_for() {
     let models = ["threadpool", "rayon", "async", "process"];
@@ -95,7 +98,21 @@ fn every_run_is_accounted_for() {
         if cfg!(target_os = "linux") {
             let cpu = row.cpu.expect("wait4 gives the CPU time");
             assert!(cpu.total() > Duration::ZERO, "{what}: {cpu:?}");
-            assert!(row.peak_rss_kib.is_some_and(|kib| kib > 0), "{what}");
+            let rss = row.peak_rss_kib.expect("RSS measured");
+            assert!(rss > 0, "{what}");
+            let pss = row.peak_pss_kib.expect("PSS measured");
+            assert!(
+                pss > 0 && pss <= rss,
+                "{what}: PSS {pss} KiB, RSS {rss} KiB"
+            );
+            if row.name == "process" && row.max_req >= 4 {
+                // RSS counts the pages the workers share once per worker;
+                // PSS splits them.
+                assert!(
+                    (pss as f64) < 0.8 * rss as f64,
+                    "{what}: PSS {pss} KiB, RSS {rss} KiB"
+                );
+            }
             assert!(
                 row.peak_threads >= 1 && row.processes >= 1,
                 "{what}: {row:?}"
@@ -127,10 +144,9 @@ fn every_run_is_accounted_for() {
         assert!(run["bound_s"].as_f64().is_some_and(|s| s > 0.0), "{run}");
         if cfg!(target_os = "linux") {
             assert!(run["cpu_s"].as_f64().is_some_and(|s| s > 0.0), "{run}");
-            assert!(
-                run["peak_rss_bytes"].as_u64().is_some_and(|b| b > 0),
-                "{run}"
-            );
+            let rss = run["peak_rss_bytes"].as_u64().unwrap_or(0);
+            let pss = run["peak_pss_bytes"].as_u64().unwrap_or(0);
+            assert!(pss > 0 && pss <= rss, "{run}");
         }
         assert_eq!(run["saved"], 8);
         assert_eq!(run["errors"], 0);

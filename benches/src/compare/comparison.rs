@@ -33,6 +33,9 @@ pub struct Row {
     pub sampler_cpu: Option<Duration>,
     /// The peak resident memory of its processes, in KiB, when known.
     pub peak_rss_kib: Option<u64>,
+    /// The peak proportional set size of its processes (shared pages split
+    /// among them), in KiB, as sampled, when known.
+    pub peak_pss_kib: Option<u64>,
     /// The most processes it had at once (0 when unknown).
     pub processes: usize,
     /// The most threads it had at once, over all its processes, sampled

@@ -100,6 +100,10 @@ pub struct RunRecord {
     pub sampler_cpu_s: Option<f64>,
     /// Peak RSS, summed over the model's processes.
     pub peak_rss_bytes: Option<u64>,
+    /// Peak PSS (proportional set size: shared pages split among the
+    /// processes that map them), summed over the model's processes in one
+    /// sample.
+    pub peak_pss_bytes: Option<u64>,
     /// Sweep only: (RSS - RSS at the model's lowest m) / (in flight - in
     /// flight there), in KiB.
     pub rss_kib_per_in_flight: Option<f64>,
@@ -140,6 +144,7 @@ fn record(part: &str, row: &Row, code_count: usize, delay_s: f64, slope: Option<
         server_cpu_s: row.server_cpu.map(seconds),
         sampler_cpu_s: row.sampler_cpu.map(seconds),
         peak_rss_bytes: row.peak_rss_kib.map(|kib| kib * 1024),
+        peak_pss_bytes: row.peak_pss_kib.map(|kib| kib * 1024),
         rss_kib_per_in_flight: slope,
         peak_threads: row.peak_threads,
         peak_processes: row.processes,
@@ -227,7 +232,7 @@ pub fn to_json(report: &Report) -> Result<String, serde_json::Error> {
 }
 
 /// The CSV's columns, in order.
-pub const CSV_COLUMNS: [&str; 25] = [
+pub const CSV_COLUMNS: [&str; 26] = [
     "part",
     "model",
     "label",
@@ -243,6 +248,7 @@ pub const CSV_COLUMNS: [&str; 25] = [
     "server_cpu_s",
     "sampler_cpu_s",
     "peak_rss_bytes",
+    "peak_pss_bytes",
     "rss_kib_per_in_flight",
     "peak_threads",
     "peak_processes",

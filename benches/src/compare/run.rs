@@ -322,6 +322,7 @@ fn finish_row(
     row.cpu = run.cpu;
     row.sampler_cpu = run.sampler_cpu;
     row.peak_rss_kib = run.sampled_rss_kib;
+    row.peak_pss_kib = run.sampled_pss_kib;
     row.processes = run.peak_processes;
     row.peak_threads = run.peak_threads;
     // The child is gone, so its connections are closed; wait for the server

@@ -236,6 +236,8 @@ pub struct SweepStats {
     pub server_us_per_request: Option<f64>,
     /// Peak RSS, in KiB.
     pub peak_rss_kib: Option<u64>,
+    /// Peak PSS, in KiB.
+    pub peak_pss_kib: Option<u64>,
     /// (peak RSS - peak RSS at the lowest m) / (peak in flight - peak in
     /// flight at the lowest m), in KiB: what one more request in flight
     /// costs. `None` for the lowest `m` itself.
@@ -280,6 +282,7 @@ impl Sweep {
             cpu_us_per_request: row.cpu_us_per_request(code_count).filter(|_| ran),
             server_us_per_request: row.server_us_per_request(code_count).filter(|_| ran),
             peak_rss_kib: row.peak_rss_kib.filter(|_| ran),
+            peak_pss_kib: row.peak_pss_kib.filter(|_| ran),
             rss_kib_per_in_flight: slope,
         }
     }

@@ -152,6 +152,7 @@ pub fn render_sweep_table(sweep: &Sweep) -> String {
         "Sweep: {code_count} flags ({}), server delay {} s, m = {}\n\
          ratio = wall / (ceil(N / m) x delay); CPU/req = user + system of the model's processes \
          (wait4) / N; server/req = the in-process server's threads, same run; \
+         peak PSS = peak RSS with each page shared between processes split among them; \
          KiB/in-flight = (peak RSS - peak RSS at the lowest m) / (peak in flight - its value \
          there)\n\n",
         codes_summary(&sweep.country_codes),
@@ -167,6 +168,7 @@ pub fn render_sweep_table(sweep: &Sweep) -> String {
         "CPU/req",
         "server/req",
         "peak RSS",
+        "peak PSS",
         "KiB/in-flight",
         "threads",
         "procs",
@@ -174,7 +176,7 @@ pub fn render_sweep_table(sweep: &Sweep) -> String {
         "saved",
         "errors",
     ];
-    let mut lines: Vec<[String; 14]> = Vec::new();
+    let mut lines: Vec<[String; 15]> = Vec::new();
     let mut summary: Vec<[String; 5]> = Vec::new();
     for name in sweep.names() {
         let runs = sweep.runs_of(name);
@@ -232,7 +234,7 @@ pub fn render_sweep_table(sweep: &Sweep) -> String {
 }
 
 /// One run's cells.
-fn sweep_line(row: &Row, stats: &SweepStats) -> [String; 14] {
+fn sweep_line(row: &Row, stats: &SweepStats) -> [String; 15] {
     let failed = row.failure.is_some();
     [
         row.label.clone(),
@@ -250,6 +252,9 @@ fn sweep_line(row: &Row, stats: &SweepStats) -> [String; 14] {
         micros(stats.server_us_per_request),
         stats
             .peak_rss_kib
+            .map_or_else(|| "-".to_string(), mebibytes),
+        stats
+            .peak_pss_kib
             .map_or_else(|| "-".to_string(), mebibytes),
         stats
             .rss_kib_per_in_flight
