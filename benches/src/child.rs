@@ -239,19 +239,7 @@ pub fn parse_result_line(stdout: &str) -> Option<ChildReport> {
 /// This process's peak resident memory so far, in KiB (Linux only).
 pub fn own_vm_hwm_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status_field_kib(&status, "VmHWM:")
-}
-
-/// A `kB` field of a `/proc/{pid}/status` text, e.g. `VmHWM:`.
-///
-/// ```
-/// let status = "Name:\tx\nVmHWM:\t   9216 kB\nVmRSS:\t 8000 kB\n";
-/// assert_eq!(flags_benches::child::status_field_kib(status, "VmHWM:"), Some(9216));
-/// assert_eq!(flags_benches::child::status_field_kib(status, "VmPeak:"), None);
-/// ```
-pub fn status_field_kib(status: &str, field: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    flags_core::limits::proc_status_field(&status, "VmHWM:")
 }
 
 /// What the parent saw of one child process.

@@ -59,20 +59,7 @@ pub struct Sampled {
     pub sampler_cpu: Option<Duration>,
 }
 
-/// A `kB` (or plain number) field of a `/proc/{pid}/status` text, e.g.
-/// `VmHWM:` or `Threads:`.
-///
-/// ```
-/// use flags_benches::sampler::status_field;
-/// let status = "Name:\tx\nThreads:\t7\nVmHWM:\t   9216 kB\n";
-/// assert_eq!(status_field(status, "VmHWM:"), Some(9216));
-/// assert_eq!(status_field(status, "Threads:"), Some(7));
-/// assert_eq!(status_field(status, "VmPeak:"), None);
-/// ```
-pub fn status_field(status: &str, field: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
+pub use flags_core::limits::proc_status_field as status_field;
 
 /// The `Pss:` of a `/proc/{pid}/smaps_rollup` text, in KiB (not `Pss_Anon:`
 /// and the like).

@@ -251,12 +251,7 @@ impl HyperClient {
                 url = next;
                 continue;
             }
-            let status = response.status();
-            let head = ResponseHead::read(
-                status.as_u16(),
-                status.canonical_reason().unwrap_or(""),
-                |name| response.headers().get(name).map(HeaderValue::as_bytes),
-            );
+            let head = ResponseHead::of(response.status(), response.headers());
             // Every status but 200 is a `FetchError`; an encoding we did
             // not ask for is refused before reading.
             head.check_status()?;

@@ -443,17 +443,7 @@ async fn reqwest_get_body(
 ) -> Result<(Vec<u8>, Option<String>), FetchError> {
     // Await the status line and headers; the body follows below.
     let response = reqwest_send(pooled, fresh, url).await?;
-    let status = response.status();
-    let head = ResponseHead::read(
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        |name| {
-            response
-                .headers()
-                .get(name)
-                .map(reqwest::header::HeaderValue::as_bytes)
-        },
-    );
+    let head = ResponseHead::of(response.status(), response.headers());
     // Every status but 200 is a `FetchError`; an encoding we did not ask
     // for is refused before reading.
     head.check_status()?;
@@ -495,8 +485,8 @@ pub fn http_client(job: &DownloadJob) -> Result<HttpClient, SetupError> {
 
 /// One reqwest client for `job`, keeping idle connections when `pooled`:
 /// [`ClientOptions`] set on the async builder.
-/// (`flags_threadpool::reqwest_client` sets the same on reqwest's blocking
-/// builder, another type.)
+/// (`flags_threadpool::reqwest_client` makes the same calls on reqwest's
+/// blocking builder: the two crates share no crate with reqwest in it.)
 fn reqwest_client(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError> {
     let options = ClientOptions::for_job(job)?;
     let mut builder = Client::builder()

@@ -2,14 +2,10 @@
 //! checks cannot look: for every fault of the server, the hyper client says
 //! what reqwest's says, in the same words (the report is the same whichever
 //! client ran); both send a request again on a new connection when a
-//! reused one is closed under it, made certain by a bare server; and the
+//! reused one is closed under it (`Fault::Hangup`); and the
 //! hyper client's small read buffer still holds a long response head.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use flags_async::hyper_client::HyperTuning;
@@ -111,64 +107,6 @@ fn both_clients_say_the_same() {
     }
 }
 
-/// A bare HTTP/1.1 server on `127.0.0.1:0` that answers the first request
-/// of each connection with the flag asked for (keep-alive), and closes the
-/// connection without a byte when a second request comes on it: the race a
-/// client meets when a server closes an idle keep-alive connection just as
-/// the client reuses it, made certain. Gives back its base URL, and the
-/// number of requests it closed that way.
-fn closing_on_reuse_server() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
-    let base_url = format!(
-        "http://{}/flags",
-        listener.local_addr().expect("an address")
-    );
-    let closed = Arc::new(AtomicUsize::new(0));
-    let closed_count = Arc::clone(&closed);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let closed = Arc::clone(&closed);
-            std::thread::spawn(move || answer_once_then_close(stream, &closed));
-        }
-    });
-    (base_url, closed_count)
-}
-
-/// One connection of [`closing_on_reuse_server`].
-fn answer_once_then_close(stream: TcpStream, closed: &AtomicUsize) {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    // The rest of the head, up to its empty line.
-    let mut line = String::new();
-    while reader.read_line(&mut line).unwrap_or(0) > 2 {
-        line.clear();
-    }
-    // `GET /flags/br/br.gif HTTP/1.1`: the code is the file's name.
-    let code = request_line
-        .split('/')
-        .nth(2)
-        .unwrap_or_default()
-        .to_string();
-    let body = flags_server::builtin_flag(&code).unwrap_or_default();
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let mut stream = reader.get_ref();
-    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err() {
-        return;
-    }
-    // Wait for a second request on this connection, then close it unread.
-    let mut next = String::new();
-    if reader.read_line(&mut next).unwrap_or(0) > 0 {
-        closed.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// `-m 1`, BR then CN: CN goes out on BR's kept-alive connection, which the
 /// server closes without answering; the client sends CN again, once, on a
 /// new connection, so both flags are saved and nothing is an error. On both
@@ -176,10 +114,20 @@ fn answer_once_then_close(stream: TcpStream, closed: &AtomicUsize) {
 #[test]
 fn a_request_on_a_closed_reused_connection_is_sent_again() {
     for download_many in [flags_async::download_many, flags_async::download_many_hyper] {
-        let (base_url, closed) = closing_on_reuse_server();
+        // CN's first request is hung up on without a byte (`Fault::Hangup`);
+        // its next one is answered.
+        let mut config = ServerConfig::default();
+        config
+            .scripted
+            .insert("cn".to_string(), vec![Fault::Hangup]);
+        let server = FlagServer::start(config).expect("the test server starts");
         let dest = tempfile::tempdir().expect("a temporary folder");
-        let mut job = DownloadJob::new(vec!["BR".into(), "CN".into()], &base_url, dest.path())
-            .with_max_req(1);
+        let mut job = DownloadJob::new(
+            vec!["BR".into(), "CN".into()],
+            server.base_url(),
+            dest.path(),
+        )
+        .with_max_req(1);
         job.timeout = Duration::from_secs(10);
 
         let counter = download_many(&job).expect("the run starts");
@@ -191,53 +139,25 @@ fn a_request_on_a_closed_reused_connection_is_sent_again() {
                 ..StatusCounter::default()
             }
         );
-        // The scenario happened: CN was sent on the reused connection.
-        assert_eq!(closed.load(Ordering::SeqCst), 1);
+        // The scenario happened: CN was hung up on once (on BR's kept-alive
+        // connection, the only one a client at `-m 1` has), then sent again.
+        let stats = server.stats();
+        assert_eq!(stats.faults.get("hangup"), Some(&1));
+        assert_eq!(stats.requests, 3);
     }
 }
 
-/// A bare HTTP/1.1 server that answers every request with the flag asked
-/// for and a head of about `head_bytes` bytes (one long `X-Padding`
-/// header), as a server behind a few proxies and cookies may: its base
-/// URL.
-fn long_head_server(head_bytes: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
-    let base_url = format!(
-        "http://{}/flags",
-        listener.local_addr().expect("an address")
-    );
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut line = String::new();
-                    while reader.read_line(&mut line).unwrap_or(0) > 2 {
-                        line.clear();
-                    }
-                    let code = request_line.split('/').nth(2).unwrap_or_default();
-                    let body = flags_server::builtin_flag(code).unwrap_or_default();
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nContent-Length: {}\r\n\
-                         X-Padding: {}\r\n\r\n",
-                        body.len(),
-                        "a".repeat(head_bytes)
-                    );
-                    let mut stream = reader.get_ref();
-                    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    base_url
+/// A flag server whose answers to BR and CN carry a head of about
+/// `head_bytes` bytes (`Fault::LongHead`: one long `X-Padding` header), as
+/// a server behind a few proxies and cookies may send.
+fn long_head_server(head_bytes: usize) -> FlagServer {
+    let mut config = ServerConfig::default();
+    for code in ["br", "cn"] {
+        config
+            .scripted
+            .insert(code.to_string(), vec![Fault::LongHead(head_bytes); 10]);
+    }
+    FlagServer::start(config).expect("the test server starts")
 }
 
 /// Run BR and CN on the hyper client with `tuning`, against `base_url`:
@@ -272,7 +192,8 @@ fn hyper_outcomes(base_url: &str, tuning: HyperTuning) -> Vec<String> {
 /// in a 1 KiB buffer it is an error for every code, in hyper's words.
 #[test]
 fn the_response_head_must_fit_the_read_buffer() {
-    let base_url = long_head_server(3000);
+    let server = long_head_server(3000);
+    let base_url = server.base_url();
 
     assert_eq!(
         hyper_outcomes(&base_url, HyperTuning::TUNED),

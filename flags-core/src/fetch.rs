@@ -207,6 +207,25 @@ impl ResponseHead {
         }
     }
 
+    /// [`read`](Self::read) from `http`'s types, which ureq, reqwest and
+    /// hyper all hand back: the one place a client's head becomes ours.
+    ///
+    /// ```
+    /// use flags_core::fetch::ResponseHead;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("content-type", http::HeaderValue::from_static("image/gif"));
+    /// let head = ResponseHead::of(http::StatusCode::NOT_FOUND, &headers);
+    /// assert_eq!(head.content_type.as_deref(), Some("image/gif"));
+    /// assert_eq!(head.check_status().unwrap_err().to_string(), "HTTP 404 Not Found");
+    /// ```
+    pub fn of(status: http::StatusCode, headers: &http::HeaderMap) -> ResponseHead {
+        ResponseHead::read(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            |name| headers.get(name).map(http::HeaderValue::as_bytes),
+        )
+    }
+
     /// [`check_status`] of this head: judged before the body is read.
     pub fn check_status(&self) -> Result<(), FetchError> {
         check_status(self.status, &self.reason, self.retry_after.as_deref())

@@ -156,6 +156,22 @@ pub fn fit_workers(wanted: usize, cost: WorkerCost) -> Fit {
     fit
 }
 
+/// A number field of a `/proc/{pid}/status` text (or of `smaps_rollup`),
+/// e.g. `VmHWM:` in kB or `Threads:`: the one reader of those files that
+/// the limits here, the benches' sampler and the test kit share.
+///
+/// ```
+/// use flags_core::limits::proc_status_field;
+/// let status = "Name:\tx\nThreads:\t7\nVmHWM:\t   9216 kB\n";
+/// assert_eq!(proc_status_field(status, "VmHWM:"), Some(9216));
+/// assert_eq!(proc_status_field(status, "Threads:"), Some(7));
+/// assert_eq!(proc_status_field(status, "VmPeak:"), None);
+/// ```
+pub fn proc_status_field(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Whether `ulimit -v` or `ulimit -d` limits this process's memory.
 pub fn memory_is_limited() -> bool {
     limit(Resource::AddressSpace).is_some() || limit(Resource::Data).is_some()
@@ -237,19 +253,7 @@ struct Usage {
 impl Usage {
     fn read() -> Self {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let kib = |field: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(field))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-                .map(|kib| kib * 1024)
-        };
+        let kib = |field: &str| proc_status_field(&status, field).map(|kib| kib * 1024);
         let files = std::fs::read_dir("/proc/self/fd")
             .ok()
             .map(|entries| entries.count() as u64);

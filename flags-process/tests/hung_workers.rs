@@ -145,13 +145,11 @@ fn stopped_worker_costs_its_code_at_the_deadline() {
         "stopped worker: its code failed after {victim_done:.2?}, run over after {total:.2?}"
     );
     // Not before the deadline (counted from the greeting, which the parent
-    // read after `start`), and not long after it.
+    // read after `start`): a lower bound, safe on any machine. How soon
+    // after it is a speed, printed above and not asserted: a stopped worker
+    // never ends by itself, so a pool without the deadline would never get
+    // here at all.
     assert!(victim_done >= deadline, "killed early: {victim_done:?}");
-    assert!(
-        victim_done < deadline + Duration::from_secs(3),
-        "{victim_done:?}"
-    );
-    assert!(total < deadline + Duration::from_secs(8), "{total:?}");
 
     assert_eq!(outcomes.len(), codes.len());
     let errors: Vec<&FlagOutcome> = outcomes
@@ -307,12 +305,10 @@ fn stop_with_a_stopped_worker(signal: i32, to_group: bool) -> Duration {
         took >= INTERRUPT_GRACE,
         "stopped before the grace: {took:?}"
     );
-    // The promise is a second (measured: 0.55 s); 3 s leaves a loaded
-    // machine room and still tells a stop from a hang (which never ends).
-    assert!(
-        took < Duration::from_secs(3),
-        "stopping took {took:?}\n{stdout}{stderr}"
-    );
+    // How soon after the grace is a speed (measured 0.55 s, printed
+    // below), not asserted: a parent that did not kill the stopped worker
+    // would never stop, and the loop above gives up on it after PATIENCE.
+    eprintln!("stopped after {took:.2?}");
     let counter = parse_final_report(&stdout).expect("a final report");
     // What finished is reported; the stopped worker's code did not finish,
     // and is not counted at all.

@@ -202,17 +202,7 @@ impl BlockingClient for HttpClient {
             other => other,
         }
         .map_err(|error| FetchError::Transport(transport_error(&error)))?;
-        let status = response.status();
-        let head = ResponseHead::read(
-            status.as_u16(),
-            status.canonical_reason().unwrap_or(""),
-            |name| {
-                response
-                    .headers()
-                    .get(name)
-                    .map(ureq::http::HeaderValue::as_bytes)
-            },
-        );
+        let head = ResponseHead::of(response.status(), response.headers());
         if let Err(error) = head.check_status() {
             // Read the short error body so the connection can be reused.
             if self.drain_error_bodies {

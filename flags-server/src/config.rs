@@ -128,7 +128,8 @@ impl fmt::Display for Delay {
 /// scripted ones are listed per code in [`ServerConfig::scripted`]. Those
 /// without a rate ([`Fault::Delay`], [`Fault::Redirect`], [`Fault::Chunked`],
 /// [`Fault::HugeChunked`], [`Fault::Busy`], [`Fault::Html`],
-/// [`Fault::Gzip`], [`Fault::Hangup`]) are only ever scripted; [`Fault::SlowBody`] also comes
+/// [`Fault::Gzip`], [`Fault::Hangup`], [`Fault::LongHead`]) are only ever
+/// scripted; [`Fault::SlowBody`] also comes
 /// from [`ServerConfig::slow_body`]. Each injected fault is counted in
 /// [`Stats::faults`](crate::Stats::faults) under the name given by each
 /// variant.
@@ -200,6 +201,11 @@ pub enum Fault {
     /// except that the connection was new: a client that can tell must
     /// not send the request again on that account. Counted as `hangup`.
     Hangup,
+    /// Send the flag with one more header, `X-Padding`, of this many bytes:
+    /// a long response head, as a server behind a few proxies and cookies
+    /// sends. A client whose read buffer cannot hold the whole head fails
+    /// the request. Counted as `long_head`.
+    LongHead(usize),
 }
 
 impl Fault {
@@ -221,6 +227,7 @@ impl Fault {
             Fault::Html => "html".to_owned(),
             Fault::Gzip => "gzip".to_owned(),
             Fault::Hangup => "hangup".to_owned(),
+            Fault::LongHead(_) => "long_head".to_owned(),
         }
     }
 }

@@ -519,3 +519,30 @@ fn gzip_fault_labels_the_flag_and_counts_once() {
         (Some(&1), Some(&1))
     );
 }
+
+/// A long head: the flag, whole, with one `X-Padding` header of the asked
+/// size; counted once. And a hang-up: the request is read, the connection
+/// closed without a byte.
+#[test]
+fn long_head_pads_the_head_and_hangup_answers_nothing() {
+    let server = start(ServerConfig {
+        scripted: BTreeMap::from([
+            ("br".to_owned(), vec![Fault::LongHead(3000)]),
+            ("cn".to_owned(), vec![Fault::Hangup]),
+        ]),
+        ..ServerConfig::default()
+    });
+    let response = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("x-padding").map(str::len), Some(3000));
+    assert_eq!(response.body, builtin_flag("br").expect("built in"));
+    assert!(
+        raw_get(server.addr(), "/flags/cn/cn.gif").is_err(),
+        "a hang-up sends no answer"
+    );
+    let faults = server.stats().faults;
+    assert_eq!(
+        (faults.get("long_head"), faults.get("hangup")),
+        (Some(&1), Some(&1))
+    );
+}

@@ -66,8 +66,9 @@ pub const MAX_MAX_REQ: usize = 1000;
 // the crate's README) ---
 
 /// The stack of each download thread, in both pools: 256 KiB instead of
-/// Rust's 2 MiB, so that more threads fit under `ulimit -v`. A download's
-/// deepest call (a TLS handshake in a debug build) stays far below it.
+/// Rust's 2 MiB, so that more threads fit under `ulimit -v`. Every
+/// download of the contract checks, https included, runs on it in debug
+/// builds.
 pub const WORKER_STACK_SIZE: usize = 256 * 1024;
 
 // --- End of tuning ---

@@ -71,8 +71,11 @@ impl ReqwestClient {
 
 /// reqwest's blocking client for `job`, keeping idle connections for reuse
 /// when `pooled`: [`ClientOptions`] set on the blocking builder, as
-/// `flags_async`'s client sets them on the async one (another type, so the
-/// two cannot share this code).
+/// `flags_async`'s client sets them on the async one. The settings are
+/// decided once, in `ClientOptions`; only these few builder calls are
+/// written twice, because no crate both models depend on has reqwest in it
+/// (flags-core knows no HTTP client, and this crate does not depend on the
+/// async model).
 ///
 /// The blocking builder's `timeout` bounds each wait for the runtime
 /// thread (each read of the body, say), not the whole request:
@@ -112,17 +115,7 @@ impl BlockingClient for ReqwestClient {
         // Sends the request to reqwest's runtime thread, then blocks this
         // thread on a channel until the head comes back.
         let response = self.send(&flag_url(base_url, country_code))?;
-        let status = response.status();
-        let head = ResponseHead::read(
-            status.as_u16(),
-            status.canonical_reason().unwrap_or(""),
-            |name| {
-                response
-                    .headers()
-                    .get(name)
-                    .map(reqwest::header::HeaderValue::as_bytes)
-            },
-        );
+        let head = ResponseHead::of(response.status(), response.headers());
         // Every status but 200 is a `FetchError`; an encoding we did not
         // ask for is refused before reading.
         head.check_status()?;

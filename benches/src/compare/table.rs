@@ -58,15 +58,12 @@ pub fn render_table(comparison: &Comparison) -> String {
             Some(kib) => mebibytes(kib),
             None => "-".to_string(),
         };
+        let [label, max_req, wall, bound] = run_cells(row);
         lines.push([
-            row.label.clone(),
-            row.max_req.to_string(),
-            if failed {
-                "FAILED".to_string()
-            } else {
-                format!("{:.3} s", row.wall.as_secs_f64())
-            },
-            format!("{:.3} s", row.bound.as_secs_f64()),
+            label,
+            max_req,
+            wall,
+            bound,
             ratio,
             speedup,
             rss,
@@ -233,18 +230,29 @@ pub fn render_sweep_table(sweep: &Sweep) -> String {
     text
 }
 
-/// One run's cells.
-fn sweep_line(row: &Row, stats: &SweepStats) -> [String; 15] {
-    let failed = row.failure.is_some();
+/// The first cells of a run in either table: model, m, wall (or FAILED)
+/// and bound.
+fn run_cells(row: &Row) -> [String; 4] {
     [
         row.label.clone(),
         row.max_req.to_string(),
-        if failed {
+        if row.failure.is_some() {
             "FAILED".to_string()
         } else {
             format!("{:.3} s", row.wall.as_secs_f64())
         },
         format!("{:.3} s", row.bound.as_secs_f64()),
+    ]
+}
+
+/// One run's cells.
+fn sweep_line(row: &Row, stats: &SweepStats) -> [String; 15] {
+    let [label, max_req, wall, bound] = run_cells(row);
+    [
+        label,
+        max_req,
+        wall,
+        bound,
         stats
             .ratio
             .map_or_else(|| "-".to_string(), |ratio| format!("{ratio:.2}")),

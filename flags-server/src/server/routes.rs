@@ -178,7 +178,7 @@ pub(super) async fn handle(
     // sends slowly counts as `gzip` below and as `slow_body` here.
     match (&delivery, fault) {
         (Delivery::Whole, _) => {}
-        (Delivery::Slow, None | Some(Fault::Delay(_) | Fault::Gzip)) => {
+        (Delivery::Slow, None | Some(Fault::Delay(_) | Fault::Gzip | Fault::LongHead(_))) => {
             in_flight.set_fault(Fault::SlowBody.name())
         }
         (_, Some(fault)) => in_flight.set_fault(fault.name()),
@@ -187,6 +187,9 @@ pub(super) async fn handle(
     let gzip = fault == Some(Fault::Gzip);
     if gzip {
         in_flight.set_fault(Fault::Gzip.name());
+    }
+    if let Some(fault @ Fault::LongHead(_)) = fault {
+        in_flight.set_fault(fault.name());
     }
     in_flight.set_status(StatusCode::OK.as_u16());
     let drips = matches!(delivery, Delivery::Drip);
@@ -200,6 +203,12 @@ pub(super) async fn handle(
         response
             .headers_mut()
             .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if let Some(Fault::LongHead(bytes)) = fault {
+        // Letters only: always a valid header value.
+        let padding = HeaderValue::try_from("a".repeat(bytes))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        response.headers_mut().insert("x-padding", padding);
     }
     Ok(response)
 }

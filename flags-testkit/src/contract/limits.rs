@@ -171,16 +171,7 @@ fn idle_address_space(model: &ModelBinary<'_>) -> Result<u64, String> {
     }
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.0.id()))
         .map_err(|error| format!("cannot read the model's /proc status: {error}"))?;
-    let size = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmSize:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
+    let size = flags_core::limits::proc_status_field(&status, "VmSize:")
         .ok_or_else(|| "no VmSize in /proc status".to_string())?;
     let _ = child.0.wait();
     Ok(size * 1024)
