@@ -84,6 +84,10 @@ pub fn default_max_req() -> usize {
 /// The most requests this model ever has in flight.
 pub const MAX_MAX_REQ: usize = 1000;
 
+/// What one task takes from the process limits, for [`flags_core::run`]:
+/// its connection and buffers, no thread.
+pub const WORKER_COST: flags_core::limits::WorkerCost = flags_core::limits::WorkerCost::task();
+
 // --- Tuning: the runtime's blocking pool (see "Tuning and measurements"
 // in the crate's README) ---
 

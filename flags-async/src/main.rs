@@ -6,6 +6,6 @@ fn main() -> std::process::ExitCode {
         flags_async::download_many_with_options,
         flags_async::default_max_req(),
         flags_async::MAX_MAX_REQ,
-        flags_core::limits::WorkerCost::task(),
+        flags_async::WORKER_COST,
     )
 }

@@ -95,6 +95,12 @@ pub fn default_max_req() -> usize {
 /// The most workers this model starts: each is a whole process.
 pub const MAX_MAX_REQ: usize = 256;
 
+/// What one worker takes from this process's limits, for
+/// [`flags_core::run`]: seen from the parent, two pipes and a reader
+/// thread (the worker itself is a process with limits of its own).
+pub const WORKER_COST: flags_core::limits::WorkerCost =
+    flags_core::limits::WorkerCost::process(pool::READER_STACK_SIZE);
+
 /// The environment variable of the fault-injection hook for tests, like
 /// the server's scripted faults: `garble:CC` makes a worker answer a
 /// malformed line for code `CC`; `exit:CC` makes it exit with status 3

@@ -9,7 +9,6 @@ fn main() -> std::process::ExitCode {
         flags_process::download_many,
         flags_process::default_max_req(),
         flags_process::MAX_MAX_REQ,
-        // Seen from this process, a worker is two pipes and a reader thread.
-        flags_core::limits::WorkerCost::process(flags_process::pool::READER_STACK_SIZE),
+        flags_process::WORKER_COST,
     )
 }

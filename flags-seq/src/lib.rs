@@ -43,6 +43,10 @@ pub fn default_max_req() -> usize {
 /// The most requests this model ever has in flight.
 pub const MAX_MAX_REQ: usize = 1;
 
+/// What the one worker, the calling thread, takes from the process limits,
+/// for [`flags_core::run`]: one connection at a time.
+pub const WORKER_COST: flags_core::limits::WorkerCost = flags_core::limits::WorkerCost::task();
+
 /// Download every flag of `job`, one after another, and count the outcomes.
 ///
 /// Returns `Err` only when the run cannot start (the HTTP client cannot be

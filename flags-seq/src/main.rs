@@ -5,6 +5,6 @@ fn main() -> std::process::ExitCode {
         flags_seq::download_many,
         flags_seq::default_max_req(),
         flags_seq::MAX_MAX_REQ,
-        flags_core::limits::WorkerCost::task(),
+        flags_seq::WORKER_COST,
     )
 }
