@@ -97,10 +97,12 @@ pub const ALL_MODELS: [Model; 5] = [
 /// Rows run only when `--models` names them: the std pool on
 /// reqwest's blocking client, whose hidden runtime thread does every pool
 /// thread's I/O (`flags-threadpool --client reqwest`), to measure what that
-/// costs next to the default ureq pool; and the async model on hyper's
+/// costs next to the default ureq pool; the async model on hyper's
 /// client with a pool of its own (`flags-async --client hyper`), to measure
-/// what reqwest's convenience costs per connection.
-pub const EXTRA_MODELS: [Model; 2] = [
+/// what reqwest's convenience costs per connection; and the process pool
+/// with every worker spawned (`flags-process --start-method spawn`), to
+/// measure what its fork server saves.
+pub const EXTRA_MODELS: [Model; 3] = [
     Model {
         name: "threadpool-reqwest",
         label: "threadpool (reqwest::blocking)",
@@ -112,6 +114,12 @@ pub const EXTRA_MODELS: [Model; 2] = [
         label: "async (hyper)",
         download_many: flags_async::download_many_hyper,
         max_max_req: flags_async::MAX_MAX_REQ,
+    },
+    Model {
+        name: "process-spawn",
+        label: "process (spawn)",
+        download_many: flags_process::download_many_spawn,
+        max_max_req: flags_process::MAX_MAX_REQ,
     },
 ];
 
@@ -126,13 +134,15 @@ pub fn model_names() -> String {
 }
 
 /// The model called `name` (`seq`, `threadpool`, `rayon`, `async`,
-/// `process`, `threadpool-reqwest`, `async-hyper`), in any case.
+/// `process`, `threadpool-reqwest`, `async-hyper`, `process-spawn`), in any
+/// case.
 ///
 /// ```
 /// use flags_benches::models::model_by_name;
 /// assert_eq!(model_by_name("Rayon").unwrap().label, "threadpool (rayon)");
 /// assert!(model_by_name("threadpool-reqwest").is_some());
 /// assert!(model_by_name("async-hyper").is_some());
+/// assert!(model_by_name("process-spawn").is_some());
 /// assert!(model_by_name("goroutines").is_none());
 /// ```
 pub fn model_by_name(name: &str) -> Option<&'static Model> {

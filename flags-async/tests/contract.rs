@@ -122,6 +122,7 @@ fn one_thread_holds_every_request() {
         threads: 1,
         on_sockets: 0,
         workers: 0,
+        helpers: 0,
     };
     for extra_args in CLIENTS {
         assert_eq!(

@@ -11,8 +11,8 @@
 //! sends `CHECK 9999999999999917`, the worker answers
 //! `PRIME 9999999999999917 1 531229871` (the number, 1 if prime, the
 //! nanoseconds the check took). The workers are this example's binary
-//! re-run with `FLAGS_PROCESS_WORKER=primes`, exactly as the flag workers
-//! are the `flags-process` binary re-run.
+//! run with `FLAGS_PROCESS_WORKER=primes` (forked by its fork server, on
+//! Linux), exactly as the flag workers are the `flags-process` binary.
 //!
 //! Each result is printed as it completes (the book's `procs.py` does the
 //! same; `proc_pool.py` uses `executor.map`, which prints in submission
@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use flags_process::pool::{PoolError, ProcessPool, WorkerProtocol, requested_worker_mode};
+use flags_process::pool::{PoolError, ProcessPool, WorkerProtocol, serve_if_requested};
 use flags_process::protocol::{ProtocolError, hello_line};
 
 /// The numbers of the book's `primes.py`, with whether each is prime.
@@ -242,17 +242,21 @@ fn agrees_with_fixture(results: &[PrimeResult]) -> bool {
     answers == PRIME_FIXTURE
 }
 
-fn main() -> ExitCode {
-    // First thing: serve when re-run as a primes worker.
-    if requested_worker_mode().as_deref() == Some(PrimesProtocol::NAME) {
-        return match serve_primes() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("primes worker: {error}");
-                ExitCode::FAILURE
-            }
-        };
+/// A primes worker's `main`: serve, and return the exit status.
+fn primes_worker_main() -> i32 {
+    match serve_primes() {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("primes worker: {error}");
+            1
+        }
     }
+}
+
+fn main() -> ExitCode {
+    // First thing: serve when started as a primes worker (or as the
+    // pool's fork server, which forks primes workers), and exit there.
+    serve_if_requested(PrimesProtocol::NAME, primes_worker_main);
     let cpus = std::thread::available_parallelism().map_or(1, |count| count.get());
     let workers = std::env::args()
         .nth(1)

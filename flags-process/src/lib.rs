@@ -77,7 +77,7 @@ pub use flags_seq::download_one;
 /// The download half of [`download_one`]: what a worker does for each
 /// `GET` line before it writes the flag to a temporary file.
 pub use flags_seq::fetch_one;
-pub use pool::{PoolError, ProcessPool, WorkerCommand, WorkerProtocol};
+pub use pool::{PoolError, ProcessPool, StartMethod, WorkerCommand, WorkerProtocol};
 use protocol::{Answer, DownloadProtocol, ProtocolError, Reply, Request, parse_request};
 
 /// `-m` when none is given: one worker per CPU, as Python's
@@ -119,6 +119,16 @@ pub const FAULT_ENV: &str = "FLAGS_PROCESS_WORKER_FAULT";
 /// ([`WorkerFault::Exit`], [`WorkerFault::ExitAfterWrite`]).
 pub const FAULT_EXIT_STATUS: i32 = 3;
 
+/// The model's own option: how the pool starts its workers.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProcessOptions {
+    /// how worker processes are started: forkserver forks each one from a
+    /// clean copy of this program started once (Linux); spawn runs this
+    /// program again for each
+    #[arg(long, value_enum, default_value_t = StartMethod::default_for_this_system())]
+    pub start_method: StartMethod,
+}
+
 /// Download every flag of `job` with a pool of worker processes running
 /// this very program, and count the outcomes.
 ///
@@ -129,6 +139,28 @@ pub const FAULT_EXIT_STATUS: i32 = 3;
 /// returns what finished within [`pool::INTERRUPT_GRACE`].
 pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
     let command = WorkerCommand::current_exe().map_err(start_error)?;
+    download_many_on_workers(job, &command)
+}
+
+/// [`download_many`] with every worker spawned, one program start each
+/// (`flags-process --start-method spawn`), rather than forked by the fork
+/// server: kept to measure what the fork server saves.
+pub fn download_many_spawn(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
+    let options = ProcessOptions {
+        start_method: StartMethod::Spawn,
+    };
+    download_many_with_options(job, &options)
+}
+
+/// [`download_many`] with the model's own options: `flags-process
+/// --start-method spawn|forkserver`.
+pub fn download_many_with_options(
+    job: &DownloadJob,
+    options: &ProcessOptions,
+) -> Result<StatusCounter, SetupError> {
+    let command = WorkerCommand::current_exe()
+        .map_err(start_error)?
+        .start_method(options.start_method);
     download_many_on_workers(job, &command)
 }
 
@@ -198,11 +230,9 @@ pub fn download_many_on_workers(
 /// greeting) and fails with a clear error rather than starting workers
 /// without end.
 pub fn worker_main_if_requested() {
-    if pool::requested_worker_mode().as_deref() == Some(protocol::PROTOCOL_NAME) {
-        // Serve until the parent closes our stdin, then end the process
-        // here: a worker never returns into the program's own `main`.
-        std::process::exit(worker_main());
-    }
+    // A worker serves and exits inside this call; so does the pool's fork
+    // server, forking a worker that runs `worker_main` at each request.
+    pool::serve_if_requested(protocol::PROTOCOL_NAME, worker_main);
 }
 
 /// The worker process's `main`: serve stdin and stdout, return the exit

@@ -1,13 +1,17 @@
 //! A pool of worker child processes fed over pipes, written on
 //! `std::process`: our `ProcessPoolExecutor`.
 //!
-//! - **Start:** a worker is this very program re-run with the environment
-//!   variable [`WORKER_ENV`] set (as Python's *spawn* start method re-runs
-//!   the interpreter); the program's `main` calls a function such as
-//!   [`worker_main_if_requested`](crate::worker_main_if_requested) first,
-//!   which sees the variable and serves instead of running the command
-//!   line. Each worker's stdin and stdout are pipes to the parent. Workers
-//!   start on demand, when a task finds none free, up to the pool's size.
+//! - **Start:** a worker is this very program, run with the environment
+//!   variable [`WORKER_ENV`] set; the program's `main` calls
+//!   [`serve_if_requested`] first (through a function such as
+//!   [`worker_main_if_requested`](crate::worker_main_if_requested)), which
+//!   sees the variable and serves instead of running the command line.
+//!   Two [start methods](StartMethod), as Python's: *spawn* runs the
+//!   program again for each worker; *forkserver* (the default on Linux)
+//!   runs it once more as a fork server, which forks each worker already
+//!   loaded. Each worker's stdin and stdout are pipes to the parent, and
+//!   each is the parent's child either way. Workers start on demand, when
+//!   a task finds none free, up to the pool's size.
 //! - **Work:** [`submit`](ProcessPool::submit) queues tasks; the pool hands
 //!   one task to each free worker, never more, so the pool's size caps the
 //!   concurrency. [`next_outcome`](ProcessPool::next_outcome) returns
@@ -29,11 +33,14 @@
 //! The pool is generic over a [`WorkerProtocol`], so that the same
 //! machinery runs the flag downloads and the primes example.
 //!
-//! The pool in five files, one concern each:
+//! The pool in seven files, one concern each:
 //!
 //! - this file: the [`WorkerProtocol`] a pool speaks, the [`WorkerCommand`]
 //!   it runs, [`ProcessPool`] itself and its public handles;
-//! - `pool/spawn.rs`: spawning a worker, and its end: stopping, killing,
+//! - [`start`]: the start methods, and the handle on a worker process
+//!   whichever way it started;
+//! - `pool/forkserver.rs` (Linux): the fork server, both its sides;
+//! - `pool/spawn.rs`: starting a worker, and its end: stopping, killing,
 //!   reaping, replacing;
 //! - `pool/dispatch.rs`: the job queue, and handing its tasks out, one per
 //!   worker;
@@ -54,12 +61,18 @@ use crate::protocol::ProtocolError;
 pub mod deadline;
 mod dispatch;
 mod events;
+#[cfg(target_os = "linux")]
+mod forkserver;
 mod spawn;
+pub mod start;
 
 pub use deadline::INTERRUPT_GRACE;
 pub use events::READER_STACK_SIZE;
 use events::WorkerEvent;
+#[cfg(target_os = "linux")]
+pub use forkserver::{FORK_TIMEOUT, FORKSERVER_ENV, FORKSERVER_PROCESS_NAME};
 use spawn::Worker;
+pub use start::{Launched, Launcher, StartMethod, WorkerProcess};
 
 /// The environment variable that turns a program into a worker: its value
 /// is the [`WorkerProtocol::NAME`] to speak.
@@ -75,6 +88,43 @@ const TICK: Duration = Duration::from_millis(50);
 /// How long a worker whose output ended may take to exit before it is
 /// killed, and how long [`ProcessPool::shutdown`] lets idle workers exit.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Serve as a worker of protocol `name` and exit, when this process was
+/// started as one; return at once otherwise. Call it first thing in
+/// `main`, with the worker's own `main` (which returns the exit status).
+///
+/// A process started by the pool is either a worker, which runs
+/// `worker_main` and exits, or (with [`StartMethod::ForkServer`]) the
+/// pool's fork server, which forks a worker running `worker_main` each
+/// time the pool asks, and exits when the pool is done with it.
+pub fn serve_if_requested(name: &str, worker_main: fn() -> i32) {
+    if requested_worker_mode().as_deref() != Some(name) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    if std::env::var_os(FORKSERVER_ENV).is_some() {
+        forkserver::serve_forks(worker_main);
+    }
+    // Serve until the parent closes our stdin, then end the process here:
+    // a worker never returns into the program's own `main`.
+    exit_worker(worker_main())
+}
+
+/// End a worker process with `status`, at once: flush stdout, then
+/// `_exit`.
+///
+/// A worker has nothing to tidy at exit (its answers are flushed line by
+/// line, its files handed over), so it skips what `std::process::exit`
+/// runs on the way out: Rust's runtime clean-up, the `atexit` handlers and
+/// every shared library's destructors, a tenth of a forked worker's whole
+/// life in a profile.
+pub(crate) fn exit_worker(status: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: `_exit` ends the process without running any user code; all
+    // this process had to say has been flushed above.
+    unsafe { libc::_exit(status) }
+}
 
 /// The protocol of [`WORKER_ENV`] when this process was started as a
 /// worker, or `None` for an ordinary run.
@@ -150,11 +200,13 @@ pub trait WorkerProtocol {
     fn clean_up_after(&self, _pid: u32) {}
 }
 
-/// The program a pool runs as its workers, and extra environment for them.
+/// The program a pool runs as its workers, extra environment for them,
+/// and how they are started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerCommand {
     program: PathBuf,
     env: Vec<(OsString, OsString)>,
+    start_method: StartMethod,
 }
 
 impl WorkerCommand {
@@ -172,7 +224,20 @@ impl WorkerCommand {
         Self {
             program: program.into(),
             env: Vec::new(),
+            start_method: StartMethod::default(),
         }
+    }
+
+    /// Start the workers this way instead of the default
+    /// ([`StartMethod::default_for_this_system`]).
+    pub fn start_method(mut self, start_method: StartMethod) -> Self {
+        self.start_method = start_method;
+        self
+    }
+
+    /// How the workers are started.
+    pub fn method(&self) -> StartMethod {
+        self.start_method
     }
 
     /// Set one more environment variable in every worker.
@@ -200,6 +265,14 @@ pub enum PoolError {
         program: PathBuf,
         /// What the system said.
         source: io::Error,
+    },
+    /// Workers could not be had from a fork server.
+    #[error("cannot start workers of {} through a fork server: {reason}", program.display())]
+    ForkServer {
+        /// The program.
+        program: PathBuf,
+        /// What went wrong.
+        reason: String,
     },
     /// This process is itself a worker: a pool here would start workers
     /// that start workers, without end.
@@ -236,7 +309,10 @@ pub enum PoolError {
 /// [`shutdown`](Self::shutdown) lets idle workers exit on their own first.
 pub struct ProcessPool<P: WorkerProtocol> {
     protocol: P,
-    command: WorkerCommand,
+    /// Starts the worker processes, spawned or forked by the pool's fork
+    /// server, which it starts with the first worker and stops with the
+    /// pool (its socket closed, the process reaped).
+    launcher: Launcher,
     /// The most workers the pool runs at once. It shrinks only when a
     /// worker fails to start (so a broken program is not restarted forever).
     size: usize,
@@ -285,7 +361,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         let (events_sender, events) = mpsc::channel();
         Ok(Self {
             protocol,
-            command,
+            launcher: Launcher::new(command, P::NAME),
             size: workers.max(1),
             workers: Vec::new(),
             pending: VecDeque::new(),
@@ -307,6 +383,11 @@ impl<P: WorkerProtocol> ProcessPool<P> {
     /// time), if one could not: the pool then went on with fewer.
     pub fn start_failure(&self) -> Option<&str> {
         self.last_start_failure.as_deref()
+    }
+
+    /// The process id of the pool's fork server, while one runs.
+    pub fn fork_server_pid(&self) -> Option<u32> {
+        self.launcher.fork_server_pid()
     }
 
     /// The process ids of the live workers.
@@ -350,7 +431,7 @@ impl<P: WorkerProtocol> std::fmt::Debug for ProcessPool<P> {
         formatter
             .debug_struct("ProcessPool")
             .field("protocol", &P::NAME)
-            .field("command", &self.command)
+            .field("command", self.launcher.command())
             .field("size", &self.size)
             .field("workers", &self.worker_pids())
             .field("pending", &self.pending.len())

@@ -23,6 +23,23 @@ fn process_pool_keeps_the_contract() {
     common::assert_no_children();
 }
 
+/// The same contract with workers spawned, one program start each, rather
+/// than forked by the fork server: the start method changes nothing a run
+/// can see.
+#[test]
+fn spawned_process_pool_keeps_the_contract() {
+    let _serial = common::serial();
+    let download_many_spawning = |job: &DownloadJob| {
+        let command = common::worker_command().start_method(flags_process::StartMethod::Spawn);
+        flags_process::download_many_on_workers(job, &command)
+    };
+    assert_eq!(
+        check_model(download_many_spawning, 4, flags_process::MAX_MAX_REQ),
+        Ok(())
+    );
+    common::assert_no_children();
+}
+
 /// Every fault mode of the server, on the process pool: counted, nothing
 /// partial, retried by the workers, no child left.
 #[test]
@@ -61,7 +78,8 @@ fn process_binary_speaks_https() {
 
 /// `-m 4`: four workers, each a process with one thread, asleep reading its
 /// own socket; the parent has its main thread and one pipe reader per
-/// worker, and touches no socket.
+/// worker, and touches no socket; beside the workers, the fork server, one
+/// thread asleep on its Unix socket to the parent.
 #[cfg(target_os = "linux")]
 #[test]
 fn each_worker_does_its_own_io_on_its_one_thread() {
@@ -70,9 +88,32 @@ fn each_worker_does_its_own_io_on_its_one_thread() {
         threads: 5,
         on_sockets: 0,
         workers: 4,
+        helpers: 1,
     };
     assert_eq!(
         flags_testkit::contract::check_io_threads(&common::model_binary(), 4, expected),
+        Ok(())
+    );
+}
+
+/// The same with `--start-method spawn`: the same workers and threads, and
+/// no fork server.
+#[cfg(target_os = "linux")]
+#[test]
+fn each_spawned_worker_does_its_own_io_on_its_one_thread() {
+    let _serial = common::serial();
+    let expected = flags_testkit::contract::IoThreads {
+        threads: 5,
+        on_sockets: 0,
+        workers: 4,
+        helpers: 0,
+    };
+    let binary = flags_testkit::contract::ModelBinary {
+        extra_args: &["--start-method", "spawn"],
+        ..common::model_binary()
+    };
+    assert_eq!(
+        flags_testkit::contract::check_io_threads(&binary, 4, expected),
         Ok(())
     );
 }

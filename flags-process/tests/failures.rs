@@ -256,14 +256,22 @@ fn program_that_is_not_a_worker_is_a_setup_error() {
             "cannot start worker program /nonexistent/worker",
         ),
     ];
-    for (program, expected) in cases {
-        let command = flags_process::WorkerCommand::program(program);
-        match download_many_on_workers(&job, &command) {
-            Err(SetupError::Start { reason, .. }) => {
-                assert!(reason.contains(expected), "{program}: {reason}");
+    // Each start method: spawned, the program is each worker; with a fork
+    // server, the program is the server, and fails as one.
+    let methods = [
+        flags_process::StartMethod::Spawn,
+        flags_process::StartMethod::ForkServer,
+    ];
+    for method in methods {
+        for (program, expected) in cases {
+            let command = flags_process::WorkerCommand::program(program).start_method(method);
+            match download_many_on_workers(&job, &command) {
+                Err(SetupError::Start { reason, .. }) => {
+                    assert!(reason.contains(expected), "{method} {program}: {reason}");
+                }
+                other => panic!("{method} {program}: expected a start error, got {other:?}"),
             }
-            other => panic!("{program}: expected a start error, got {other:?}"),
+            common::assert_no_children();
         }
-        common::assert_no_children();
     }
 }

@@ -214,12 +214,16 @@ impl GroupRun {
         Self { child, group }
     }
 
-    /// The binary's workers: its children, from `/proc`.
+    /// The binary's workers: its children, from `/proc`, but its fork
+    /// server.
     fn workers(&self) -> Vec<u32> {
         let parent = self.child.id();
         processes()
             .into_iter()
-            .filter(|process| process.ppid == parent)
+            .filter(|process| {
+                process.ppid == parent
+                    && process.name != flags_process::pool::FORKSERVER_PROCESS_NAME
+            })
             .map(|process| process.pid)
             .collect()
     }

@@ -56,6 +56,7 @@ fn sequential_binary_does_its_io_on_its_one_thread() {
         threads: 1,
         on_sockets: 1,
         workers: 0,
+        helpers: 0,
     };
     assert_eq!(
         flags_testkit::contract::check_io_threads(&binary(), 1, expected),

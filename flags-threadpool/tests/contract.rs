@@ -98,6 +98,7 @@ fn each_pool_thread_does_its_own_io() {
         threads: 9,
         on_sockets: 8,
         workers: 0,
+        helpers: 0,
     };
     assert_eq!(check_io_threads(&binary(&[]), 8, expected), Ok(()));
     assert_eq!(
@@ -116,6 +117,7 @@ fn reqwest_client_hides_one_io_thread() {
         threads: 10,
         on_sockets: 0,
         workers: 0,
+        helpers: 0,
     };
     assert_eq!(
         check_io_threads(&binary(&["--client", "reqwest"]), 8, expected),

@@ -22,9 +22,9 @@ pub const RIGHT_MARGIN: u32 = 190;
 
 /// One colour per row, in order: Okabe and Ito's colour-blind friendly
 /// palette, less its yellow (too pale on white) and its black (kept for
-/// [`BOUND`]), plus Tol's wine and olive: eight rows (five models, two
-/// extra rows and curl) before a colour repeats.
-pub const PALETTE: [RGBColor; 8] = [
+/// [`BOUND`]), plus Tol's wine, olive and indigo: nine rows (five models,
+/// three extra rows and curl) before a colour repeats.
+pub const PALETTE: [RGBColor; 9] = [
     RGBColor(0x00, 0x72, 0xB2),
     RGBColor(0xE6, 0x9F, 0x00),
     RGBColor(0x00, 0x9E, 0x73),
@@ -33,6 +33,7 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(0x56, 0xB4, 0xE9),
     RGBColor(0x88, 0x22, 0x55),
     RGBColor(0x99, 0x99, 0x33),
+    RGBColor(0x33, 0x22, 0x88),
 ];
 /// The bound `ceil(N / m) x delay`, wherever it is drawn.
 pub const BOUND: RGBColor = RGBColor(0x00, 0x00, 0x00);

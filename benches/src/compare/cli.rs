@@ -73,7 +73,8 @@ struct CompareArgs {
     delay: Option<Duration>,
     /// The models to run, comma-separated, in this order (also
     /// threadpool-reqwest: the std pool on reqwest::blocking; async-hyper: the
-    /// async model on hyper without reqwest)
+    /// async model on hyper without reqwest; process-spawn: the process pool
+    /// with every worker spawned, no fork server)
     /// [default: seq,threadpool,rayon,async,process; --sweep: the same without seq]
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_model)]
     models: Option<Vec<&'static Model>>,

@@ -63,7 +63,7 @@ pub use table::{render_sweep_table, render_table};
 
 /// The palette index of a row named `name` in every chart of a default
 /// run: its place in the default comparison (seq, threadpool, rayon,
-/// async, process), then threadpool-reqwest and async-hyper, then curl; so a model has the
+/// async, process), then threadpool-reqwest, async-hyper and process-spawn, then curl; so a model has the
 /// same colour in the comparison's chart and the sweep's.
 pub fn colour_index(name: &str) -> usize {
     crate::models::ALL_MODELS

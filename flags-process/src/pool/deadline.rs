@@ -39,6 +39,7 @@
 use std::time::{Duration, Instant};
 
 use super::spawn::{KillNow, WorkerState, stop_worker};
+use super::start::{Signal, send_signal};
 use super::{ProcessPool, WorkerProtocol};
 
 /// How long workers holding a task get to answer after Ctrl-C, before they
@@ -60,7 +61,10 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             // Only greeted workers: a worker that has not greeted may not
             // have set up its Ctrl-C handler yet, and would die of SIGINT.
             if matches!(worker.state, WorkerState::Busy { .. }) {
-                send_sigint(worker.pid());
+                // Its result is not checked: a worker that has already
+                // exited takes the signal harmlessly (it is a zombie until
+                // reaped), and its reader reports its end.
+                let _ = send_signal(worker.pid(), Signal::Interrupt);
             }
         }
     }
@@ -136,25 +140,6 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         None
     }
 }
-
-/// Send SIGINT to one of our workers.
-#[cfg(unix)]
-fn send_sigint(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: `kill` has no memory-safety preconditions. The pid is one of
-    // our children that we have not reaped yet, so it cannot have been
-    // reused by another process. Its result is not checked: a worker that
-    // has already exited takes the signal harmlessly (it is a zombie until
-    // reaped), and its reader reports its end.
-    unsafe {
-        libc::kill(pid, libc::SIGINT);
-    }
-}
-
-#[cfg(not(unix))]
-fn send_sigint(_pid: u32) {}
 
 /// A deadline for a message: `5.1 s`, or `300 ms` under a second.
 fn seconds(duration: Duration) -> String {

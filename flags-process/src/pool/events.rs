@@ -9,8 +9,8 @@
 //! [`handle`](ProcessPool::handle): a greeting, an answer, a line out of
 //! turn, the end of a worker.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::process::ChildStdout;
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::time::Instant;
 
@@ -165,7 +165,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                         ),
                     ),
                     Err(error) => {
-                        let program = self.command.program.display().to_string();
+                        let program = self.launcher.command().program.display().to_string();
                         self.start_failed(
                             index,
                             format!(
@@ -252,7 +252,7 @@ enum Phase {
 ///
 /// The read is capped at [`MAX_LINE_BYTES`] per line, so a worker that
 /// writes without newlines cannot make the parent grow without bound.
-pub(super) fn read_lines(worker: usize, stdout: ChildStdout, events: Sender<WorkerEvent>) {
+pub(super) fn read_lines(worker: usize, stdout: File, events: Sender<WorkerEvent>) {
     let mut reader = BufReader::new(stdout);
     loop {
         let mut line = Vec::new();

@@ -1,21 +1,22 @@
 //! Spawning and reaping: a worker's whole life as the parent sees it.
 //!
 //! [`spawn_worker`](ProcessPool::spawn_worker) starts the child with piped
-//! stdin and stdout, and its reader thread. The other end of the life is
+//! stdin and stdout, spawned or forked by the fork server (see
+//! [`start`](super::start)), and its reader thread. The other end of the life is
 //! here too: [`retire`](ProcessPool::retire) a worker that died or
 //! misbehaved, give up one that never greeted, [`stop_all`](ProcessPool::stop_all)
 //! at shutdown; each goes through [`stop_worker`], which closes, waits,
 //! kills if it must, and [`reap`]s, so that no child stays a zombie.
 
+use std::fs::File;
 use std::io::{self, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::events::{READER_STACK_SIZE, read_lines};
-use super::{
-    EXIT_GRACE, INTERRUPT_GRACE, PoolError, ProcessPool, START_TIMEOUT, WORKER_ENV, WorkerProtocol,
-};
+use super::start::{Launched, WorkerProcess};
+use super::{EXIT_GRACE, INTERRUPT_GRACE, PoolError, ProcessPool, START_TIMEOUT, WorkerProtocol};
 
 /// Where a worker is in its life.
 #[derive(Debug)]
@@ -50,13 +51,14 @@ pub(super) struct Worker<T> {
     /// Its number in this pool, for messages: 0, 1, 2... replacements get
     /// new numbers.
     pub(super) id: usize,
-    /// The handle on the child process. It must be waited for (reaped)
-    /// before it is dropped, or the child stays a zombie until the parent
-    /// exits: every path out of the pool goes through [`reap`].
-    pub(super) child: Child,
+    /// The handle on the child process, spawned or forked. It must be
+    /// waited for (reaped) before it is dropped, or the child stays a
+    /// zombie until the parent exits: every path out of the pool goes
+    /// through [`reap`].
+    pub(super) child: WorkerProcess,
     /// The write end of the worker's stdin. Dropping it closes the pipe:
     /// the worker reads end-of-file and exits.
-    pub(super) stdin: Option<ChildStdin>,
+    pub(super) stdin: Option<File>,
     /// The thread that reads the worker's stdout into the pool's channel.
     /// It ends by itself when the stream ends; we join it after the child
     /// is reaped.
@@ -98,38 +100,25 @@ impl<T> Worker<T> {
 }
 
 impl<P: WorkerProtocol> ProcessPool<P> {
-    /// Start one more worker: spawn the child with piped stdin and stdout,
-    /// start its reader thread, and write the setup line and its first
-    /// task (if any) into its stdin. On failure the task is handed back.
+    /// Start one more worker: start the child process (spawned, or forked
+    /// by the fork server: [`StartMethod`]), start its reader thread, and
+    /// write the setup line and its first task (if any) into its stdin. On
+    /// failure the task is handed back.
     pub(super) fn spawn_worker(
         &mut self,
         task: Option<P::Task>,
     ) -> Result<(), (PoolError, Option<P::Task>)> {
         let id = self.next_worker_id;
         self.next_worker_id += 1;
-        let program = self.command.program.clone();
-        let spawn_error = |source| PoolError::Spawn { program, source };
-        let mut command = Command::new(&self.command.program);
-        command
-            .env(WORKER_ENV, P::NAME)
-            .envs(self.command.env.iter().map(|(key, value)| (key, value)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // The worker's stderr is ours: its own error messages (and a
-            // panic's) reach the terminal. Its stdout is the protocol only.
-            .stderr(Stdio::inherit());
-        // Spawn: fork and exec the program. It runs at once, in parallel
-        // with us; it greets us when it is ready.
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(error) => return Err((spawn_error(error), task)),
-        };
-        let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
-        let Some(stdout) = stdout else {
-            // Cannot happen with `Stdio::piped()`; but never leave a child
-            // unwaited for.
-            reap(&mut child, Duration::ZERO);
-            return Err((spawn_error(io::Error::other("no stdout pipe")), task));
+        // Start the process. It runs at once, in parallel with us, and
+        // greets us on its stdout when it is ready.
+        let Launched {
+            process: mut child,
+            stdin,
+            stdout,
+        } = match self.launcher.launch() {
+            Ok(launched) => launched,
+            Err(error) => return Err((error, task)),
         };
         // Spawn the reader thread: it owns the read end of the worker's
         // stdout and a clone of the channel's sender.
@@ -145,7 +134,14 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             Err(error) => {
                 // No reader, no way to hear from it: kill and reap it.
                 reap(&mut child, Duration::ZERO);
-                return Err((spawn_error(error), task));
+                let program = self.launcher.command().program.clone();
+                return Err((
+                    PoolError::Spawn {
+                        program,
+                        source: error,
+                    },
+                    task,
+                ));
             }
         };
         let mut lines = self.protocol.setup_line().unwrap_or_default();
@@ -158,7 +154,7 @@ impl<P: WorkerProtocol> ProcessPool<P> {
         let mut worker = Worker {
             id,
             child,
-            stdin,
+            stdin: Some(stdin),
             reader: Some(reader),
             state: WorkerState::Starting {
                 since: Instant::now(),
@@ -260,6 +256,10 @@ impl<P: WorkerProtocol> ProcessPool<P> {
             // Wait for it, killing it when its grace is over.
             stop_worker(&self.protocol, &mut worker, grace);
         }
+        // The fork server, if any: closing its socket ends it, as closing
+        // stdin ends a worker.
+        self.launcher
+            .stop(deadline.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -305,7 +305,7 @@ pub(super) enum KillNow {
 /// after this, the child is reaped whatever happened.
 ///
 /// Returns its exit status, and whether we had to kill it.
-pub(super) fn reap(child: &mut Child, grace: Duration) -> Reaped {
+pub(super) fn reap(child: &mut WorkerProcess, grace: Duration) -> Reaped {
     let deadline = Instant::now() + grace;
     // Poll: `try_wait` never blocks (std has no wait with a timeout), so
     // look every 2 ms until the child has exited or the grace is over.
@@ -355,7 +355,7 @@ pub(super) fn describe_exit(reaped: Reaped) -> String {
 }
 
 #[cfg(unix)]
-fn describe_status(status: ExitStatus) -> String {
+pub(super) fn describe_status(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
@@ -376,6 +376,6 @@ fn describe_status(status: ExitStatus) -> String {
 }
 
 #[cfg(not(unix))]
-fn describe_status(status: ExitStatus) -> String {
+pub(super) fn describe_status(status: ExitStatus) -> String {
     status.to_string()
 }
