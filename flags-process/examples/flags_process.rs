@@ -1,6 +1,6 @@
 //! The tour, stop 4 of 4: the process pool script. The same 20 flags,
-//! downloaded by 20 worker processes (copies of this program, re-run as
-//! workers), each fed one code at a time over a pipe; the parent prints
+//! downloaded by 20 worker processes (copies of this program, forked by
+//! the pool's fork server), each fed one code at a time over a pipe; the parent prints
 //! each code as its worker answers. No error handling: a failure ends its
 //! worker, and the pool's word of that death ends the run.
 //!
@@ -22,7 +22,7 @@ use flags_core::DownloadJob;
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::script::{SCRIPT_DEST_DIR, ScriptError};
-use flags_process::pool::{ProcessPool, WorkerProtocol, requested_worker_mode};
+use flags_process::pool::{ProcessPool, WorkerProtocol, serve_if_requested};
 use flags_process::protocol::{ProtocolError, hello_line};
 // The blocking client every blocking script shares, and its `get_flag`:
 // one GET, its I/O done on the calling thread.
@@ -110,9 +110,14 @@ fn download_many(base_url: &str, _dest_dir: &Path) -> Result<usize, ScriptError>
 }
 
 fn main() -> Result<(), ScriptError> {
-    // First thing: a copy re-run as a worker serves, and never gets further.
-    if requested_worker_mode().as_deref() == Some(Script::NAME) {
-        return worker_main();
-    }
+    // First thing: a copy started as a worker (or as the pool's fork server,
+    // which forks the workers) serves, and never gets further.
+    serve_if_requested(Script::NAME, || match worker_main() {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("worker: {error}");
+            1
+        }
+    });
     flags_core::script::main(download_many)
 }

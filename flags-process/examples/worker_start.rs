@@ -4,11 +4,12 @@
 //! ```text
 //! cargo build --release -p flags-process --examples
 //! target/release/examples/worker_start target/release/flags-process \
-//!     http://127.0.0.1:18631/flags [ROUNDS] [spawn|forkserver]
+//!     http://127.0.0.1:18631/flags [ROUNDS] [spawn|forkserver|both] [OTHER_PROGRAM]
 //! ```
 //!
 //! For each start method (`spawn`, then `forkserver`; or only the one
-//! named, to profile it alone), ROUNDS (default 50)
+//! named, to profile it alone), and then OTHER_PROGRAM spawned if one is
+//! given (an older build, to compare with), ROUNDS (default 50)
 //! fresh workers, one after another, each started by a
 //! [`Launcher`](flags_process::pool::Launcher) as the pool starts them:
 //!
@@ -27,7 +28,7 @@
 //!   PSS (each shared page split among the processes that share it, the
 //!   fair share of a worker in a pool).
 //!
-//! The two methods run in the same process, interleaved round by round,
+//! The columns run in the same process, interleaved round by round,
 //! so that the machine's load falls on both alike. Medians are printed.
 //! Use a server without delay.
 
@@ -106,11 +107,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base_url = args.next().ok_or(usage)?;
     let rounds: usize = args.next().map_or(Ok(50), |text| text.parse())?;
     let methods: Vec<StartMethod> = match args.next().as_deref() {
-        None => BOTH.to_vec(),
+        None | Some("both") => BOTH.to_vec(),
         Some("spawn") => vec![StartMethod::Spawn],
         Some("forkserver") => vec![StartMethod::ForkServer],
         Some(other) => return Err(format!("unknown start method {other:?}; {usage}").into()),
     };
+    // The columns: (heading, program, start method).
+    let mut columns: Vec<(String, String, StartMethod)> = methods
+        .iter()
+        .map(|&method| (method.name().to_string(), program.clone(), method))
+        .collect();
+    if let Some(other) = args.next() {
+        columns.push(("other, spawn".to_string(), other, StartMethod::Spawn));
+    }
     let dest = std::env::temp_dir().join(format!("worker-start-{}", std::process::id()));
     std::fs::create_dir_all(&dest)?;
     let job = flags_core::DownloadJob::new(Vec::new(), base_url, &dest);
@@ -119,14 +128,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // One launcher per method, kept across rounds, as a pool keeps its own:
     // the fork server is started once, with its first worker.
-    let mut launchers: Vec<Launcher> = methods
+    let mut launchers: Vec<Launcher> = columns
         .iter()
-        .map(|&method| {
-            let command = WorkerCommand::program(&program).start_method(method);
+        .map(|(_, program, method)| {
+            let command = WorkerCommand::program(program).start_method(*method);
             Launcher::new(command, PROTOCOL_NAME)
         })
         .collect();
-    let mut samples: Vec<Samples> = methods.iter().map(|_| Samples::default()).collect();
+    let mut samples: Vec<Samples> = columns.iter().map(|_| Samples::default()).collect();
     for _ in 0..rounds {
         for (launcher, samples) in launchers.iter_mut().zip(&mut samples) {
             let start = Instant::now();
@@ -177,10 +186,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // method and pass, every worker greeting and exiting at once (its stdin
     // closed); every process reaped before the clock is read again, so
     // that its CPU is counted.
-    let mut cpu_per_start: Vec<Vec<Duration>> = methods.iter().map(|_| Vec::new()).collect();
+    let mut cpu_per_start: Vec<Vec<Duration>> = columns.iter().map(|_| Vec::new()).collect();
     for _ in 0..5 {
-        for (&method, cpu) in methods.iter().zip(&mut cpu_per_start) {
-            let command = WorkerCommand::program(&program).start_method(method);
+        for ((_, program, method), cpu) in columns.iter().zip(&mut cpu_per_start) {
+            let command = WorkerCommand::program(program).start_method(*method);
             let mut launcher = Launcher::new(command, PROTOCOL_NAME);
             let before = cpu_time();
             for _ in 0..rounds {
@@ -200,10 +209,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     std::fs::remove_dir_all(&dest)?;
 
-    println!("medians over {rounds} workers per method, the methods interleaved:");
+    println!("medians over {rounds} workers per column, the columns interleaved:");
     print!("{:<28}", "");
-    for method in &methods {
-        print!(" {:>14}", method.name());
+    for (heading, _, _) in &columns {
+        print!(" {heading:>14}");
     }
     println!();
     let row = |label: &str, values: Vec<String>| {

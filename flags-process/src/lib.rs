@@ -49,8 +49,19 @@
 //! **Which thread does the I/O:** each worker's main thread, its only one:
 //! the worker calls the sequential model's blocking client (ureq), which
 //! does its socket I/O on the calling thread. The parent never touches a
-//! socket: it has its main thread and one thread per worker that reads that
-//! worker's stdout pipe (a test reads `/proc` to check both).
+//! network socket: it has its main thread and one thread per worker that
+//! reads that worker's stdout pipe. Beside the workers runs the fork
+//! server, one thread asleep on the Unix socket the parent asks it for
+//! workers on (a test reads `/proc` to check all three).
+//!
+//! **How a worker starts** ([`StartMethod`], `--start-method`): on Linux, by
+//! default, forked from the fork server, a single-threaded copy of this
+//! program started once per pool, so that a worker costs a fork of a
+//! process already loaded, not a whole program start (Python's
+//! *forkserver*, its default on Linux since 3.14); or spawned, this program
+//! run again for each worker (Python's *spawn*). The pool itself never
+//! forks: it has threads, and a fork of a threaded process may hold a lock
+//! for ever in the child. See [`pool::start`].
 //!
 //! Modules: [`pool`] is the generic process pool (start, hand out, notice
 //! deaths, replace, reap); [`protocol`] is the line protocol of the flag

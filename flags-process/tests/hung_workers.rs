@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flags_core::save::temp_prefix_of;
-use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult};
+use flags_core::{DownloadJob, FlagOutcome};
 use flags_process::ProcessPool;
 use flags_process::pool::INTERRUPT_GRACE;
 use flags_process::protocol::DownloadProtocol;
@@ -152,15 +152,7 @@ fn stopped_worker_costs_its_code_at_the_deadline() {
     assert!(victim_done >= deadline, "killed early: {victim_done:?}");
 
     assert_eq!(outcomes.len(), codes.len());
-    let errors: Vec<&FlagOutcome> = outcomes
-        .iter()
-        .filter(|outcome| outcome.status() != DownloadStatus::Ok)
-        .collect();
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert_eq!(errors[0].country_code, victim_code);
-    let FlagResult::Error { message } = &errors[0].result else {
-        panic!("an error: {}", errors[0]);
-    };
+    let message = common::only_error(&outcomes, &victim_code);
     assert!(
         message.contains(&format!(
             "(pid {victim}) did not answer within 3.0 s; killed it"

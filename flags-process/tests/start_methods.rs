@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult};
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome};
 use flags_process::pool::{FORK_TIMEOUT, FORKSERVER_PROCESS_NAME};
 use flags_process::protocol::DownloadProtocol;
 use flags_process::{ProcessPool, StartMethod};
@@ -165,17 +165,8 @@ fn fork_server_fault(how: i32) -> Duration {
     pool.shutdown();
 
     assert_eq!(outcomes.len(), CODES.len());
-    let errors: Vec<&FlagOutcome> = outcomes
-        .iter()
-        .filter(|outcome| outcome.status() != DownloadStatus::Ok)
-        .collect();
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert_eq!(errors[0].country_code, victim_code);
-    assert!(
-        matches!(&errors[0].result, FlagResult::Error { message } if message.contains("died: signal 9 (SIGKILL)")),
-        "{:?}",
-        errors[0]
-    );
+    let message = common::only_error(&outcomes, &victim_code);
+    assert!(message.contains("died: signal 9 (SIGKILL)"), "{message}");
     assert!(
         second_server.is_some_and(|pid| pid != first_server),
         "a fresh fork server took over: {first_server} then {second_server:?}"

@@ -101,7 +101,7 @@ impl<T> Worker<T> {
 
 impl<P: WorkerProtocol> ProcessPool<P> {
     /// Start one more worker: start the child process (spawned, or forked
-    /// by the fork server: [`StartMethod`]), start its reader thread, and
+    /// by the fork server: [`StartMethod`](super::StartMethod)), start its reader thread, and
     /// write the setup line and its first task (if any) into its stdin. On
     /// failure the task is handed back.
     pub(super) fn spawn_worker(

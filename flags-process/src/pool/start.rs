@@ -13,7 +13,7 @@
 //!   process that forks each worker on request, already loaded. A fork
 //!   copies page tables, not a program: no `exec`, no loader, no start-up.
 //!   Python's *forkserver* method, its default on Linux since 3.14. See
-//!   [`forkserver`](super::forkserver) for why the pool cannot simply fork
+//!   `pool/forkserver.rs` for why the pool cannot simply fork
 //!   itself.
 //!
 //! Either way the worker is a child of the pool's process, its stdin and
@@ -185,6 +185,10 @@ impl Launcher {
                     if fresh {
                         // A new server failed: the program cannot serve.
                         self.fork_server_failure = Some(reason.clone());
+                        return Err(failed(reason));
+                    }
+                    if flags_core::interrupt::requested() {
+                        // After Ctrl-C no new server: the run is ending.
                         return Err(failed(reason));
                     }
                     // A server that had served went wrong: start a new

@@ -8,6 +8,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use flags_core::{DownloadStatus, FlagOutcome, FlagResult};
 use flags_process::WorkerCommand;
 use flags_testkit::contract::ModelBinary;
 use flags_testkit::process::{ProcessInfo, processes};
@@ -49,4 +50,19 @@ pub fn children_of_this_process() -> Vec<ProcessInfo> {
 pub fn assert_no_children() {
     let children = children_of_this_process();
     assert!(children.is_empty(), "children left behind: {children:?}");
+}
+
+/// The message of the one error among `outcomes`, which must be
+/// `country_code`'s: every other code ended well.
+pub fn only_error<'a>(outcomes: &'a [FlagOutcome], country_code: &str) -> &'a str {
+    let errors: Vec<&FlagOutcome> = outcomes
+        .iter()
+        .filter(|outcome| outcome.status() != DownloadStatus::Ok)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].country_code, country_code);
+    match &errors[0].result {
+        FlagResult::Error { message } => message,
+        other => panic!("{country_code}: an error, not {other:?}"),
+    }
 }
