@@ -14,7 +14,8 @@
 //!   [`FlagBody`](crate::body::FlagBody) carries the in-flight guard.
 //! - `delay`: the delay timer that delayed requests wait on: a kernel timer
 //!   in the runtime's `epoll` set and one task, so a delay is never early,
-//!   at most a quarter of a millisecond late, and costs no spinning.
+//!   at most a quarter of a millisecond late, and costs no spinning; the
+//!   task also ends every wait at shutdown.
 //! - `content`: the paths, and the bytes behind them (built in, or a
 //!   directory).
 //!
@@ -49,12 +50,21 @@ use crate::tls::TlsIdentity;
 /// Connections waiting to be accepted that the kernel may queue. Large, so
 /// that a thousand clients connecting at once are queued, not refused.
 const LISTEN_BACKLOG: u32 = 1024;
-/// Worker threads of each server's runtime. Two, so that answers due
-/// together go out on both cores: one thread cannot keep up with the steady
-/// state of 676 delayed requests in flight on a two-core machine (its p99
-/// lateness tripled), though it costs no more CPU without a delay and about
-/// a tenth less with one (measured in `flags-server/README.md`).
+
+// --- Tuning: the server's worker threads (see "What was changed" in
+// `flags-server/README.md`) ---
+
+/// Worker threads of each server's runtime: two, so that answers due
+/// together go out on both cores. One worker would cost less CPU (12 to
+/// 15% less with a delay, up to 5% less without: tokio wakes the second
+/// worker whenever the first has more than one task ready, as at each pass
+/// of the delay timer), and keeps up with the steady state of 676 delayed
+/// requests in flight; but answers due at the same moment then go out one
+/// after the other on one core, and 50 or 100 of them, what a model sends
+/// at once, came twice as late (measured in `flags-server/README.md`).
 const WORKER_THREADS: usize = 2;
+
+// --- End of tuning ---
 
 /// Builds the runtime of one server: tokio's multi-threaded scheduler with
 /// [`WORKER_THREADS`] workers, named `flags-server-worker` (benchmarks find
@@ -163,6 +173,9 @@ impl FlagServer {
             None => fastrand::Rng::new(),
         };
         let tls = config.tls.as_ref().map(TlsIdentity::acceptor);
+        // The shutdown channel (see `FlagServer::shutdown`), made first: the
+        // delay timer watches it too.
+        let (shutdown, shutdown_receiver) = watch::channel(false);
         let shared = Arc::new(Shared {
             config,
             content,
@@ -171,7 +184,7 @@ impl FlagServer {
             rng: Mutex::new(rng),
             scripted: Mutex::new(scripted),
             redirects: AtomicU64::new(0),
-            delay: DelayTimer::new(),
+            delay: DelayTimer::new(shutdown_receiver.clone()),
         });
 
         // The ready channel: the server thread builds its runtime and binds
@@ -180,7 +193,6 @@ impl FlagServer {
         // port is an error returned here rather than a message lost in a
         // thread. A std channel, since the caller may not be async.
         let (ready_sender, ready_receiver) = std::sync::mpsc::sync_channel(1);
-        let (shutdown, shutdown_receiver) = watch::channel(false);
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("flags-server".to_owned())

@@ -24,22 +24,52 @@ pub(super) enum Content {
     Dir(PathBuf),
 }
 
-/// What a path under `/flags/` asks for. The code is borrowed from the
-/// request's path: parsing allocates nothing.
+/// What a path under `/flags/` asks for. The code is held by value (two
+/// bytes), so a resource outlives the request it was parsed from (a
+/// delayed request lets go of its request before it waits), and parsing
+/// allocates nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Resource<'a> {
+pub(super) enum Resource {
     /// `/flags/{cc}/{cc}.gif`
-    Flag(&'a str),
+    Flag(Code),
     /// `/flags/{cc}/metadata.json`
-    Metadata(&'a str),
+    Metadata(Code),
 }
 
-impl<'a> Resource<'a> {
+impl Resource {
     /// The lower-case country code the resource belongs to.
-    pub(super) fn code(self) -> &'a str {
+    pub(super) fn code(self) -> Code {
         match self {
             Resource::Flag(code) | Resource::Metadata(code) => code,
         }
+    }
+}
+
+/// A country code as a path names it: two lower-case ASCII letters, held
+/// by value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct Code([u8; 2]);
+
+impl Code {
+    /// The code `text` is, if it is one ([`is_country_code`]).
+    pub(super) fn parse(text: &str) -> Option<Code> {
+        match *text.as_bytes() {
+            [first, second] if is_country_code(text) => Some(Code([first, second])),
+            _ => None,
+        }
+    }
+
+    /// The code as text, such as `br`.
+    pub(super) fn as_str(&self) -> &str {
+        // Two ASCII letters (checked by `parse`, the only way to make a
+        // code) are always valid UTF-8: the empty fallback is never used.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
     }
 }
 
@@ -50,15 +80,13 @@ pub(super) fn is_country_code(text: &str) -> bool {
 }
 
 /// Parses `/flags/{cc}/{cc}.gif` or `/flags/{cc}/metadata.json`.
-pub(super) fn parse_resource(path: &str) -> Option<Resource<'_>> {
+pub(super) fn parse_resource(path: &str) -> Option<Resource> {
     let rest = path.strip_prefix("/flags/")?;
-    let (code, file) = rest.split_once('/')?;
-    if !is_country_code(code) {
-        return None;
-    }
+    let (text, file) = rest.split_once('/')?;
+    let code = Code::parse(text)?;
     if file == "metadata.json" {
         Some(Resource::Metadata(code))
-    } else if file.strip_suffix(".gif") == Some(code) {
+    } else if file.strip_suffix(".gif") == Some(text) {
         Some(Resource::Flag(code))
     } else {
         None
@@ -73,10 +101,11 @@ impl Content {
     /// `country_names` replaces built-in country names in `metadata.json`.
     pub(super) async fn load(
         &self,
-        resource: Resource<'_>,
+        resource: Resource,
         country_names: &BTreeMap<String, String>,
     ) -> Option<(Bytes, &'static str)> {
         let code = resource.code();
+        let code = code.as_str();
         let content_type = match resource {
             Resource::Flag(_) => "image/gif",
             Resource::Metadata(_) => "application/json",
@@ -163,17 +192,22 @@ fn count_flags_in(root: &Path) -> usize {
 mod tests {
     use super::*;
 
+    /// The code `br`.
+    fn br() -> Code {
+        Code::parse("br").expect("`br` is a code")
+    }
+
     /// Only the two shapes of path name a resource, and only with a
     /// lower-case two-letter code.
     #[test]
     fn paths_parse_strictly() {
         assert_eq!(
             parse_resource("/flags/br/br.gif"),
-            Some(Resource::Flag("br"))
+            Some(Resource::Flag(br()))
         );
         assert_eq!(
             parse_resource("/flags/br/metadata.json"),
-            Some(Resource::Metadata("br"))
+            Some(Resource::Metadata(br()))
         );
         for bad in [
             "/flags/br/us.gif",
@@ -192,7 +226,18 @@ mod tests {
         // `handle` passes the path without its query string; a query left
         // on would not name a resource.
         let uri: hyper::Uri = "/flags/br/br.gif?hop=3".parse().expect("a URI");
-        assert_eq!(parse_resource(uri.path()), Some(Resource::Flag("br")));
+        assert_eq!(parse_resource(uri.path()), Some(Resource::Flag(br())));
         assert_eq!(parse_resource("/flags/br/br.gif?hop=3"), None);
+    }
+
+    /// A code is exactly two lower-case ASCII letters, and reads back as
+    /// the text it was parsed from.
+    #[test]
+    fn codes_parse_strictly() {
+        for bad in ["", "b", "bra", "BR", "b1", "é", "..", "b "] {
+            assert_eq!(Code::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(br().as_str(), "br");
+        assert_eq!(Code::parse("zz").map(|code| code.as_str().len()), Some(2));
     }
 }

@@ -36,6 +36,12 @@
 //! `Instant::now()` has reached its deadline, so a request is never
 //! answered early, whatever wakes it.
 //!
+//! The timer task also watches the server's shutdown channel, once for
+//! every waiting request: at shutdown it wakes them all, and each wait
+//! ends with [`ShuttingDown`]. A request that watched the channel itself
+//! would add itself to the channel's list of waiters and take itself off
+//! again, under the channel's lock, for every delayed request.
+//!
 //! Where there is no `timerfd` (other systems), or the runtime cannot watch
 //! it, a wait falls back on the old way: tokio's timer to a millisecond
 //! before the deadline, then yielding until the clock gets there.
@@ -48,14 +54,25 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
+
+use super::stopped;
+
+// --- Tuning: how far apart the timer's passes are (see "What was
+// changed" in `flags-server/README.md`) ---
+
 /// After a pass of the timer task, the next one comes at least this much
 /// later: requests due within a quarter of a millisecond of each other are
-/// answered by one pass, at most this late. Each pass wakes a worker, and
+/// answered by one pass, at most this late. Each pass wakes the worker, and
 /// the client it answers: at 676 requests in flight a deadline falls every
 /// 75 to 150 microseconds, and a pass for each costs about a tenth more
 /// CPU per run (measured in `flags-server/README.md`). A lone request is
-/// woken at its deadline.
+/// woken at its deadline. Wider windows (0.5 and 1 ms) and deadlines
+/// rounded up to a grid cost the same CPU within the noise, and 1 ms put
+/// the median lateness over a millisecond.
 const BATCH_WINDOW: Duration = Duration::from_micros(250);
+
+// --- End of tuning ---
 
 /// Without the kernel timer, how long before a deadline a wait stops
 /// trusting tokio's millisecond timer and yields until the clock gets there.
@@ -66,16 +83,25 @@ pub(crate) struct DelayTimer {
     /// `None` where no kernel timer could be made: every wait then spins
     /// through its last millisecond ([`spin_sleep_until`]).
     shared: Option<Arc<TimerShared>>,
+    /// The server's shutdown channel: the timer task watches it for every
+    /// waiting request; a wait without the task watches it itself.
+    shutdown: watch::Receiver<bool>,
 }
+
+/// Why a wait ended before its deadline: the server is shutting down, and
+/// nobody is left to wait for the answer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ShuttingDown;
 
 /// What the waits and the timer task share.
 struct TimerShared {
     pending: Mutex<Pending>,
     /// The kernel timer, set to the earliest pending deadline.
     alarm: alarm::Alarm,
-    /// True while the timer task runs; false before it starts, if it cannot
-    /// watch the alarm, and once it has stopped. Waits register only while
-    /// it is true.
+    /// True once the timer task runs (and still true once it has stopped:
+    /// `closed` then ends every wait); false before it starts, and for
+    /// good if it cannot watch the alarm. Waits register only while it is
+    /// true; otherwise they spin.
     running: AtomicBool,
 }
 
@@ -88,12 +114,16 @@ struct Pending {
     /// What the alarm is set for, if it is set: a new deadline earlier than
     /// this one sets it again.
     armed: Option<Instant>,
+    /// Set by the timer task when it stops (at shutdown): every wait ends
+    /// at once with [`ShuttingDown`].
+    closed: bool,
 }
 
 impl DelayTimer {
     /// A timer whose kernel timer is made now; its task must then be run by
-    /// [`DelayTimer::run`] on the server's runtime.
-    pub(crate) fn new() -> DelayTimer {
+    /// [`DelayTimer::run`] on the server's runtime. `shutdown` is the
+    /// server's shutdown channel.
+    pub(crate) fn new(shutdown: watch::Receiver<bool>) -> DelayTimer {
         let shared = alarm::Alarm::new().ok().map(|alarm| {
             Arc::new(TimerShared {
                 pending: Mutex::new(Pending::default()),
@@ -101,43 +131,62 @@ impl DelayTimer {
                 running: AtomicBool::new(false),
             })
         });
-        DelayTimer { shared }
+        DelayTimer { shared, shutdown }
     }
 
-    /// Waits until `deadline`, never returning before it.
-    pub(crate) async fn sleep_until(&self, deadline: Instant) {
+    /// Waits until `deadline`, never returning before it; or, if the
+    /// server shuts down first, returns [`ShuttingDown`] then.
+    pub(crate) async fn sleep_until(&self, deadline: Instant) -> Result<(), ShuttingDown> {
         match &self.shared {
             Some(shared) if shared.running.load(Ordering::Acquire) => {
                 TimerWait {
                     shared,
                     deadline,
                     key: None,
-                    fallback: None,
                 }
                 .await
             }
-            _ => spin_sleep_until(deadline).await,
+            _ => {
+                // No timer task: this wait watches the shutdown itself.
+                let mut shutdown = self.shutdown.clone();
+                tokio::select! {
+                    () = spin_sleep_until(deadline) => Ok(()),
+                    () = stopped(&mut shutdown) => Err(ShuttingDown),
+                }
+            }
         }
     }
 
-    /// The timer task: runs until the runtime drops it, waking the requests
-    /// that are due each time the kernel timer fires. Returns at once (and
-    /// every wait spins instead) if there is no kernel timer or the runtime
-    /// cannot watch it. Must be spawned on the server's runtime before the
-    /// first request.
+    /// The timer task: runs until the server shuts down (or the runtime
+    /// drops it), waking the requests that are due each time the kernel
+    /// timer fires. Returns at once (and every wait spins instead) if there
+    /// is no kernel timer or the runtime cannot watch it. Must be spawned
+    /// on the server's runtime before the first request.
     pub(crate) fn run(&self) -> impl Future<Output = ()> + Send + 'static {
         let shared = self.shared.clone();
+        let mut shutdown = self.shutdown.clone();
         async move {
             let Some(shared) = shared else { return };
             let Ok(watched) = alarm::Watched::new(Arc::clone(&shared)) else {
                 return;
             };
-            // From here on waits register; if this task ends (the runtime
-            // is dropped at shutdown), the guard sends them to the fallback.
+            // From here on waits register; when this task ends (at
+            // shutdown, or dropped with the runtime), the guard ends them.
             let _stopped = StopGuard(Arc::clone(&shared));
             shared.running.store(true, Ordering::Release);
+            // One watch of the shutdown for the whole life of the task, not
+            // a new one per pass: pinned here, polled by each `select!`.
+            let shutdown = stopped(&mut shutdown);
+            let mut shutdown = std::pin::pin!(shutdown);
             let mut due = Vec::new();
-            while watched.fired().await.is_ok() {
+            loop {
+                tokio::select! {
+                    // `biased`: a shutdown wins over a pass that fired at
+                    // the same moment (the requests are abandoned anyway).
+                    biased;
+                    () = &mut shutdown => break,
+                    fired = watched.fired() => if fired.is_err() { break },
+                }
                 let mut pending = shared.lock();
                 pending.armed = None;
                 let now = Instant::now();
@@ -175,58 +224,52 @@ impl TimerShared {
     }
 }
 
-/// Dropped with the timer task: waits no longer register, and those that
-/// did are woken to fall back on tokio's timer.
+/// Dropped with the timer task: the timer is closed, and every wait,
+/// registered or to come, ends with [`ShuttingDown`]. The task ends only
+/// at shutdown, or when the runtime drops it, which also ends the server.
 struct StopGuard(Arc<TimerShared>);
 
 impl Drop for StopGuard {
     fn drop(&mut self) {
-        self.0.running.store(false, Ordering::Release);
-        let wakers = std::mem::take(&mut self.0.lock().wakers);
+        let wakers = {
+            let mut pending = self.0.lock();
+            pending.closed = true;
+            std::mem::take(&mut pending.wakers)
+        };
         wakers.into_values().for_each(Waker::wake);
     }
 }
 
 /// One wait on the timer: registers its deadline and waker when first
 /// polled early, and takes them back if dropped first (a request abandoned
-/// at shutdown).
+/// with its connection).
 struct TimerWait<'a> {
     shared: &'a TimerShared,
     deadline: Instant,
     /// The map key of this wait once registered.
     key: Option<(Instant, u64)>,
-    /// tokio's timer, if the timer task stopped while this waited.
-    fallback: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Future for TimerWait<'_> {
-    type Output = ();
+    type Output = Result<(), ShuttingDown>;
 
-    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
         if Instant::now() >= self.deadline {
             // The entry is gone already if the timer task woke us; if
             // something else polled us at the right moment, take it out.
             self.deregister();
-            return Poll::Ready(());
-        }
-        if let Some(fallback) = self.fallback.as_mut() {
-            return fallback.as_mut().poll(context);
+            return Poll::Ready(Ok(()));
         }
         let shared = self.shared;
         let mut pending = shared.lock();
-        if !shared.running.load(Ordering::Acquire) {
-            // The timer task is gone (the runtime is shutting down): tokio's
-            // timer never answers early either, only up to 2 ms late.
-            drop(pending);
+        if pending.closed {
+            // The timer task stopped (the server is shutting down), and
+            // took every entry with it.
             self.key = None;
-            let deadline = self.deadline;
-            let fallback = self
-                .fallback
-                .insert(Box::pin(tokio::time::sleep_until(deadline.into())));
-            return fallback.as_mut().poll(context);
+            return Poll::Ready(Err(ShuttingDown));
         }
-        // Polled again before the deadline (by the shutdown branch of a
-        // `select!`, say): keep the entry, with the latest waker.
+        // Polled again before the deadline (by a `select!` around the
+        // wait, say): keep the entry, with the latest waker.
         if let Some(waker) = self.key.and_then(|key| pending.wakers.get_mut(&key)) {
             if !waker.will_wake(context.waker()) {
                 waker.clone_from(context.waker());
@@ -434,14 +477,20 @@ mod alarm {
 mod tests {
     use super::*;
 
-    /// Runs `test` with a timer whose task runs on the same runtime.
-    fn with_timer(test: impl AsyncFnOnce(Arc<DelayTimer>)) {
+    /// How long the tests below give a wait to end once told to stop: only
+    /// a hang guard, far over what a loaded machine needs.
+    const HANG_GUARD: Duration = Duration::from_secs(30);
+
+    /// Runs `test` with a timer whose task runs on the same runtime, and
+    /// the sender of the timer's shutdown channel.
+    fn with_timer(test: impl AsyncFnOnce(Arc<DelayTimer>, watch::Sender<bool>)) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("a runtime");
-        let timer = Arc::new(DelayTimer::new());
+        let (stop, shutdown) = watch::channel(false);
+        let timer = Arc::new(DelayTimer::new(shutdown));
         runtime.spawn(timer.run());
         runtime.block_on(async {
             // The timer task sets `running` when it starts.
@@ -453,7 +502,7 @@ mod tests {
             {
                 tokio::task::yield_now().await;
             }
-            test(Arc::clone(&timer)).await;
+            test(Arc::clone(&timer), stop).await;
         });
     }
 
@@ -461,7 +510,7 @@ mod tests {
     /// they were registered.
     #[test]
     fn waits_end_on_time_and_in_order() {
-        with_timer(async |timer| {
+        with_timer(async |timer, _stop| {
             let start = Instant::now();
             let finished = Arc::new(Mutex::new(Vec::new()));
             let tasks: Vec<_> = [30_u64, 10, 20]
@@ -470,7 +519,8 @@ mod tests {
                     let (timer, finished) = (Arc::clone(&timer), Arc::clone(&finished));
                     let deadline = start + Duration::from_millis(millis);
                     tokio::spawn(async move {
-                        timer.sleep_until(deadline).await;
+                        let waited = timer.sleep_until(deadline).await;
+                        assert_eq!(waited, Ok(()), "no shutdown");
                         assert!(Instant::now() >= deadline, "{millis} ms came early");
                         finished.lock().expect("lock").push(millis);
                     })
@@ -487,7 +537,7 @@ mod tests {
     /// takes its entry back, and the others still end on time.
     #[test]
     fn a_dropped_wait_leaves_nothing_behind() {
-        with_timer(async |timer| {
+        with_timer(async |timer, _stop| {
             let far = Instant::now() + Duration::from_secs(600);
             let abandoned = tokio::time::timeout(Duration::from_millis(5), timer.sleep_until(far));
             assert!(abandoned.await.is_err(), "600 s did not pass in 5 ms");
@@ -495,8 +545,38 @@ mod tests {
                 assert!(shared.lock().wakers.is_empty());
             }
             let soon = Instant::now() + Duration::from_millis(2);
-            timer.sleep_until(soon).await;
+            assert_eq!(timer.sleep_until(soon).await, Ok(()));
             assert!(Instant::now() >= soon);
+        });
+    }
+
+    /// A shutdown ends every wait, registered or still to come, with
+    /// `ShuttingDown`: no clock is read, a wait either ends or hangs.
+    #[test]
+    fn a_shutdown_ends_every_wait() {
+        with_timer(async |timer, stop| {
+            let far = Instant::now() + Duration::from_secs(600);
+            let waiting = {
+                let timer = Arc::clone(&timer);
+                tokio::spawn(async move { timer.sleep_until(far).await })
+            };
+            // Let the wait register (where there is a kernel timer) before
+            // the shutdown, so that it is the timer task that ends it.
+            while timer
+                .shared
+                .as_ref()
+                .is_some_and(|shared| shared.lock().wakers.is_empty())
+            {
+                tokio::task::yield_now().await;
+            }
+            stop.send_replace(true);
+            let ended = tokio::time::timeout(HANG_GUARD, waiting)
+                .await
+                .expect("the wait ends at shutdown")
+                .expect("the wait does not panic");
+            assert_eq!(ended, Err(ShuttingDown));
+            let late = tokio::time::timeout(HANG_GUARD, timer.sleep_until(far)).await;
+            assert_eq!(late.expect("a new wait ends at once"), Err(ShuttingDown));
         });
     }
 
@@ -507,10 +587,11 @@ mod tests {
             .enable_all()
             .build()
             .expect("a runtime");
-        let timer = DelayTimer::new();
+        let (_stop, shutdown) = watch::channel(false);
+        let timer = DelayTimer::new(shutdown);
         runtime.block_on(async {
             let deadline = Instant::now() + Duration::from_millis(3);
-            timer.sleep_until(deadline).await;
+            assert_eq!(timer.sleep_until(deadline).await, Ok(()));
             assert!(Instant::now() >= deadline);
         });
     }
