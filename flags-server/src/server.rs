@@ -161,7 +161,7 @@ impl FlagServer {
                 let _ = builtin_flag("br");
                 Content::Builtin
             }
-            Some(dir) => Content::Dir(canonical_dir(dir)?),
+            Some(dir) => Content::dir(canonical_dir(dir)?),
         };
         let scripted = config
             .scripted

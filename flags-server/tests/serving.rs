@@ -165,6 +165,56 @@ fn directory_serves_inside_files_only() {
     }
 }
 
+/// The files of `--dir` are kept in memory once read, but a request always
+/// gets what the directory holds now: a file rewritten (another size, or
+/// the same size in a new file renamed over it) is read again, a file
+/// removed is a 404, and a file swapped for a link that leaves the
+/// directory is a 404, never the old bytes nor the outside file.
+#[cfg(unix)]
+#[test]
+fn directory_files_are_read_again_when_they_change() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    fs::write(outside.path().join("secret.gif"), b"SECRET").expect("write");
+    let root = outside.path().join("flags");
+    fs::create_dir_all(root.join("br")).expect("mkdir");
+    let flag = root.join("br").join("br.gif");
+    fs::write(&flag, b"GIF89a-one").expect("write");
+    let config = ServerConfig {
+        dir: Some(root.clone()),
+        ..ServerConfig::default()
+    };
+    let server = start(config);
+    let addr = server.addr();
+    let body = || {
+        let response = raw_get(addr, "/flags/br/br.gif").expect("answer");
+        (
+            response.status,
+            String::from_utf8_lossy(&response.body).into_owned(),
+        )
+    };
+    // Read once, then from memory: the same bytes.
+    assert_eq!(body(), (200, "GIF89a-one".to_string()));
+    assert_eq!(body(), (200, "GIF89a-one".to_string()));
+    // Rewritten in place with another size.
+    fs::write(&flag, b"GIF89a-second").expect("write");
+    assert_eq!(body(), (200, "GIF89a-second".to_string()));
+    // The same size, in a new file renamed over the old one (a new inode).
+    let replacement = root.join("br").join("new.tmp");
+    fs::write(&replacement, b"GIF89a-SECOND").expect("write");
+    fs::rename(&replacement, &flag).expect("rename");
+    assert_eq!(body(), (200, "GIF89a-SECOND".to_string()));
+    // Removed.
+    fs::remove_file(&flag).expect("remove");
+    assert_eq!(body().0, 404);
+    // A link that leaves the directory, where the flag was.
+    std::os::unix::fs::symlink(outside.path().join("secret.gif"), &flag).expect("symlink");
+    assert_eq!(body(), (404, "404 Not Found\n".to_string()));
+    // Back again.
+    fs::remove_file(&flag).expect("remove");
+    fs::write(&flag, b"GIF89a-one").expect("write");
+    assert_eq!(body(), (200, "GIF89a-one".to_string()));
+}
+
 /// A directory that does not exist is refused at start, naming it.
 #[test]
 fn missing_directory_is_an_error() {

@@ -20,8 +20,141 @@ use crate::images::{builtin_flag, builtin_metadata, metadata_with_name};
 pub(super) enum Content {
     /// The generated ones of [`crate::images`].
     Builtin,
-    /// A directory, canonicalised at start: `{root}/{cc}/{cc}.gif`.
-    Dir(PathBuf),
+    /// A directory, canonicalised at start: `{root}/{cc}/{cc}.gif`, and
+    /// the files of it already read.
+    Dir {
+        /// The directory.
+        root: PathBuf,
+        /// The files read so far, each kept with what identifies it on
+        /// disk, so that a request for an unchanged file costs one `stat`
+        /// and no read, no copy.
+        cache: DirCache,
+    },
+}
+
+impl Content {
+    /// The files of `root` (canonical), none read yet.
+    pub(super) fn dir(root: PathBuf) -> Content {
+        Content::Dir {
+            root,
+            cache: DirCache::default(),
+        }
+    }
+}
+
+// --- Tuning: a cache of the `--dir` files (see "Second round" in
+// `flags-server/README.md`) ---
+
+/// The largest file the cache keeps; a larger one is read at each request.
+/// A flag is 1 to 40 KB; the cache holds at most two files per code, so at
+/// most 676 x 2 entries.
+const CACHED_FILE_MAX: u64 = 1024 * 1024;
+
+/// The `--dir` files already read, by code and file.
+///
+/// Reading a file for each request (a hop to tokio's blocking pool, every
+/// symbolic link resolved, the file read and copied) cost the server about
+/// twice nginx's CPU per run of 676 requests. Here a request looks the
+/// path up with one `stat`, done on the worker itself: a file that is the
+/// same one as when it was read (same device, inode, size and modification
+/// time, so the same file even if the path was swapped for a link) is
+/// answered from memory, as a shared [`Bytes`]; no file is 404 at once;
+/// anything else (a new or changed file) is read on the blocking pool, as
+/// before, and checked to be inside the directory.
+///
+/// The `stat` blocks the worker: on a local disk, with the directory in the
+/// kernel's caches, for about a microsecond, much less than the hop to a
+/// blocking thread and back. (nginx opens and reads its files on its event
+/// loop too.) On a slow network file system it would stall the worker.
+#[derive(Debug, Default)]
+pub(super) struct DirCache {
+    files: std::sync::Mutex<std::collections::HashMap<(Code, bool), CachedFile>>,
+}
+
+// --- End of tuning ---
+
+/// One file of the cache: its bytes and what identifies it on disk.
+#[derive(Debug, Clone)]
+struct CachedFile {
+    identity: FileIdentity,
+    bytes: Bytes,
+}
+
+/// What tells one version of a file from another, from `stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileIdentity {
+    #[cfg(unix)]
+    fn of(metadata: &std::fs::Metadata) -> FileIdentity {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn of(metadata: &std::fs::Metadata) -> FileIdentity {
+        // No inode to go by: the size and time alone.
+        FileIdentity {
+            device: 0,
+            inode: 0,
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+        }
+    }
+}
+
+impl DirCache {
+    /// The file at `path` for `key`: from memory if it is the file read
+    /// before, else read (on the blocking pool) and kept. `None` for no
+    /// such file, or one outside `root`.
+    async fn load(&self, key: (Code, bool), root: &Path, path: PathBuf) -> Option<Bytes> {
+        // Look the path up (following links), on this worker: a file that
+        // is not there is a 404 without further ado.
+        let metadata = std::fs::metadata(&path).ok()?;
+        let identity = FileIdentity::of(&metadata);
+        if let Some(cached) = self.lock().get(&key) {
+            if cached.identity == identity {
+                // The same file as when it was read and checked: a shared
+                // `Bytes`, no copy.
+                return Some(cached.bytes.clone());
+            }
+        }
+        // New or changed: read it where blocking is allowed, checking that
+        // it is inside the directory.
+        let root = root.to_path_buf();
+        let (bytes, read_identity) = tokio::task::spawn_blocking(move || read_inside(&root, &path))
+            .await
+            .ok()??;
+        let bytes = Bytes::from(bytes);
+        if read_identity.size <= CACHED_FILE_MAX {
+            let cached = CachedFile {
+                identity: read_identity,
+                bytes: bytes.clone(),
+            };
+            self.lock().insert(key, cached);
+        }
+        Some(bytes)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(Code, bool), CachedFile>> {
+        // A panic while the lock was held cannot leave the map half
+        // updated (one insert or one lookup): go on with it.
+        self.files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// What a path under `/flags/` asks for. The code is held by value (two
@@ -47,7 +180,7 @@ impl Resource {
 
 /// A country code as a path names it: two lower-case ASCII letters, held
 /// by value.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Code([u8; 2]);
 
 impl Code {
@@ -121,18 +254,17 @@ impl Content {
                 };
                 Some((bytes, content_type))
             }
-            Content::Dir(root) => {
-                let file = match resource {
-                    Resource::Flag(_) => format!("{code}.gif"),
-                    Resource::Metadata(_) => "metadata.json".to_owned(),
+            Content::Dir { root, cache } => {
+                let (file, is_flag) = match resource {
+                    Resource::Flag(_) => (format!("{code}.gif"), true),
+                    Resource::Metadata(_) => ("metadata.json".to_owned(), false),
                 };
-                let (root, path) = (root.clone(), root.join(code).join(file));
-                // File reads block the thread, so they go to tokio's pool of
-                // blocking threads and the workers stay free for sockets.
-                let bytes = tokio::task::spawn_blocking(move || read_inside(&root, &path))
-                    .await
-                    .ok()??;
-                Some((Bytes::from(bytes), content_type))
+                let path = root.join(code).join(file);
+                // File reads block the thread, so a file not read before
+                // is read on tokio's pool of blocking threads, and the
+                // workers stay free for sockets; see `DirCache`.
+                let bytes = cache.load((resource.code(), is_flag), root, path).await?;
+                Some((bytes, content_type))
             }
         }
     }
@@ -142,19 +274,29 @@ impl Content {
     pub(super) fn flag_count(&self) -> usize {
         match self {
             Content::Builtin => flags_core::countries::ALL_COUNTRIES.len(),
-            Content::Dir(root) => count_flags_in(root),
+            Content::Dir { root, .. } => count_flags_in(root),
         }
     }
 }
 
 /// Reads `path` if, once every symbolic link is resolved, it is a file
-/// inside `root` (itself canonical). Anything else reads as absent.
-fn read_inside(root: &Path, path: &Path) -> Option<Vec<u8>> {
+/// inside `root` (itself canonical), with what identifies the file read.
+/// Anything else reads as absent.
+fn read_inside(root: &Path, path: &Path) -> Option<(Vec<u8>, FileIdentity)> {
     let real_path = path.canonicalize().ok()?;
-    if !real_path.starts_with(root) || !real_path.is_file() {
+    if !real_path.starts_with(root) {
         return None;
     }
-    std::fs::read(real_path).ok()
+    // Open once, and take the identity from the open file: the bytes and
+    // the identity are the same file's, whatever is renamed meanwhile.
+    let mut file = std::fs::File::open(real_path).ok()?;
+    let metadata = file.metadata().ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
+    Some((bytes, FileIdentity::of(&metadata)))
 }
 
 /// The canonical form of the `--dir` directory, or an error naming it.
