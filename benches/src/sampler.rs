@@ -12,7 +12,10 @@
 //! processes that map it: summed over the tree, a shared page counts once.
 //! (Pages shared with processes outside the tree still count only their
 //! share.) Unlike `VmHWM`, PSS has no kernel-kept peak: its peak is the
-//! largest sum seen in one sample, so it can miss a peak between samples.
+//! largest sum seen in one sample, so it can miss a peak between samples;
+//! and when the largest sum read was of a tree smaller than two thirds of
+//! the most processes seen (a run too fast to be read at its largest), no
+//! PSS is reported rather than that one.
 //!
 //! A sample walks the tree from the child down, through every thread's
 //! `/proc/{pid}/task/{tid}/children`. With hundreds of threads that walk
@@ -92,12 +95,16 @@ mod imp {
     #[derive(Default)]
     struct Seen {
         peak_by_pid: BTreeMap<u32, u64>,
-        /// The largest PSS sum of one sample, if any was read.
-        peak_pss_kib: Option<u64>,
+        /// The largest PSS sum of one sample, if any was read, and the
+        /// processes it summed.
+        peak_pss_kib: Option<(u64, usize)>,
         peak_processes: usize,
         peak_threads: usize,
         /// The processes of the last sample, to tell a growing tree.
         last_processes: usize,
+        /// Whether the PSS has been read since the tree last reached a new
+        /// largest size.
+        pss_since_peak: bool,
         samples: usize,
     }
 
@@ -135,7 +142,15 @@ mod imp {
                     let total: u64 = seen.peak_by_pid.values().sum();
                     Sampled {
                         rss_kib: (total > 0).then_some(total),
-                        pss_kib: seen.peak_pss_kib.filter(|&kib| kib > 0),
+                        // A PSS read of a tree much smaller than its
+                        // largest (a run too fast to be caught at its
+                        // largest) would pass for the run's: none, then.
+                        pss_kib: seen
+                            .peak_pss_kib
+                            .filter(|&(kib, processes)| {
+                                kib > 0 && 3 * processes >= 2 * seen.peak_processes
+                            })
+                            .map(|(kib, _)| kib),
                         peak_processes: seen.peak_processes,
                         peak_threads: seen.peak_threads,
                         samples: seen.samples,
@@ -184,10 +199,23 @@ mod imp {
         // between them (their RSS with them). While the tree grows, the
         // cheap samples follow it; once it holds, its PSS is read.
         let steady = processes > 0 && processes == seen.last_processes;
+        let growing = processes > seen.last_processes;
+        if processes > seen.peak_processes {
+            seen.pss_since_peak = false;
+        }
         seen.last_processes = processes;
-        // (and on the first sample, so that even a run too short for two
-        // samples has a PSS).
-        if (steady || seen.samples == 0) && processes >= seen.peak_processes {
+        // Also on the first sample that is not growing after a new largest
+        // tree, even if it has begun to shrink: a fast run (forked workers
+        // start in a third of a millisecond) may never hold still at its
+        // largest. (And on the very first sample, so that even a run too
+        // short for two samples has a PSS.) Reading it while the tree grows
+        // was tried: at 256 workers it thinned the samples so much that
+        // two thirds of the workers slipped between them.
+        let first_after_peak = !growing && !seen.pss_since_peak;
+        let read_pss =
+            seen.samples == 0 || (steady && processes >= seen.peak_processes) || first_after_peak;
+        if read_pss && processes > 0 {
+            seen.pss_since_peak = !growing;
             let pss = alive
                 .iter()
                 .filter_map(|pid| {
@@ -196,7 +224,9 @@ mod imp {
                 })
                 .fold(None, |sum: Option<u64>, kib| Some(sum.unwrap_or(0) + kib));
             if let Some(pss) = pss {
-                seen.peak_pss_kib = Some(seen.peak_pss_kib.map_or(pss, |peak| peak.max(pss)));
+                if seen.peak_pss_kib.is_none_or(|(peak, _)| pss > peak) {
+                    seen.peak_pss_kib = Some((pss, processes));
+                }
             }
         }
         seen.peak_processes = seen.peak_processes.max(processes);
