@@ -35,6 +35,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
 
+use flags_core::limits::proc_status_field;
 use flags_process::StartMethod;
 use flags_process::pool::{Launcher, WorkerCommand};
 use flags_process::protocol::{JobSettings, PROTOCOL_NAME, Request};
@@ -75,16 +76,11 @@ fn cpu_time() -> Duration {
     total
 }
 
-/// `Rss` and `Pss` of a process, in KiB, from `/proc/PID/smaps_rollup`.
+/// `Rss` and `Pss` of a process, in KiB, from `/proc/PID/smaps_rollup`
+/// (0 when it cannot be read).
 fn memory_kib(pid: u32) -> (u64, u64) {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|number| number.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let field = |name| proc_status_field(&text, name).unwrap_or(0);
     (field("Rss:"), field("Pss:"))
 }
 

@@ -51,8 +51,9 @@
 //! does its socket I/O on the calling thread. The parent never touches a
 //! network socket: it has its main thread and one thread per worker that
 //! reads that worker's stdout pipe. Beside the workers runs the fork
-//! server, one thread asleep on the Unix socket the parent asks it for
-//! workers on (a test reads `/proc` to check all three).
+//! server, one thread reading no network socket (a test reads `/proc` to
+//! check all three; by hand, its one thread sleeps in `recvmsg` on
+//! descriptor 0, the Unix socket the parent asks it for workers on).
 //!
 //! **How a worker starts** ([`StartMethod`], `--start-method`): on Linux, by
 //! default, forked from the fork server, a single-threaded copy of this
@@ -457,8 +458,9 @@ fn hand_over(flag: TemporaryFlag) -> Result<(Answer, std::path::PathBuf), Answer
     }
 }
 
-/// Write one line and flush it.
-fn write_line(output: &mut impl Write, line: &str) -> io::Result<()> {
+/// Write one line and flush it (the workers' answers, and the fork
+/// server's).
+pub(crate) fn write_line(output: &mut impl Write, line: &str) -> io::Result<()> {
     output.write_all(line.as_bytes())?;
     output.write_all(b"\n")?;
     output.flush()

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::{CODES, job_for, start_server};
 use flags_core::save::temp_prefix_of;
 use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult, SetupError, StatusCounter};
 use flags_process::protocol::DownloadProtocol;
@@ -13,24 +14,6 @@ use flags_process::{FAULT_ENV, ProcessPool, download_many_on_workers};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig};
 use flags_testkit::contract::check_saved_files;
 use flags_testkit::process::send_signal;
-
-/// Sixteen real flags, sorted.
-const CODES: [&str; 16] = [
-    "BR", "CN", "DE", "EG", "ET", "FR", "ID", "IN", "JP", "MX", "NG", "PH", "PK", "RU", "TR", "US",
-];
-
-fn job_for(server: &FlagServer, dest: &std::path::Path, max_req: usize) -> DownloadJob {
-    let codes = CODES.iter().map(|code| code.to_string()).collect();
-    DownloadJob::new(codes, server.base_url(), dest).with_max_req(max_req)
-}
-
-fn start_server(delay_ms: u64) -> FlagServer {
-    let config = ServerConfig {
-        delay: Delay::Fixed(Duration::from_millis(delay_ms)),
-        ..ServerConfig::default()
-    };
-    FlagServer::start(config).expect("the test server starts")
-}
 
 /// Run a pool over every code of `job`, calling `meddle` after each
 /// outcome, and return the outcomes in completion order.
@@ -162,7 +145,7 @@ fn flags_in(dest: &std::path::Path) -> usize {
 /// renames a flag into place, on a valid answer. Returns JP's message;
 /// leaves no child.
 fn one_faulty_worker(fault: &str) -> String {
-    let server = start_server(20);
+    let server = start_server(Duration::from_millis(20));
     let dest = tempfile::tempdir().expect("a temporary folder");
     let job = job_for(&server, dest.path(), 3);
     let command = common::worker_command().env(FAULT_ENV, fault);
@@ -245,7 +228,7 @@ fn malformed_line_costs_one_code() {
 #[test]
 fn program_that_is_not_a_worker_is_a_setup_error() {
     let _serial = common::serial();
-    let server = start_server(0);
+    let server = start_server(Duration::ZERO);
     let dest = tempfile::tempdir().expect("a temporary folder");
     let job = job_for(&server, dest.path(), 2);
     let cases = [

@@ -10,6 +10,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::PATIENCE;
 use flags_core::save::temp_prefix_of;
 use flags_core::{DownloadJob, FlagOutcome};
 use flags_process::ProcessPool;
@@ -19,23 +20,6 @@ use flags_server::{Delay, Fault, FlagServer, ServerConfig};
 use flags_testkit::contract::check_saved_files;
 use flags_testkit::process::{processes, processes_in_group, send_signal};
 use flags_testkit::report::{file_names, parse_final_report};
-
-/// How long the tests wait for a condition before they give up: generous,
-/// since the machine may be busy compiling.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// Wait until `condition` holds, checking every 10 ms; `false` if it still
-/// does not after [`PATIENCE`].
-fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < PATIENCE {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    condition()
-}
 
 /// The `/proc` state of a process (`T` when stopped), `None` when it is
 /// gone (reaped).
@@ -55,7 +39,7 @@ fn as_pid(pid: u32) -> i32 {
 fn stop(pid: u32) {
     send_signal(as_pid(pid), libc::SIGSTOP);
     assert!(
-        wait_until(|| state_of(pid) == Some('T')),
+        common::wait_until(|| state_of(pid) == Some('T')),
         "worker {pid} did not stop: {:?}",
         state_of(pid)
     );
@@ -115,7 +99,7 @@ fn stopped_worker_costs_its_code_at_the_deadline() {
         .map(|(pid, _)| pid)
         .expect("a worker holds the second code");
     assert!(
-        wait_until(|| server.stats().faults.get("delay") == Some(&1)),
+        common::wait_until(|| server.stats().faults.get("delay") == Some(&1)),
         "the server never saw {victim_code}"
     );
     stop(victim);
@@ -250,7 +234,7 @@ fn stop_with_a_stopped_worker(signal: i32, to_group: bool) -> Duration {
     let mut run = GroupRun::start(&server, dest.path());
     // Something to report first, and both workers running.
     assert!(
-        wait_until(
+        common::wait_until(
             || server.stats().by_status.get(&200).copied().unwrap_or(0) >= 2
                 && run.workers().len() == 2
         ),

@@ -10,31 +10,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::{CODES, job_for, start_server, wait_until};
 use flags_core::{DownloadJob, DownloadStatus, FlagOutcome};
 use flags_process::pool::{FORK_TIMEOUT, FORKSERVER_PROCESS_NAME};
 use flags_process::protocol::DownloadProtocol;
 use flags_process::{ProcessPool, StartMethod};
-use flags_server::{Delay, FlagServer, ServerConfig};
 use flags_testkit::contract::check_saved_files;
 use flags_testkit::process::{ProcessInfo, processes, send_signal};
-
-/// Sixteen real flags, sorted.
-const CODES: [&str; 16] = [
-    "BR", "CN", "DE", "EG", "ET", "FR", "ID", "IN", "JP", "MX", "NG", "PH", "PK", "RU", "TR", "US",
-];
-
-fn start_server(delay: Duration) -> FlagServer {
-    let config = ServerConfig {
-        delay: Delay::Fixed(delay),
-        ..ServerConfig::default()
-    };
-    FlagServer::start(config).expect("the test server starts")
-}
-
-fn job_for(server: &FlagServer, dest: &std::path::Path, max_req: usize) -> DownloadJob {
-    let codes = CODES.iter().map(|code| code.to_string()).collect();
-    DownloadJob::new(codes, server.base_url(), dest).with_max_req(max_req)
-}
 
 fn pool_for(job: &DownloadJob, method: StartMethod) -> ProcessPool<DownloadProtocol> {
     let command = common::worker_command().start_method(method);
@@ -47,18 +29,6 @@ fn child(pid: u32) -> Option<ProcessInfo> {
     processes()
         .into_iter()
         .find(|process| process.pid == pid && process.ppid == std::process::id())
-}
-
-/// Wait (up to 20 s) until `ready` holds.
-fn wait_until(mut ready: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if ready() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
 }
 
 /// Every outcome of the pool's queue, in completion order.

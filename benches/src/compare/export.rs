@@ -67,6 +67,25 @@ pub struct Workload {
     pub m_asked: Vec<usize>,
 }
 
+impl Workload {
+    /// The workload of one part of a run: its codes, its delay and the
+    /// `m` asked.
+    fn new(
+        part: &str,
+        codes: &[String],
+        delay: std::time::Duration,
+        m_asked: Vec<usize>,
+    ) -> Workload {
+        Workload {
+            part: part.to_string(),
+            codes: codes.to_vec(),
+            code_count: codes.len(),
+            delay_s: delay.as_secs_f64(),
+            m_asked,
+        }
+    }
+}
+
 /// One run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
@@ -163,15 +182,14 @@ pub fn report(comparison: Option<&Comparison>, sweep: Option<&Sweep>) -> Report 
     let mut workloads = Vec::new();
     let mut results = Vec::new();
     if let Some(comparison) = comparison {
-        let delay_s = comparison.delay.as_secs_f64();
-        let count = comparison.country_codes.len();
-        workloads.push(Workload {
-            part: "compare".to_string(),
-            codes: comparison.country_codes.clone(),
-            code_count: count,
-            delay_s,
-            m_asked: vec![comparison.max_req],
-        });
+        let workload = Workload::new(
+            "compare",
+            &comparison.country_codes,
+            comparison.delay,
+            vec![comparison.max_req],
+        );
+        let (count, delay_s) = (workload.code_count, workload.delay_s);
+        workloads.push(workload);
         results.extend(
             comparison
                 .rows
@@ -180,15 +198,14 @@ pub fn report(comparison: Option<&Comparison>, sweep: Option<&Sweep>) -> Report 
         );
     }
     if let Some(sweep) = sweep {
-        let delay_s = sweep.delay.as_secs_f64();
-        let count = sweep.country_codes.len();
-        workloads.push(Workload {
-            part: "sweep".to_string(),
-            codes: sweep.country_codes.clone(),
-            code_count: count,
-            delay_s,
-            m_asked: sweep.max_reqs.clone(),
-        });
+        let workload = Workload::new(
+            "sweep",
+            &sweep.country_codes,
+            sweep.delay,
+            sweep.max_reqs.clone(),
+        );
+        let (count, delay_s) = (workload.code_count, workload.delay_s);
+        workloads.push(workload);
         results.extend(sweep.rows.iter().map(|row| {
             let slope = sweep.stats(row).rss_kib_per_in_flight;
             record("sweep", row, count, delay_s, slope)

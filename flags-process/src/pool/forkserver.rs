@@ -6,9 +6,9 @@
 //! worker: `exec`, the dynamic loader relocating the binary and libc,
 //! glibc probing the CPU (which traps to the hypervisor on a virtual
 //! machine), Rust's runtime start-up, and a page fault for every page of
-//! code all that touches. On this workspace's machine that is about a
-//! millisecond of CPU and 3.5 MiB of resident pages per worker before it
-//! does any work.
+//! code all that touches. On this workspace's machine that is 1.1 ms of
+//! CPU and 3.1 MiB of resident pages per worker before it does any work
+//! (`examples/worker_start.rs`; forked: 0.4 ms and 1.4 MiB).
 //!
 //! **Why not fork the pool itself.** The pool's process has threads (one
 //! reader per worker, and whatever the program runs beside the pool). A
@@ -57,9 +57,9 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IoSlice, IoSliceMut, Read};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flags_core::interrupt;
@@ -68,7 +68,7 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
 };
 
-use super::spawn::describe_status;
+use super::spawn::{Reaped, describe_exit, reap};
 use super::start::{Launched, WorkerProcess, worker_environment};
 use super::{EXIT_GRACE, TICK, WorkerCommand};
 
@@ -106,7 +106,7 @@ const FORK_TIMEOUT_AFTER_INTERRUPT: Duration = Duration::from_millis(100);
 pub(super) struct ForkServer {
     /// The fork server, a child of ours like the workers it forks. Reaped
     /// when the pool stops it ([`stop`](Self::stop)), or on drop.
-    process: Child,
+    process: WorkerProcess,
     /// Requests go out on it, with file descriptors attached; answers come
     /// back, read line by line through the buffer.
     socket: BufReader<UnixStream>,
@@ -154,7 +154,7 @@ impl ForkServer {
         };
         ours.set_read_timeout(Some(TICK))?;
         Ok(Self {
-            process,
+            process: WorkerProcess::Spawned(process),
             socket: BufReader::new(ours),
             greeted: false,
         })
@@ -281,11 +281,7 @@ impl ForkServer {
     /// The server closed its end of the socket, so it exited or is
     /// exiting: reap it, and say how it ended.
     fn server_gone(&mut self) -> ForkError {
-        let status = match self.stop_now(EXIT_GRACE) {
-            Some(Ok(status)) => describe_status(status),
-            Some(Err(error)) => format!("cannot wait for it: {error}"),
-            None => "it closed the socket and did not exit; killed it".to_string(),
-        };
+        let status = describe_exit(self.stop_now(EXIT_GRACE));
         let when = if self.greeted {
             ""
         } else {
@@ -301,30 +297,14 @@ impl ForkServer {
         self.stop_now(grace);
     }
 
-    /// [`stop`](Self::stop), through a borrow: its exit status, or `None`
-    /// if it had to be killed.
-    fn stop_now(&mut self, grace: Duration) -> Option<io::Result<ExitStatus>> {
+    /// [`stop`](Self::stop), through a borrow: how the server ended.
+    fn stop_now(&mut self, grace: Duration) -> Reaped {
         // Closing our end is the polite "no more workers". `shutdown`
         // rather than drop, since `self` still owns the stream.
         let _ = self.socket.get_ref().shutdown(std::net::Shutdown::Both);
-        let deadline = Instant::now() + grace;
-        // Poll: std has no wait with a timeout.
-        loop {
-            match self.process.try_wait() {
-                Ok(Some(status)) => return Some(Ok(status)),
-                Err(error) => return Some(Err(error)),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Ok(None) => break,
-            }
-        }
-        // Kill: it did not leave in time (stopped, hung, or not a fork
-        // server at all).
-        let _ = self.process.kill();
-        // Wait: reap it, so that it does not stay a zombie.
-        let _ = self.process.wait();
-        None
+        // Wait for it up to `grace`, then kill it; reaped either way, as a
+        // worker is.
+        reap(&mut self.process, grace)
     }
 }
 
@@ -393,24 +373,28 @@ pub(super) fn serve_forks(worker_main: fn() -> i32) -> ! {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
-    // Our stdin is the socket (see `ForkServer::start`). We borrow it:
-    // descriptor 0 stays open for the life of this process.
+    // Our stdin is the socket (see `ForkServer::start`), taken as a file
+    // that is never closed (`ManuallyDrop`): descriptor 0 stays open for
+    // the life of this process.
     //
-    // SAFETY: descriptor 0 is open (the pool made it the socket) and is
-    // only closed when this process exits or, in a child, replaced by
-    // `dup2` after the child has stopped using the server's copy.
-    let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
+    // SAFETY: descriptor 0 is open (the pool made it the socket), and
+    // nothing else here owns it; it is only closed when this process
+    // exits or, in a child, replaced by `dup2` after the child has stopped
+    // using the server's copy.
+    let socket = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+    // Lines go out through the worker's own `write_line`: a `&File` writes.
+    let write_line = |line: &str| crate::write_line(&mut &*socket, line);
     // Show as `forkserver` in `ps`; each child takes the program's own name
     // back.
     let program_name = process_name();
     set_process_name(FORKSERVER_PROCESS_NAME.as_bytes());
-    if write_line(socket, GREETING).is_err() {
+    if write_line(GREETING).is_err() {
         std::process::exit(1);
     }
     loop {
         // Receive: block until the pool asks for a worker, or closes the
         // socket.
-        let (request, fds) = match receive_request(socket) {
+        let (request, fds) = match receive_request(socket.as_fd()) {
             Ok(Some(received)) => received,
             // The end of the stream: the pool is done (or gone). Exit.
             Ok(None) => std::process::exit(0),
@@ -421,7 +405,7 @@ pub(super) fn serve_forks(worker_main: fn() -> i32) -> ! {
             _ => {
                 // Whatever we were sent is closed when dropped here.
                 let answer = "ERROR a request is FORK with two file descriptors";
-                if write_line(socket, answer).is_err() {
+                if write_line(answer).is_err() {
                     std::process::exit(1);
                 }
                 continue;
@@ -438,7 +422,7 @@ pub(super) fn serve_forks(worker_main: fn() -> i32) -> ! {
         // In the server: close our copies of the worker's pipes (the
         // worker has its own), then answer.
         drop((stdin, stdout));
-        if write_line(socket, &answer).is_err() {
+        if write_line(&answer).is_err() {
             std::process::exit(1);
         }
     }
@@ -513,20 +497,6 @@ fn receive_request(
     Ok(Some((request, fds)))
 }
 
-/// Write one line on the socket to the pool.
-fn write_line(socket: std::os::fd::BorrowedFd<'_>, line: &str) -> io::Result<()> {
-    let text = format!("{line}\n");
-    let mut rest = text.as_bytes();
-    while !rest.is_empty() {
-        match rustix::io::write(socket, rest) {
-            Ok(written) => rest = &rest[written..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Ok(())
-}
-
 /// `fork`, except that the child's parent is our parent
 /// (`clone(CLONE_PARENT | SIGCHLD)` with no new stack): 0 in the child,
 /// the child's pid in the server.
@@ -538,11 +508,16 @@ fn fork_as_sibling() -> io::Result<u32> {
     // pointers, no TLS) are unused. It is safe to run any code in the
     // child because this process has exactly one thread, which holds no
     // lock here (it is between two system calls of the serving loop), so
-    // the allocator's and std's locks are free in the copy. glibc's
-    // `fork` bookkeeping that we skip (its at-fork handlers, none
-    // registered here; the cached thread id in the thread block, read
-    // only by pthread mutex owners and robust lists, which this program
-    // does not use) is not needed by a single-threaded child.
+    // the allocator's and std's locks are free in the copy. glibc's own
+    // `fork` does two more things that we skip. It runs `pthread_atfork`
+    // handlers: this binary registers none (`nm -D` shows no
+    // `pthread_atfork` import). And it refreshes the thread id it caches
+    // in its thread block, which stays the server's here: glibc's `raise`
+    // and `abort` ask the kernel for the id instead ("even if called after
+    // vfork", its source says), the binary sets no mutex attribute (no
+    // robust or process-shared mutex: no `pthread_mutexattr_*` import),
+    // and the child runs on one thread, so an owner id a lock records is
+    // only ever compared with itself.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0_usize, 0_usize, 0_usize, 0_usize) };
     match pid {
         -1 => Err(io::Error::last_os_error()),

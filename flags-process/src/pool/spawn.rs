@@ -355,7 +355,7 @@ pub(super) fn describe_exit(reaped: Reaped) -> String {
 }
 
 #[cfg(unix)]
-pub(super) fn describe_status(status: ExitStatus) -> String {
+fn describe_status(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
@@ -376,6 +376,6 @@ pub(super) fn describe_status(status: ExitStatus) -> String {
 }
 
 #[cfg(not(unix))]
-pub(super) fn describe_status(status: ExitStatus) -> String {
+fn describe_status(status: ExitStatus) -> String {
     status.to_string()
 }

@@ -7,9 +7,11 @@
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use flags_core::{DownloadStatus, FlagOutcome, FlagResult};
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult};
 use flags_process::WorkerCommand;
+use flags_server::{Delay, FlagServer, ServerConfig};
 use flags_testkit::contract::ModelBinary;
 use flags_testkit::process::{ProcessInfo, processes};
 
@@ -65,4 +67,42 @@ pub fn only_error<'a>(outcomes: &'a [FlagOutcome], country_code: &str) -> &'a st
         FlagResult::Error { message } => message,
         other => panic!("{country_code}: an error, not {other:?}"),
     }
+}
+
+/// Sixteen real flags, sorted: the codes of the pool tests.
+pub const CODES: [&str; 16] = [
+    "BR", "CN", "DE", "EG", "ET", "FR", "ID", "IN", "JP", "MX", "NG", "PH", "PK", "RU", "TR", "US",
+];
+
+/// A job over [`CODES`] against `server`, saving into `dest`, with
+/// `max_req` workers.
+pub fn job_for(server: &FlagServer, dest: &std::path::Path, max_req: usize) -> DownloadJob {
+    let codes = CODES.iter().map(|code| code.to_string()).collect();
+    DownloadJob::new(codes, server.base_url(), dest).with_max_req(max_req)
+}
+
+/// An in-process flag server that answers after `delay`.
+pub fn start_server(delay: Duration) -> FlagServer {
+    let config = ServerConfig {
+        delay: Delay::Fixed(delay),
+        ..ServerConfig::default()
+    };
+    FlagServer::start(config).expect("the test server starts")
+}
+
+/// How long the tests wait for a condition before they give up: generous,
+/// since the machine may be busy compiling.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Wait until `condition` holds, checking every 10 ms; `false` if it still
+/// does not after [`PATIENCE`].
+pub fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < PATIENCE {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    condition()
 }
