@@ -6,8 +6,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use flags_benches::chart::{Chart, ChartRow, render_svg};
-use flags_benches::compare::{Comparison, Row, chart_of, render_table};
+use flags_benches::compare::{Comparison, Repetition, Row, Sample, chart_of, render_table};
+use flags_benches::cpu::CpuTimes;
 
 use common::{Polyline, Svg, TIMELINE_AXIS, parse_svg, wall_swatch_colour};
 
@@ -20,11 +23,15 @@ fn waves(name: &str, label: &str, count: usize, max_req: usize, own_scale: bool)
         })
         .collect();
     let rounds = count.div_ceil(max_req) as f64;
+    let wall = 0.02 + rounds * 0.1;
     ChartRow {
         label: label.to_string(),
         name: name.to_string(),
-        wall: 0.02 + rounds * 0.1,
+        wall,
+        spread: None,
         bound: Some(rounds * 0.1),
+        run_wall: wall,
+        run_note: String::new(),
         requests,
         own_scale,
     }
@@ -250,7 +257,10 @@ fn request_lines_are_scaled_and_clipped() {
             label: "one".to_string(),
             name: "one".to_string(),
             wall: 1.0,
+            spread: None,
             bound: Some(0.5),
+            run_wall: 1.0,
+            run_note: String::new(),
             requests: vec![(0.0, 0.25), (0.0, 0.5), (0.9, 5.0)],
             own_scale: false,
         }],
@@ -287,7 +297,10 @@ fn empty_rows_still_make_a_valid_chart() {
             label: "failed".to_string(),
             name: "failed".to_string(),
             wall: 0.0,
+            spread: None,
             bound: None,
+            run_wall: 0.0,
+            run_note: String::new(),
             requests: Vec::new(),
             own_scale: false,
         }],
@@ -314,36 +327,52 @@ fn a_chart_with_no_rows_is_valid() {
     assert!(svg.has_text_starting("No model finished"));
 }
 
-/// A measured row, for the table.
-fn row(name: &str, max_req: usize, wall_ms: u64, bound_ms: u64) -> Row {
+/// A measured row, for the table: one run per wall time given, in order.
+fn row(name: &str, max_req: usize, walls_ms: &[u64], bound_ms: u64) -> Row {
+    let samples = walls_ms
+        .iter()
+        .enumerate()
+        .map(|(index, &wall_ms)| Sample {
+            round: index + 1,
+            order: index + 1,
+            wall: Duration::from_millis(wall_ms),
+            cpu: Some(CpuTimes {
+                user: Duration::from_millis(10 + index as u64),
+                system: Duration::from_millis(5),
+            }),
+            peak_rss_kib: Some(6 * 1024),
+            processes: 1,
+            peak_in_flight: max_req as u64,
+            requests: 40,
+            saved: 40,
+            timeline: vec![(0.0, wall_ms as f64 / 1000.0); 40],
+            ..Sample::default()
+        })
+        .collect();
     Row {
-        name: name.to_string(),
-        label: name.to_string(),
-        max_req,
-        bound: std::time::Duration::from_millis(bound_ms),
-        wall: std::time::Duration::from_millis(wall_ms),
-        peak_rss_kib: Some(6 * 1024),
-        processes: 1,
-        peak_in_flight: max_req as u64,
-        requests: 40,
-        saved: 40,
-        errors: 0,
-        failure: None,
-        problems: Vec::new(),
-        timeline: vec![(0.0, 0.1); 40],
-        ..Row::default()
+        samples,
+        ..Row::new(name, name, max_req, Duration::from_millis(bound_ms))
     }
 }
 
-/// The table computes the ratio to the bound and the speedup over seq, and
-/// the chart of a comparison puts seq on its own axis.
+/// The table shows the median wall time and its min–max, computes the
+/// ratio to the bound and the speedup over seq from the medians, the
+/// median CPU; the chart of a comparison puts seq on its own axis, draws
+/// each median with its whisker and the timeline of the median run.
 #[test]
-fn table_has_ratios_and_speedups() {
+fn table_has_medians_spreads_ratios_and_speedups() {
     let comparison = Comparison {
         country_codes: (0..40).map(|index| format!("C{index}")).collect(),
-        delay: std::time::Duration::from_millis(100),
+        delay: Duration::from_millis(100),
         max_req: 10,
-        rows: vec![row("seq", 1, 4_000, 4_000), row("async", 10, 440, 400)],
+        repetition: Repetition {
+            runs: 3,
+            ..Repetition::default()
+        },
+        rows: vec![
+            row("seq", 1, &[4_100, 4_000, 4_050], 4_000),
+            row("async", 10, &[470, 430, 440], 400),
+        ],
         notes: vec!["a note".to_string()],
         interrupted: false,
     };
@@ -356,12 +385,83 @@ fn table_has_ratios_and_speedups() {
     assert_eq!(
         cells,
         [
-            "async", "10", "0.440", "s", "0.400", "s", "1.10", "9.1x", "6.0", "MiB", "10", "40",
+            "async",
+            "10",
+            "0.440",
+            "s",
+            "0.430–0.470",
+            "s",
+            "0.400",
+            "s",
+            "1.10",
+            "9.2x",
+            "0.016",
+            "s",
+            "0.015–0.017",
+            "s",
+            "6.0",
+            "MiB",
+            "10",
+            "40",
             "0"
         ]
+    );
+    assert!(
+        table.contains("median of 3 runs per row, interleaved"),
+        "{table}"
     );
     assert!(table.contains("a note"));
     let chart = chart_of(&comparison, "machine".to_string());
     assert!(chart.rows[0].own_scale);
     assert!(!chart.rows[1].own_scale);
+    assert_eq!(chart.rows[1].wall, 0.44);
+    assert_eq!(chart.rows[1].spread, Some((0.43, 0.47)));
+    // The timeline drawn is the median run's: the third.
+    assert_eq!(chart.rows[1].run_wall, 0.44);
+    assert_eq!(chart.rows[1].run_note, "run 3 of 3, the median");
+    assert!(
+        chart.title.contains("40 codes (0 flags, 40 not found)"),
+        "{}",
+        chart.title
+    );
+    assert!(chart.title.ends_with("-m 10"), "{}", chart.title);
+    assert!(
+        chart
+            .subtitle
+            .starts_with("Median of 3 runs per model, interleaved; whiskers: min–max. machine"),
+        "{}",
+        chart.subtitle
+    );
+}
+
+/// A row that ran more than once gets a whisker from its least to its
+/// most wall time, on the bars' time axis, over its bar; a row that ran
+/// once gets none; the legend says what a whisker is.
+#[test]
+fn whiskers_span_the_runs() {
+    let mut sample = sample_chart();
+    let wall = sample.rows[1].wall;
+    sample.rows[1].spread = Some((wall * 0.9, wall * 1.2));
+    sample.rows[3].spread = Some((wall * 0.95, wall * 1.05));
+    let chart = rendered(&sample);
+    let whiskers: Vec<&Polyline> = chart.whiskers();
+    // Two rows and the legend's.
+    assert_eq!(whiskers.len(), 3, "{whiskers:?}");
+    assert!(whiskers.iter().all(|line| line.is_whisker()));
+    assert!(chart.has_text_starting("min–max of the runs"));
+    let bar = chart.bars(1)[0].clone();
+    let pixels_per_second = bar.width / wall;
+    let over_bar: Vec<&&Polyline> = whiskers
+        .iter()
+        .filter(|line| {
+            let y = line.whisker_ends().0.1;
+            y >= bar.y && y <= bar.y + bar.height
+        })
+        .collect();
+    assert_eq!(over_bar.len(), 1);
+    let ((left, _), (right, _)) = over_bar[0].whisker_ends();
+    assert!((left - (bar.x + 0.9 * wall * pixels_per_second)).abs() <= 2.0);
+    assert!((right - (bar.x + 1.2 * wall * pixels_per_second)).abs() <= 2.0);
+    // No whisker in the legend when no row ran twice.
+    assert!(rendered(&sample_chart()).whiskers().is_empty());
 }

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flags_benches::child::{child_args, parse_child_args};
-use flags_benches::compare::{CompareOptions, SweepOptions, default_models, parse_args};
+use flags_benches::compare::{
+    CompareOptions, Destination, SweepOptions, default_models, parse_args,
+};
 use flags_benches::models::{ALL_MODELS, EXTRA_MODELS, model_by_name};
 use flags_core::DownloadJob;
 use flags_testkit::process::KillOnDrop;
@@ -21,15 +23,23 @@ fn names(options: &CompareOptions) -> Vec<&'static str> {
     options.models.iter().map(|model| model.name).collect()
 }
 
-/// With no argument: the first 40 codes of `-a`, 0.2 s, `-m 10`, every
-/// model, the chart in `flags-compare.svg`, no curl.
+/// With no argument: the first 40 codes of `-a`, 0.1 s, `-m 10`, every
+/// model three times after one warm-up round, the chart in
+/// `flags-compare.svg`, no curl, no export; the command line recorded.
 #[test]
 fn defaults() {
     let options = parse(&[]).expect("no argument is fine");
     assert_eq!(options.country_codes.len(), 40);
     assert_eq!(options.country_codes[..3], ["AD", "AE", "AF"]);
-    assert_eq!(options.delay, Duration::from_millis(200));
+    assert_eq!(options.delay, Duration::from_millis(100));
     assert_eq!(options.max_req, 10);
+    assert_eq!((options.runs, options.warmup), (3, 1));
+    assert_eq!(
+        (options.markdown.clone(), options.html.clone()),
+        (None, None)
+    );
+    assert!(!options.data_on_stdout());
+    assert_eq!(options.command, ["flags-compare"]);
     assert_eq!(
         names(&options),
         ["seq", "threadpool", "rayon", "async", "process"]
@@ -61,6 +71,8 @@ fn default_run_ends_with_a_short_sweep() {
     );
     assert_eq!(sweep.out, PathBuf::from("flags-compare-sweep.svg"));
     assert!(!sweep.peer_curl);
+    // One run per point, no warm-up: the short sweep stays short.
+    assert_eq!((sweep.runs, sweep.warmup), (1, 0));
 
     let options = parse(&[
         "--out",
@@ -106,8 +118,71 @@ fn a_chosen_workload_is_swept_too() {
     assert_eq!(sweep.delay, Duration::from_millis(50));
     assert_eq!(sweep.max_reqs, [1, 4]);
     assert_eq!(sweep.out, PathBuf::from("s.svg"));
-    assert_eq!(options.json, Some(PathBuf::from("r.json")));
-    assert_eq!(options.csv, Some(PathBuf::from("r.csv")));
+    assert_eq!(options.json, Some(Destination::File("r.json".into())));
+    assert_eq!(options.csv, Some(Destination::File("r.csv".into())));
+}
+
+/// `--runs` and `--warmup` apply to the comparison and the sweep alike;
+/// `-` sends `--json` or `--csv` to stdout (and the tables to stderr);
+/// `--export-markdown` and `--html` take a path; the command line is kept
+/// as given.
+#[test]
+fn runs_warmup_and_exports() {
+    let args = [
+        "--runs",
+        "5",
+        "--warmup",
+        "0",
+        "--json",
+        "-",
+        "--csv",
+        "runs.csv",
+        "--export-markdown",
+        "t.md",
+        "--html",
+        "page.html",
+        "-l",
+        "4",
+    ];
+    let options = parse(&args).expect("valid");
+    assert_eq!((options.runs, options.warmup), (5, 0));
+    let sweep = options.sweep.clone().expect("a short sweep");
+    assert_eq!((sweep.runs, sweep.warmup), (5, 0));
+    assert_eq!(options.json, Some(Destination::Stdout));
+    assert_eq!(options.csv, Some(Destination::File("runs.csv".into())));
+    assert!(options.data_on_stdout());
+    assert_eq!(options.markdown, Some(PathBuf::from("t.md")));
+    assert_eq!(options.html, Some(PathBuf::from("page.html")));
+    let mut command = vec!["flags-compare"];
+    command.extend(args);
+    assert_eq!(options.command, command);
+
+    let options = parse(&["--sweep", "--runs", "2", "--csv", "-"]).expect("valid");
+    let sweep = options.sweep.clone().expect("a sweep");
+    assert_eq!((sweep.runs, sweep.warmup), (2, 0));
+    assert_eq!(options.csv, Some(Destination::Stdout));
+    assert!(options.data_on_stdout());
+}
+
+/// `--json -` and `--csv -` cannot share stdout: a usage error, with exit
+/// status 2, that says why; from the binary too, before anything runs.
+#[test]
+fn json_and_csv_cannot_both_be_stdout() {
+    let error = parse(&["--json", "-", "--csv", "-"]).expect_err("refused");
+    assert_eq!(error.exit_code(), 2);
+    assert!(
+        error.to_string().contains("cannot both write to stdout"),
+        "{error}"
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flags-compare"))
+        .args(["--json", "-", "--csv", "-"])
+        .output()
+        .expect("flags-compare runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot both write to stdout"), "{stderr}");
+    assert!(!stderr.contains("running"), "{stderr}");
 }
 
 /// `--sweep` alone: all 676 codes of `-e`, 20 ms, m = 1, 3, 10, 30, 100,
@@ -257,6 +332,14 @@ fn bad_arguments_are_usage_errors() {
         &["--sweep-m", "1,1001"],
         &["--sweep-m", "1,x"],
         &["--no-sweep", "--sweep-m", "1,2"],
+        &["--runs", "0"],
+        &["--runs", "x"],
+        &["--warmup", "-1"],
+        &["--warmup", "101"],
+        &["--json", "-", "--csv", "-"],
+        &["--results", "out", "--sweep"],
+        &["--results", "out", "-l", "3"],
+        &["--results"],
     ] {
         match parse(bad) {
             Ok(options) => panic!("{bad:?} was accepted: {options:?}"),
@@ -286,6 +369,11 @@ fn help_exits_zero() {
         "--no-sweep",
         "--json",
         "--csv",
+        "--runs",
+        "--warmup",
+        "--export-markdown",
+        "--html",
+        "--results",
     ] {
         assert!(help.contains(option), "{option} missing from:\n{help}");
     }
@@ -389,6 +477,10 @@ fn interrupt_stops_after_the_running_model() {
                 "0.5",
                 "--models",
                 "seq,async",
+                "--runs",
+                "2",
+                "--warmup",
+                "0",
                 "--out",
             ])
             .arg(&out)
@@ -401,7 +493,7 @@ fn interrupt_stops_after_the_running_model() {
     // installed before that), then interrupt.
     let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
     let mut seen = String::new();
-    while !seen.contains("seq: running") {
+    while !seen.contains("seq (run 1 of 2): running") {
         let read = stderr.read_line(&mut seen).expect("stderr");
         assert_ne!(read, 0, "flags-compare ended before seq ran:\n{seen}");
     }
@@ -415,7 +507,7 @@ fn interrupt_stops_after_the_running_model() {
         seen.contains("Interrupted: the table shows only the rows that finished."),
         "{seen}"
     );
-    assert!(!seen.contains("async: running"), "{seen}");
+    assert!(!seen.contains("async (run"), "{seen}");
     let mut stdout = String::new();
     child
         .0

@@ -13,7 +13,7 @@ use flags_benches::models::model_by_name;
 
 use common::parse_svg;
 
-/// Six flags, 50 ms each, at most three at a time.
+/// Six flags, 50 ms each, at most three at a time, one run each.
 fn tiny_options(models: &[&str]) -> CompareOptions {
     CompareOptions {
         country_codes: ["BR", "CN", "DE", "IN", "JP", "US"]
@@ -29,19 +29,31 @@ fn tiny_options(models: &[&str]) -> CompareOptions {
         peer_curl: false,
         sweep_only: false,
         sweep: None,
+        runs: 1,
+        warmup: 0,
         json: None,
         csv: None,
+        markdown: None,
+        html: None,
+        command: vec!["flags-compare".to_string()],
+        results: None,
     }
 }
 
-/// Three models each run in a child process, save all six flags identical
-/// to the server's, and the server sees exactly their concurrency: one
-/// request at a time for seq, never more than three for the others. The
-/// table has a line per model, and the chart a bar and a timeline per model
+/// Three models, each run twice after a warm-up round, interleaved, each
+/// run in a child process, save all six flags identical to the server's,
+/// and the server sees exactly their concurrency: one request at a time
+/// for seq, never more than three for the others. The runs went round by
+/// round (seq, threadpool, async, then again); the table has a line per
+/// model, and the chart a bar with its whisker and a timeline per model
 /// with one line per request.
 #[test]
 fn three_models_side_by_side() {
-    let options = tiny_options(&["seq", "threadpool", "async"]);
+    let options = CompareOptions {
+        runs: 2,
+        warmup: 1,
+        ..tiny_options(&["seq", "threadpool", "async"])
+    };
     let program = Path::new(env!("CARGO_BIN_EXE_flags-compare"));
     let mut progress = Vec::new();
     let comparison = run_comparison(&options, program, &mut progress).expect("the comparison runs");
@@ -54,38 +66,65 @@ fn three_models_side_by_side() {
         .map(|row| row.name.as_str())
         .collect();
     assert_eq!(names, ["seq", "threadpool", "async"]);
+    // Warm-up runs 1 to 3, then round 1 (4 to 6) and round 2 (7 to 9).
+    let orders: Vec<Vec<(usize, usize)>> = comparison
+        .rows
+        .iter()
+        .map(|row| row.samples.iter().map(|s| (s.round, s.order)).collect())
+        .collect();
+    assert_eq!(
+        orders,
+        [[(1, 4), (2, 7)], [(1, 5), (2, 8)], [(1, 6), (2, 9)]]
+    );
     for row in &comparison.rows {
-        assert_eq!((row.saved, row.errors), (6, 0), "{}", row.name);
-        assert_eq!(row.requests, 6, "{}", row.name);
-        assert_eq!(row.timeline.len(), 6, "{}", row.name);
+        assert_eq!((row.saved(), row.errors()), (6, 0), "{}", row.name);
+        for sample in &row.samples {
+            assert_eq!(sample.requests, 6, "{}", row.name);
+            assert_eq!(sample.timeline.len(), 6, "{}", row.name);
+            assert!(
+                sample.peak_in_flight >= 1 && sample.peak_in_flight <= 3,
+                "{sample:?}"
+            );
+            // Every request took at least the server's delay, and arrived
+            // after the child was spawned.
+            for &(start, end) in &sample.timeline {
+                assert!(end - start >= 0.049, "{}: {start}..{end}", row.name);
+                assert!(start >= 0.0, "{sample:?}");
+            }
+            // Each wall time is at least the bound: no model beats physics.
+            assert!(sample.wall >= row.bound, "{sample:?}");
+            // Memory is read from /proc, so only Linux knows it.
+            if cfg!(target_os = "linux") {
+                assert!(sample.peak_rss_kib.is_some_and(|kib| kib > 0), "{sample:?}");
+            }
+        }
+        let wall = row.wall().expect("a spread");
         assert!(
-            row.peak_in_flight >= 1 && row.peak_in_flight <= 3,
-            "{row:?}"
+            wall.min <= wall.median && wall.median <= wall.max,
+            "{wall:?}"
         );
-        // Every request took at least the server's delay, and arrived
-        // after the child was spawned.
-        for &(start, end) in &row.timeline {
-            assert!(end - start >= 0.049, "{}: {start}..{end}", row.name);
-            assert!(start >= 0.0, "{row:?}");
-        }
-        // Each wall time is at least the bound: no model beats physics.
-        assert!(row.wall >= row.bound, "{row:?}");
-        // Memory is read from /proc, so only Linux knows it.
-        if cfg!(target_os = "linux") {
-            assert!(row.peak_rss_kib.is_some_and(|kib| kib > 0), "{row:?}");
-        }
     }
-    assert_eq!(comparison.rows[0].peak_in_flight, 1);
+    assert_eq!(comparison.rows[0].peak_in_flight(), 1);
     assert_eq!(comparison.rows[0].max_req, 1);
     assert_eq!(comparison.rows[0].bound, Duration::from_millis(300));
     assert_eq!(comparison.rows[1].bound, Duration::from_millis(100));
-    // One progress line as each model starts and one as it ends.
-    assert_eq!(
-        progress
-            .lines()
-            .filter(|line| line.starts_with('['))
-            .count(),
-        6,
+    // One progress line as each run starts and one as it ends, warm-ups
+    // included; each says which run it is.
+    let lines: Vec<&str> = progress
+        .lines()
+        .filter(|line| line.starts_with('['))
+        .collect();
+    assert_eq!(lines.len(), 2 * 9, "{progress}");
+    assert!(
+        lines[0].starts_with("[1/9] seq (warm-up): running"),
+        "{progress}"
+    );
+    assert!(
+        lines[7].starts_with("[4/9] seq (run 1 of 2): "),
+        "{progress}"
+    );
+    assert!(
+        lines[17].starts_with("[9/9] async (run 2 of 2): "),
         "{progress}"
     );
 
@@ -104,8 +143,10 @@ fn three_models_side_by_side() {
         assert_eq!(chart.bars(index).len(), 1, "{}", row.name);
         assert_eq!(chart.requests(index).len(), 6, "{}", row.name);
     }
-    // A bound across each bar and each timeline.
+    // A bound across each bar and each timeline; a whisker over each bar,
+    // and one in the legend.
     assert_eq!(chart.bounds().len(), 2 * 3);
+    assert_eq!(chart.whiskers().len(), 3 + 1);
 }
 
 /// A child that does not run the model (an executable that does not
@@ -124,8 +165,8 @@ fn a_model_that_fails_is_reported() {
     assert_eq!(comparison.rows.len(), 1, "{comparison:#?}");
     let row = &comparison.rows[0];
     assert_eq!(row.name, "seq");
-    assert!(row.failure.is_some(), "{row:?}");
-    assert_eq!(row.saved, 0, "{row:?}");
+    assert!(row.failure().is_some(), "{row:?}");
+    assert_eq!(row.saved(), 0, "{row:?}");
     assert!(render_table(&comparison).contains("FAILED"));
     assert!(String::from_utf8_lossy(&progress).contains("FAILED"));
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use flags_benches::chart::sweep::{SweepChart, SweepLine, SweepPoint, render_sweep_svg};
-use flags_benches::compare::export::{CSV_COLUMNS, report, to_csv, to_json};
+use flags_benches::compare::export::{CSV_COLUMNS, SCHEMA_VERSION, report, to_csv, to_json};
 use flags_benches::compare::sweep::plan;
 use flags_benches::compare::{
     Sweep, SweepOptions, colour_index, render_sweep_table, run_sweep, sweep_chart_of,
@@ -21,9 +21,11 @@ use flags_core::countries::all_cc;
 use common::{bound_colour, parse_svg, row_colour};
 
 /// The fields every run object of the JSON must have.
-const RUN_FIELDS: [&str; 10] = [
+const RUN_FIELDS: [&str; 12] = [
     "model",
     "m",
+    "run",
+    "order",
     "wall_s",
     "bound_s",
     "cpu_s",
@@ -52,6 +54,8 @@ fn options(models: &[&str], max_reqs: &[usize], code_count: usize) -> SweepOptio
             .collect(),
         peer_curl: false,
         out: "unused.svg".into(),
+        runs: 1,
+        warmup: 0,
     }
 }
 
@@ -65,16 +69,21 @@ fn swept(options: &SweepOptions) -> Sweep {
     sweep
 }
 
-/// Every concurrent model at m = 1 and 4 on 8 flags: one run per model and
-/// m, each saving all 8 flags, with CPU, memory, threads and the server's
-/// view measured; PSS no more than RSS, and well under it for the process
-/// pool's 4 workers, which share the binary's pages; the JSON has an object
-/// per run with every field, the CSV a line per run, the table a line per
-/// run.
+/// Every concurrent model at m = 1 and 4 on 8 flags, twice: one row per
+/// model and m, each with two runs, made m by m and round by round, each
+/// saving all 8 flags, with CPU, memory, threads and the server's view
+/// measured; PSS no more than RSS, and well under it for the process
+/// pool's 4 workers, which share the binary's pages; the JSON has a row
+/// object per row and a run object per run with every field, the CSV a
+/// line per run, the table a line per row, the chart a line per model per
+/// panel with a whisker per point and a dashed CPU-aware bound.
 #[test]
 fn every_run_is_accounted_for() {
     let models = ["threadpool", "rayon", "async", "process"];
-    let options = options(&models, &[1, 4], 8);
+    let options = SweepOptions {
+        runs: 2,
+        ..options(&models, &[1, 4], 8)
+    };
     let sweep = swept(&options);
     let expected: BTreeSet<(String, usize)> = models
         .iter()
@@ -88,19 +97,39 @@ fn every_run_is_accounted_for() {
     assert_eq!(sweep.rows.len(), expected.len(), "{sweep:#?}");
     assert_eq!(seen, expected);
     assert_eq!(sweep.names(), models);
+    // At m = 1: the four models (runs 1 to 4), again (5 to 8); then m = 4.
+    for (index, row) in sweep.rows.iter().enumerate() {
+        let orders: Vec<(usize, usize)> = row.samples.iter().map(|s| (s.round, s.order)).collect();
+        assert_eq!(
+            orders,
+            [
+                (1, index % 4 + 1 + index / 4 * 8),
+                (2, index % 4 + 5 + index / 4 * 8)
+            ],
+            "{} m={}",
+            row.name,
+            row.max_req
+        );
+    }
     for row in &sweep.rows {
         let what = format!("{} m={}", row.name, row.max_req);
-        assert_eq!((row.saved, row.errors, row.requests), (8, 0, 8), "{what}");
-        assert!(
-            row.peak_in_flight >= 1 && row.peak_in_flight <= row.max_req as u64,
-            "{what}"
-        );
+        for sample in &row.samples {
+            assert_eq!(
+                (sample.saved, sample.errors, sample.requests),
+                (8, 0, 8),
+                "{what}"
+            );
+            assert!(
+                sample.peak_in_flight >= 1 && sample.peak_in_flight <= row.max_req as u64,
+                "{what}"
+            );
+        }
         if cfg!(target_os = "linux") {
-            let cpu = row.cpu.expect("wait4 gives the CPU time");
-            assert!(cpu.total() > Duration::ZERO, "{what}: {cpu:?}");
-            let rss = row.peak_rss_kib.expect("RSS measured");
+            let cpu = row.cpu().expect("wait4 gives the CPU time");
+            assert!(cpu > Duration::ZERO, "{what}: {cpu:?}");
+            let rss = row.peak_rss_kib().expect("RSS measured");
             assert!(rss > 0, "{what}");
-            let pss = row.peak_pss_kib.expect("PSS measured");
+            let pss = row.peak_pss_kib().expect("PSS measured");
             assert!(
                 pss > 0 && pss <= rss,
                 "{what}: PSS {pss} KiB, RSS {rss} KiB"
@@ -114,27 +143,59 @@ fn every_run_is_accounted_for() {
                 );
             }
             assert!(
-                row.peak_threads >= 1 && row.processes >= 1,
+                row.peak_threads() >= 1 && row.processes() >= 1,
                 "{what}: {row:?}"
             );
             assert!(
-                row.server_cpu.is_some_and(|cpu| cpu > Duration::ZERO),
+                row.server_cpu().is_some_and(|cpu| cpu > Duration::ZERO),
                 "{what}"
             );
+            let cpu_bound = row
+                .cpu_bound(sweep.repetition.cpus)
+                .expect("a CPU-aware bound");
+            assert!(cpu_bound > row.bound, "{what}");
         }
     }
 
+    let command = vec!["flags-compare".to_string(), "--sweep".to_string()];
     let json: serde_json::Value =
-        serde_json::from_str(&to_json(&report(None, Some(&sweep))).expect("JSON")).expect("parses");
+        serde_json::from_str(&to_json(&report(&command, None, Some(&sweep))).expect("JSON"))
+            .expect("parses");
+    assert_eq!(json["schema_version"], SCHEMA_VERSION);
+    assert_eq!(
+        json["command"],
+        serde_json::json!(["flags-compare", "--sweep"])
+    );
+    assert_eq!(json["reproduce"], "cargo run --release -- --sweep");
     assert_eq!(
         json["machine"]["cpus"].as_u64().unwrap_or(0) as usize,
         num_cpus()
     );
     assert!(json["machine"]["os"].is_string() && json["machine"]["date"].is_string());
     assert_eq!(json["workloads"][0]["code_count"], 8);
+    assert_eq!(json["workloads"][0]["flag_count"], 8);
     assert_eq!(json["workloads"][0]["delay_s"], 0.02);
+    assert_eq!(json["workloads"][0]["runs"], 2);
+    assert_eq!(json["workloads"][0]["warmup"], 0);
+    let rows = json["rows"].as_array().expect("a rows array");
+    assert_eq!(rows.len(), sweep.rows.len());
+    for row in rows {
+        assert_eq!(row["runs"], 2, "{row}");
+        let (min, median, max) = (
+            row["wall_min_s"].as_f64().unwrap_or(0.0),
+            row["wall_median_s"].as_f64().unwrap_or(0.0),
+            row["wall_max_s"].as_f64().unwrap_or(0.0),
+        );
+        assert!(0.0 < min && min <= median && median <= max, "{row}");
+        assert!(row["timeline"].is_null(), "the sweep draws no timeline");
+    }
     let results = json["results"].as_array().expect("a results array");
-    assert_eq!(results.len(), sweep.rows.len());
+    assert_eq!(results.len(), 2 * sweep.rows.len());
+    let orders: Vec<u64> = results
+        .iter()
+        .map(|run| run["order"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(orders, (1..=16).collect::<Vec<u64>>());
     for run in results {
         for field in RUN_FIELDS {
             assert!(run.get(field).is_some(), "{field} missing from {run}");
@@ -152,15 +213,19 @@ fn every_run_is_accounted_for() {
         assert_eq!(run["errors"], 0);
     }
 
-    let csv = to_csv(&report(None, Some(&sweep))).expect("CSV");
+    let csv = to_csv(&report(&command, None, Some(&sweep))).expect("CSV");
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 1 + sweep.rows.len(), "{csv}");
+    assert_eq!(lines.len(), 1 + 2 * sweep.rows.len(), "{csv}");
     assert_eq!(lines[0], CSV_COLUMNS.join(","));
     for line in &lines[1..] {
         assert_eq!(line.split(',').count(), CSV_COLUMNS.len(), "{line}");
     }
 
     let table = render_sweep_table(&sweep);
+    assert!(
+        table.contains("median of 2 runs per row, interleaved"),
+        "{table}"
+    );
     for row in &sweep.rows {
         let found = table.lines().any(|line| {
             let cells: Vec<&str> = line.split("  ").filter(|c| !c.is_empty()).collect();
@@ -176,9 +241,21 @@ fn every_run_is_accounted_for() {
     let svg = render_sweep_svg(&sweep_chart_of(&sweep, "test".to_string())).expect("drawn");
     let chart = parse_svg(&svg).unwrap_or_else(|error| panic!("{error}\n{svg}"));
     for name in models {
-        let lines = chart.requests(colour_index(name));
+        let index = colour_index(name);
+        let lines = chart.model_lines(index);
         assert_eq!(lines.len(), 3, "{name}: one line per panel");
         assert!(lines.iter().all(|line| line.points.len() == 2), "{name}");
+        assert_eq!(
+            chart.model_whiskers(index).len(),
+            2,
+            "{name}: one per point"
+        );
+        if cfg!(target_os = "linux") {
+            assert!(
+                !chart.dashes(index).is_empty(),
+                "{name}: its CPU-aware bound"
+            );
+        }
     }
 }
 
@@ -199,14 +276,17 @@ fn std_pool_memory_grows_with_its_threads() {
         [1, 64]
     );
     let (one, many) = (runs[0], runs[1]);
-    assert_eq!(one.peak_in_flight, 1);
+    assert_eq!(one.peak_in_flight(), 1);
     if cfg!(target_os = "linux") {
         let (low, high) = (
-            one.peak_rss_kib.expect("measured"),
-            many.peak_rss_kib.expect("measured"),
+            one.peak_rss_kib().expect("measured"),
+            many.peak_rss_kib().expect("measured"),
         );
         assert!(high >= low + 63 * 8, "m=1: {low} KiB, m=64: {high} KiB");
-        assert!(many.peak_threads > one.peak_threads, "{one:?}\n{many:?}");
+        assert!(
+            many.peak_threads() > one.peak_threads(),
+            "{one:?}\n{many:?}"
+        );
         let slope = sweep.stats(many).rss_kib_per_in_flight.expect("a slope");
         assert!(slope > 0.0, "{slope}");
         assert_eq!(sweep.stats(one).rss_kib_per_in_flight, None);
@@ -252,6 +332,11 @@ fn line(label: &str, name: &str, count: u32, scale: f64) -> SweepLine {
             .map(|power| SweepPoint {
                 m: 10usize.pow(power),
                 ratio: Some(1.0 + f64::from(power) * scale),
+                ratio_spread: Some((
+                    0.9 + f64::from(power) * scale,
+                    1.2 + f64::from(power) * scale,
+                )),
+                cpu_bound_ratio: Some(1.0 + f64::from(power) * scale * 0.5),
                 cpu_us: Some(100.0 * scale + f64::from(power)),
                 rss_mib: Some(5.0 * scale.powi(i32::try_from(power).unwrap_or(0))),
             })
@@ -261,8 +346,9 @@ fn line(label: &str, name: &str, count: u32, scale: f64) -> SweepLine {
 }
 
 /// The sweep's chart alone: well-formed, three panels, one line per model
-/// per panel with a dot per point, the bound once, a legend entry and an
-/// end label per model, labels escaped.
+/// per panel with a dot per point, a whisker per point and a dashed
+/// CPU-aware bound in the first, the bound once, a legend entry and an end
+/// label per model, labels escaped.
 #[test]
 fn sweep_chart_has_one_line_per_model_per_panel() {
     let chart = SweepChart {
@@ -292,9 +378,28 @@ fn sweep_chart_has_one_line_per_model_per_panel() {
     );
     // The memory axis spans more than LOG_SPAN: log scale, said so.
     assert_eq!(parsed.count_text("MiB (log scale)"), 1);
+    assert!(parsed.has_text_starting("dashed, in a model's colour: its CPU-aware bound"));
+    assert!(parsed.has_text_starting("min–max of the runs at that point"));
     for sweep_line in &chart.lines {
-        let lines = parsed.requests(sweep_line.colour);
+        let lines = parsed.model_lines(sweep_line.colour);
         assert_eq!(lines.len(), 3, "{}", sweep_line.label);
+        let whiskers = parsed.model_whiskers(sweep_line.colour);
+        assert_eq!(
+            whiskers.len(),
+            sweep_line.points.len(),
+            "{}",
+            sweep_line.label
+        );
+        for whisker in whiskers {
+            let ((x1, y1), (x2, y2)) = whisker.whisker_ends();
+            // Vertical, the most at or above the least.
+            assert!(x1 == x2 && y2 <= y1, "{whisker:?}");
+        }
+        assert!(
+            !parsed.dashes(sweep_line.colour).is_empty(),
+            "{}",
+            sweep_line.label
+        );
         for drawn in &lines {
             assert_eq!(drawn.points.len(), sweep_line.points.len());
             // m grows to the right.
@@ -366,7 +471,11 @@ fn binary_sweep_writes_table_chart_json_and_csv() {
         &out,
     ]);
     assert!(
-        stdout.contains("Sweep: 4 flags (AA, AB, AC, AD)"),
+        stdout.contains("Sweep: 4 codes (1 flag, 3 not found) (AA, AB, AC, AD)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 run per row, so no spread (--runs N to repeat)"),
         "{stdout}"
     );
     assert!(stdout.contains(&format!("Sweep chart: {out}")), "{stdout}");
@@ -394,12 +503,14 @@ fn binary_sweep_writes_table_chart_json_and_csv() {
     );
     let chart =
         parse_svg(&std::fs::read_to_string(&out).expect("chart written")).expect("well-formed SVG");
-    assert_eq!(chart.requests(colour_index("threadpool")).len(), 3);
-    assert_eq!(chart.requests(colour_index("async")).len(), 3);
+    assert_eq!(chart.model_lines(colour_index("threadpool")).len(), 3);
+    assert_eq!(chart.model_lines(colour_index("async")).len(), 3);
+    assert!(chart.has_text_starting("flags-compare --sweep: 4 codes (1 flag, 3 not found)"));
 }
 
-/// The default run, small: the comparison's table and chart, then the
-/// short sweep's table and chart next to it, and one JSON with both parts.
+/// The default run, small: the comparison's table and chart (three runs of
+/// each model, interleaved), then the short sweep's table and chart next
+/// to it (one run per point), and one JSON with both parts.
 #[test]
 fn binary_default_run_ends_with_the_short_sweep() {
     let scratch = tempfile::tempdir().expect("a temporary folder");
@@ -428,8 +539,8 @@ fn binary_default_run_ends_with_the_short_sweep() {
     parse_svg(&std::fs::read_to_string(&out).expect("chart")).expect("well-formed");
     let sweep_chart =
         parse_svg(&std::fs::read_to_string(&sweep_out).expect("sweep chart")).expect("well-formed");
-    assert_eq!(sweep_chart.requests(colour_index("async")).len(), 3);
-    assert!(sweep_chart.requests(colour_index("seq")).is_empty());
+    assert_eq!(sweep_chart.model_lines(colour_index("async")).len(), 3);
+    assert!(sweep_chart.model_lines(colour_index("seq")).is_empty());
     let document: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON")).expect("well-formed");
     let parts: Vec<(&str, &str, u64)> = document["results"]
@@ -449,10 +560,17 @@ fn binary_default_run_ends_with_the_short_sweep() {
         [
             ("compare", "seq", 1),
             ("compare", "async", 3),
+            ("compare", "seq", 1),
+            ("compare", "async", 3),
+            ("compare", "seq", 1),
+            ("compare", "async", 3),
             ("sweep", "async", 1),
             ("sweep", "async", 3),
         ]
     );
+    assert_eq!(document["workloads"][0]["runs"], 3);
+    assert_eq!(document["workloads"][0]["warmup"], 1);
+    assert_eq!(document["workloads"][1]["runs"], 1);
     assert_eq!(
         document["workloads"][1]["m_asked"],
         serde_json::json!([1, 3])

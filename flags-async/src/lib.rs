@@ -63,7 +63,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flags_core::fetch::{BodyBuffer, ClientOptions, ResponseHead, check_gif};
+use flags_core::fetch::{
+    BodyBuffer, ClientOptions, DRAIN_WINDOW, MAX_DRAIN_BYTES, ResponseHead, check_gif,
+};
+use flags_core::redirect;
 use flags_core::retry::{FetchError, RetryPolicy, error_chain, is_stale_connection};
 use flags_core::save::{NameClaims, country_file_name, flag_file_name, save_flag};
 use flags_core::url::{flag_url, metadata_url};
@@ -445,14 +448,66 @@ async fn reqwest_get_body(
     fresh: &Client,
     url: &str,
 ) -> Result<(Vec<u8>, Option<String>), FetchError> {
-    // Await the status line and headers; the body follows below.
+    // Await the status line and headers, redirects followed; the body
+    // follows below.
     let response = reqwest_send(pooled, fresh, url).await?;
     let head = ResponseHead::of(response.status(), response.headers());
     // Every status but 200 is a `FetchError`; an encoding we did not ask
     // for is refused before reading.
-    head.check_status()?;
+    if let Err(error) = head.check_status() {
+        let error = unfollowed_redirect(&response).unwrap_or(error);
+        // Await the rest of the unused body, briefly, to keep the connection.
+        drain(response).await;
+        return Err(error);
+    }
     head.check_encoding()?;
     Ok((read_body(response).await?, head.content_type))
+}
+
+/// Why a response with a redirect status came back to us unfollowed, in
+/// the words of [`redirect`] (every client's): reqwest hands back, as an
+/// answer, not an error, a redirect whose `Location` is missing, or that it
+/// cannot read or make a request of: a `file:` or `data:` URL comes back
+/// this way, before the redirect policy sees it. `None` for any other
+/// status, which [`ResponseHead::check_status`] names (a 300 or a 305 is
+/// never followed).
+fn unfollowed_redirect(response: &Response) -> Option<FetchError> {
+    let status = response.status().as_u16();
+    if !redirect::is_followed(status) {
+        return None;
+    }
+    let Some(location) = response.headers().get(reqwest::header::LOCATION) else {
+        return Some(redirect::no_location(status));
+    };
+    Some(
+        match redirect::target_bytes(response.url(), location.as_bytes()) {
+            Err(error) => error,
+            // `url` reads it, but reqwest's own `Uri` type cannot hold it.
+            Ok(target) => FetchError::Redirect(format!(
+                "redirect to {target}, which the client cannot request"
+            )),
+        },
+    )
+}
+
+/// Read and drop a body that will not be used (a 404 page), so that its
+/// connection goes back to the pool: at most [`MAX_DRAIN_BYTES`], for at
+/// most [`DRAIN_WINDOW`]. A longer body, or one still arriving by then, is
+/// dropped with its connection: it costs a new connection, not the wait
+/// of a dripping server until `--timeout`.
+async fn drain(mut response: Response) {
+    let mut drained = 0;
+    // Await the chunks under a timer: when it fires first, the read is
+    // cancelled and the response dropped below.
+    let _ = tokio::time::timeout(DRAIN_WINDOW, async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            drained += chunk.len() as u64;
+            if drained > MAX_DRAIN_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Send a GET on `pooled` and await the status line and headers. If the
@@ -461,15 +516,49 @@ async fn reqwest_get_body(
 /// seen), send it again, once, at once, on a new connection of `fresh`: a
 /// GET may be (RFC 9112 section 9.3.1). That is not one of `--retries`.
 async fn reqwest_send(pooled: &Client, fresh: &Client, url: &str) -> Result<Response, FetchError> {
-    let transport = |error: &reqwest::Error| FetchError::Transport(error_chain(error));
     match pooled.get(url).send().await {
         Err(error) if is_stale_connection(&error) => fresh
             .get(url)
             .send()
             .await
-            .map_err(|error| transport(&error)),
-        other => other.map_err(|error| transport(&error)),
+            .map_err(|error| send_error(&error)),
+        other => other.map_err(|error| send_error(&error)),
     }
+}
+
+/// The [`FetchError`] of a failed send: a redirect that [`redirect_policy`]
+/// refused carries that refusal as its cause, which is the error (reqwest's
+/// own line would say `error following redirect for url (...)` first);
+/// anything else is a transport error.
+fn send_error(error: &reqwest::Error) -> FetchError {
+    match std::error::Error::source(error).and_then(|cause| cause.downcast_ref::<FetchError>()) {
+        Some(refused) => refused.clone(),
+        None => FetchError::Transport(error_chain(error)),
+    }
+}
+
+/// Which redirects reqwest follows: [`redirect`]'s rule, the same in every
+/// client. reqwest calls this on each redirect it is about to follow
+/// (only [`redirect::FOLLOWED`] statuses with a readable `Location`), with
+/// the target already resolved against the request's URL.
+/// (`flags_threadpool`'s reqwest client sets the same policy.)
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if !redirect::is_followed(attempt.status().as_u16()) {
+            // Handed back as the answer, whose status check names it.
+            return attempt.stop();
+        }
+        // Resolved already: `target` only checks the scheme.
+        if let Err(refused) = redirect::target(attempt.url(), attempt.url().as_str()) {
+            return attempt.error(refused);
+        }
+        // `previous` holds every URL requested so far, the first one
+        // included: this would be redirect number `previous().len()`.
+        if attempt.previous().len() > redirect::MAX_REDIRECTS as usize {
+            return attempt.error(redirect::too_many());
+        }
+        attempt.follow()
+    })
 }
 
 /// Build the one client of a run, with the settings every reqwest client
@@ -477,7 +566,9 @@ async fn reqwest_send(pooled: &Client, fresh: &Client, url: &str) -> Result<Resp
 /// request (body included: reqwest's async timeout covers the body
 /// stream), idle connections kept for reuse, `--cacert` trusted on top of
 /// the web roots, and the server's name looked up once instead of once per
-/// new connection.
+/// new connection; redirects followed by the rule of every client
+/// ([`flags_core::redirect`]), without a `Referer`; folded header lines
+/// unfolded.
 ///
 /// The lookup blocks: call this before the runtime starts, not on it.
 pub fn http_client(job: &DownloadJob) -> Result<HttpClient, SetupError> {
@@ -495,7 +586,14 @@ fn reqwest_client(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError>
     let options = ClientOptions::for_job(job)?;
     let mut builder = Client::builder()
         .timeout(options.timeout)
-        .connect_timeout(options.connect_timeout);
+        .connect_timeout(options.connect_timeout)
+        .redirect(redirect_policy())
+        // No `Referer`: where a flag was asked from is no business of the
+        // server a redirect leads to.
+        .referer(false)
+        // Unfold a header folded over several lines (obs-fold), as RFC 9112
+        // asks of a user agent, instead of refusing the response.
+        .http1_allow_obsolete_multiline_headers_in_responses(true);
     if !options.keepalive_probes {
         builder = builder
             .tcp_keepalive(None)

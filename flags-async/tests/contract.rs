@@ -39,17 +39,26 @@ fn peak_concurrency_is_max_req_at_30() {
 #[test]
 fn async_model_survives_every_fault() {
     assert_eq!(
-        flags_testkit::contract::check_fault_matrix(download_many, 4),
+        flags_testkit::contract::check_fault_matrix(
+            download_many,
+            4,
+            flags_testkit::contract::Client::Reqwest
+        ),
         Ok(())
     );
 }
 
-/// Every fault mode on the hyper client: a stall and a drip end at the
-/// one `tokio::time::timeout` around the whole request.
+/// The basic fault modes on the hyper client (it is on its way out, and
+/// held to no newer mode): a stall and a drip end at the one
+/// `tokio::time::timeout` around the whole request.
 #[test]
 fn async_model_on_hyper_survives_every_fault() {
     assert_eq!(
-        flags_testkit::contract::check_fault_matrix(download_many_hyper, 4),
+        flags_testkit::contract::check_fault_matrix(
+            download_many_hyper,
+            4,
+            flags_testkit::contract::Client::Hyper
+        ),
         Ok(())
     );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use flags_async::{
     AsyncOptions, ClientKind, download_many_async, download_many_with_options, http_client,
 };
-use flags_core::save::{BIDI_FORMATTING, TEMP_PREFIX, country_file_name};
+use flags_core::save::{BIDI_FORMATTING, TEMP_PREFIX, country_file_name, is_default_ignorable};
 use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult, StatusCounter};
 use flags_server::{Delay, FlagServer, ServerConfig, builtin_flag};
 
@@ -439,7 +439,7 @@ fn bidi_and_control_characters_are_refused_and_nothing_is_saved() {
         assert!(
             !message
                 .chars()
-                .any(|character| character.is_control() || BIDI_FORMATTING.contains(&character)),
+                .any(|character| character.is_control() || is_default_ignorable(character)),
             "the message is safe to print"
         );
     }
@@ -490,6 +490,149 @@ fn a_server_that_names_two_codes_alike_saves_one_of_them() {
         line.as_deref(),
         Some(
             format!("{loser} error: country name \"Brazil\" is already used by {winner}").as_str()
+        )
+    );
+}
+
+/// Run `--metadata` at `-m 3` on `codes` against the built-in server with
+/// `names` (code, country name) in place of the built-in names, into
+/// `dest`: the count and every outcome.
+fn run_with_server_names(
+    codes: &[&str],
+    names: &[(&str, &str)],
+    dest: &Path,
+) -> (StatusCounter, Vec<FlagOutcome>) {
+    let mut config = ServerConfig::default();
+    for (code, name) in names {
+        config
+            .country_names
+            .insert(code.to_string(), name.to_string());
+    }
+    let server = FlagServer::start(config).expect("the server starts");
+    let codes = codes.iter().map(|code| code.to_ascii_uppercase()).collect();
+    run_with_outcomes(&DownloadJob::new(codes, server.base_url(), dest).with_max_req(3))
+}
+
+/// Every kind of invisible (default-ignorable) character, not only the
+/// bidi ones: zero-width space, joiner and non-joiner, soft hyphen, BOM,
+/// combining grapheme joiner, a variation selector, word joiner, a Hangul
+/// filler (a letter to `{:?}`), a tag, the Mongolian vowel separator. Each
+/// name is one error that shows the character escaped; nothing of theirs
+/// is saved, and the one plain name is.
+#[test]
+fn invisible_characters_are_refused_and_nothing_of_theirs_is_saved() {
+    let hostile: [(&str, &str, &str); 11] = [
+        ("ad", "Bra\u{200B}zil", r"Bra\u{200b}zil"),
+        ("ae", "Bra\u{200D}zil", r"Bra\u{200d}zil"),
+        ("af", "Bra\u{200C}zil", r"Bra\u{200c}zil"),
+        ("ag", "Bra\u{AD}zil", r"Bra\u{ad}zil"),
+        ("al", "\u{FEFF}Brazil", r"\u{feff}Brazil"),
+        ("am", "Bra\u{34F}zil", r"Bra\u{34f}zil"),
+        ("ao", "Brazil\u{FE0F}", r"Brazil\u{fe0f}"),
+        ("ar", "Bra\u{2060}zil", r"Bra\u{2060}zil"),
+        ("at", "Bra\u{3164}zil", r"Bra\u{3164}zil"),
+        ("au", "Brazil\u{E0041}", r"Brazil\u{e0041}"),
+        ("az", "Bra\u{180E}zil", r"Bra\u{180e}zil"),
+    ];
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let mut codes: Vec<&str> = hostile.iter().map(|(code, _, _)| *code).collect();
+    codes.push("br");
+    let names: Vec<(&str, &str)> = hostile
+        .iter()
+        .map(|(code, name, _)| (*code, *name))
+        .collect();
+
+    let (counter, outcomes) = run_with_server_names(&codes, &names, dest.path());
+
+    assert_eq!(
+        counter,
+        StatusCounter {
+            ok: 1,
+            not_found: 0,
+            error: hostile.len()
+        }
+    );
+    for (code, _, shown) in hostile {
+        let outcome = outcomes
+            .iter()
+            .find(|outcome| outcome.country_code == code.to_ascii_uppercase())
+            .expect("an outcome for every code");
+        let FlagResult::Error { message } = &outcome.result else {
+            panic!("an error: {outcome}");
+        };
+        assert_eq!(
+            message,
+            &format!("unsafe country name \"{shown}\": invisible (default-ignorable) character")
+        );
+        assert!(
+            !message.chars().any(is_default_ignorable),
+            "the message shows every character: {message:?}"
+        );
+    }
+    assert_eq!(
+        files_in(dest.path()).into_keys().collect::<Vec<_>>(),
+        ["Brazil.gif"],
+        "only the plain name is saved"
+    );
+}
+
+/// One name in two spellings, composed (NFC) and decomposed (NFD, `o` and
+/// a combining circumflex), is one name: the first code to claim it saves
+/// `Côte_d'Ivoire.gif`, in NFC whichever spelling won, and the other is an
+/// error naming it. A decomposed name alone is saved in NFC too.
+#[test]
+fn names_differing_only_by_normalization_collide() {
+    const COMPOSED: &str = "C\u{F4}te d'Ivoire";
+    const DECOMPOSED: &str = "Co\u{302}te d'Ivoire";
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let names = [
+        ("ci", COMPOSED),
+        ("jp", DECOMPOSED),
+        ("st", "Sa\u{303}o Tome\u{301} and Pri\u{301}ncipe"),
+    ];
+
+    let (counter, outcomes) = run_with_server_names(&["ci", "jp", "st"], &names, dest.path());
+
+    assert_eq!(
+        counter,
+        StatusCounter {
+            ok: 2,
+            not_found: 0,
+            error: 1
+        }
+    );
+    let winner = winner_among(&outcomes, &["CI", "JP"]);
+    let (winner_name, loser, loser_name) = if winner == "CI" {
+        (COMPOSED, "JP", DECOMPOSED)
+    } else {
+        (DECOMPOSED, "CI", COMPOSED)
+    };
+    let files = files_in(dest.path());
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        [
+            "C\u{F4}te_d'Ivoire.gif",
+            "S\u{E3}o_Tom\u{E9}_and_Pr\u{ED}ncipe.gif"
+        ],
+        "file names in NFC"
+    );
+    assert_eq!(
+        files["C\u{F4}te_d'Ivoire.gif"],
+        builtin_flag(&winner).expect("a built-in flag"),
+        "the flag of {winner}, the code counted OK"
+    );
+    let line = outcomes
+        .iter()
+        .find(|outcome| outcome.country_code == loser)
+        .map(ToString::to_string);
+    assert_eq!(
+        line.as_deref(),
+        Some(
+            format!(
+                "{loser} error: country name {loser_name:?} is already used by {winner} \
+                 (as {winner_name:?})"
+            )
+            .as_str()
         )
     );
 }

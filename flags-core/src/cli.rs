@@ -13,7 +13,7 @@ use clap::{ArgMatches, Args, Command, FromArgMatches};
 
 use crate::UsageError;
 use crate::codes::{CodeSelection, expand_cc_args};
-use crate::retry::RetryPolicy;
+use crate::retry::{MAX_RETRY_WAIT, RetryPolicy};
 use crate::url::{ServerChoice, resolve_server};
 
 /// The options of every model binary, as `docs/interface.md` describes them.
@@ -84,6 +84,11 @@ pub struct DownloadJob {
     /// `--cacert`: a PEM file of CA certificates to trust for https, on top
     /// of the usual web roots (checked to hold at least one certificate).
     pub ca_cert: Option<PathBuf>,
+    /// The longest wait before a retry, also when a `Retry-After` asks for
+    /// more ([`RetryPolicy::max_delay`]): [`MAX_RETRY_WAIT`] (5 s) from the
+    /// command line, which has no option for it. A test sets a lower one,
+    /// so that a server asking for minutes costs it milliseconds.
+    pub max_retry_wait: Duration,
 }
 
 impl DownloadJob {
@@ -103,6 +108,7 @@ impl DownloadJob {
             retries: 0,
             verbose: false,
             ca_cert: None,
+            max_retry_wait: MAX_RETRY_WAIT,
         }
     }
 
@@ -112,9 +118,22 @@ impl DownloadJob {
         self
     }
 
-    /// The retry policy of `--retries`.
+    /// The retry policy of `--retries`, its waits capped at
+    /// [`max_retry_wait`](Self::max_retry_wait).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flags_core::DownloadJob;
+    /// let mut job = DownloadJob::new(vec!["BR".into()], "http://localhost:8000/flags", "downloaded");
+    /// assert_eq!(job.retry_policy().max_delay, Duration::from_secs(5));
+    /// job.max_retry_wait = Duration::from_millis(200);
+    /// assert_eq!(job.retry_policy().max_delay, Duration::from_millis(200));
+    /// ```
     pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::new(self.retries)
+        RetryPolicy {
+            max_delay: self.max_retry_wait,
+            ..RetryPolicy::new(self.retries)
+        }
     }
 }
 
@@ -188,6 +207,7 @@ where
         retries: common.retries,
         verbose: common.verbose,
         ca_cert: common.cacert,
+        max_retry_wait: MAX_RETRY_WAIT,
     };
     Ok(ParsedArgs {
         server,
@@ -239,14 +259,31 @@ fn parse_retries(text: &str) -> Result<u32, String> {
     }
 }
 
-/// Parse `--timeout`: a positive number of seconds.
+/// The shortest `--timeout`, 1 ms. Less is no deadline a client can keep:
+/// the clients count in milliseconds, a shorter one ends every connection
+/// before it opens, and the run would blame the server ("cannot reach the
+/// flag server") for what the command line asked.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// The longest `--timeout`, a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Parse `--timeout`: a number of seconds from [`MIN_TIMEOUT`] to
+/// [`MAX_TIMEOUT`].
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
-        return Err(format!("must be more than 0 and at most 86400, not {text}"));
+    let in_range = seconds.is_finite()
+        && seconds >= MIN_TIMEOUT.as_secs_f64()
+        && seconds <= MAX_TIMEOUT.as_secs_f64();
+    if !in_range {
+        return Err(format!(
+            "must be from {} (1 ms) to {} seconds, not {text}",
+            MIN_TIMEOUT.as_secs_f64(),
+            MAX_TIMEOUT.as_secs()
+        ));
     }
     Ok(Duration::from_secs_f64(seconds))
 }

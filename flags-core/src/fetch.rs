@@ -29,9 +29,21 @@ use crate::{DownloadJob, SetupError};
 /// The largest body accepted, 10 MiB; a larger one is an error.
 pub const MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 
+/// The longest a client waits for the rest of a body it will not use (a
+/// 404 page, a redirect's text) before dropping it with its connection.
+///
+/// Reading such a body to its end lets the connection go back to the pool,
+/// which is worth a few milliseconds, not more: a server that drips its 404
+/// page would otherwise hold the request until `--timeout`. A body that is
+/// all there (the usual case: a few hundred bytes that came with the head)
+/// is read at once; one still arriving after this long costs only its
+/// connection.
+pub const DRAIN_WINDOW: Duration = Duration::from_millis(50);
+
 /// Judge a response by its status line, before reading its body: 200 is
 /// `Ok`, 404 is [`FetchError::NotFound`], anything else a
-/// [`FetchError::Status`] carrying the server's `Retry-After` (in seconds).
+/// [`FetchError::Status`] carrying the server's `Retry-After` (seconds or
+/// an HTTP date, as a wait from now: [`parse_retry_after`]).
 ///
 /// ```
 /// use flags_core::fetch::check_status;
@@ -129,12 +141,15 @@ pub fn check_gif(body: Vec<u8>, content_type: Option<&str>) -> Result<Vec<u8>, F
 }
 
 /// Before reading a body: the clients ask for no `Content-Encoding`, so
-/// any but `identity` is refused.
+/// any but `identity` is refused. An empty header lists no coding, so it
+/// is `identity` too (RFC 9110's list syntax allows empty elements).
 ///
 /// ```
 /// use flags_core::fetch::check_encoding;
 /// assert!(check_encoding(None).is_ok());
 /// assert!(check_encoding(Some("identity")).is_ok());
+/// assert!(check_encoding(Some("")).is_ok());
+/// assert!(check_encoding(Some(" \t")).is_ok());
 /// assert_eq!(
 ///     check_encoding(Some("gzip")).unwrap_err().to_string(),
 ///     "Content-Encoding gzip was not asked for"
@@ -142,7 +157,7 @@ pub fn check_gif(body: Vec<u8>, content_type: Option<&str>) -> Result<Vec<u8>, F
 /// ```
 pub fn check_encoding(content_encoding: Option<&str>) -> Result<(), FetchError> {
     match content_encoding.map(str::trim) {
-        None => Ok(()),
+        None | Some("") => Ok(()),
         Some(encoding) if encoding.eq_ignore_ascii_case("identity") => Ok(()),
         Some(encoding) => Err(FetchError::Encoding(
             encoding
@@ -321,6 +336,11 @@ fn refused(path: &Path, reason: impl fmt::Display) -> SetupError {
     SetupError::Client(format!("--cacert {}: {reason}", path.display()))
 }
 
+/// The most of a body that will not be used (a 404 page) that a client
+/// reads to keep its connection, within [`DRAIN_WINDOW`]; past that the
+/// body is dropped with its connection.
+pub const MAX_DRAIN_BYTES: u64 = 64 * 1024;
+
 /// What an HTTP client of the models is built with for one job, as plain
 /// values: the two reqwest clients (`flags-async`'s and the thread pool's
 /// `reqwest::blocking` one) read these and set them on their builders, two
@@ -336,6 +356,14 @@ pub struct ClientOptions {
     /// ([`lookup_host`]), for the client to use instead of a lookup per new
     /// connection; `None` for an IP address, or when the lookup failed (the
     /// client's own then reports it).
+    ///
+    /// Every address has port 0: they answer for the host, never for a
+    /// port. reqwest's `resolve_to_addrs` matches the host alone, so with
+    /// the base URL's port in them a redirect from `http://localhost/` to
+    /// `https://localhost/` would be sent, in TLS, to port 80. With port 0
+    /// the client takes each URL's own port, written or by scheme
+    /// (reqwest's documentation of `resolve_to_addrs`; hyper-util's
+    /// connector does the same for any resolver).
     pub known_addresses: Option<(String, Vec<SocketAddr>)>,
     /// `--cacert`, trusted on top of the usual web roots.
     pub ca_file: Option<CaFile>,
@@ -350,8 +378,26 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// The options of `job`'s clients. Looks the server's name up, so it
     /// blocks: call it before an async runtime starts, not on it.
+    ///
+    /// ```
+    /// use flags_core::DownloadJob;
+    /// use flags_core::fetch::ClientOptions;
+    /// // The port is left to the URL (80 here), and 0 in the addresses.
+    /// let job = DownloadJob::new(vec!["BR".into()], "http://localhost/flags", ".");
+    /// let options = ClientOptions::for_job(&job).unwrap();
+    /// if let Some((host, addresses)) = &options.known_addresses {
+    ///     assert_eq!(host, "localhost");
+    ///     assert!(addresses.iter().all(|address| address.port() == 0));
+    /// }
+    /// ```
     pub fn for_job(job: &DownloadJob) -> Result<ClientOptions, SetupError> {
-        let known_addresses = lookup_host(&job.base_url);
+        // The lookup needs a port; the client must not be given one.
+        let known_addresses = lookup_host(&job.base_url).map(|(host, mut addresses)| {
+            for address in &mut addresses {
+                address.set_port(0);
+            }
+            (host, addresses)
+        });
         let ca_file = job.ca_cert.as_deref().map(CaFile::read).transpose()?;
         Ok(ClientOptions {
             timeout: job.timeout,

@@ -16,7 +16,7 @@
 //! - [`report`]: the lines printed before and after a run.
 //! - [`progress`]: the progress bar or the `-v` lines.
 //! - [`cli`]: the shared command line and the [`DownloadJob`] it yields.
-//! - [`interrupt`]: what Ctrl-C does.
+//! - [`interrupt`]: what Ctrl-C, SIGTERM and SIGHUP do.
 //! - [`limits`]: how many workers the process limits leave room for.
 //! - [`run`]: what every binary's `main` calls.
 //! - [`script`]: the `main` of the plain scripts in each model's `examples/`.
@@ -31,6 +31,7 @@ pub mod fetch;
 pub mod interrupt;
 pub mod limits;
 pub mod progress;
+pub mod redirect;
 pub mod report;
 pub mod retry;
 pub mod save;
@@ -121,7 +122,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// parse the arguments, print the initial report, call `download_many`,
 /// print the final report, and return the exit status (0 when no code
 /// ended in error, 1 otherwise or when the server cannot be reached, 2 for
-/// a usage error, 130 after Ctrl-C).
+/// a usage error, 130 after Ctrl-C or SIGTERM, 129 after SIGHUP).
 ///
 /// `default_max_req` is the model's default `-m`; `max_max_req` caps it;
 /// `worker_cost` is what one of its workers takes from the process limits
@@ -175,13 +176,10 @@ where
     // the address space) or quietly shrink while the banner said otherwise.
     limits::share_one_heap_under_a_memory_limit();
     let fit = limits::fit_workers(parsed.job.max_req, worker_cost);
-    if let Some(limit) = &fit.limited_by {
-        eprint_line(&format!(
-            "{bin_name}: {limit}; using {} instead of {}",
-            fit.workers, parsed.job.max_req
-        ));
-        parsed.job.max_req = fit.workers;
+    if let Some(notice) = fit.notice(parsed.job.max_req) {
+        eprint_line(&format!("{bin_name}: {notice}"));
     }
+    parsed.job.max_req = fit.workers;
     let job = &parsed.job;
     if let Err(source) = save::prepare_dest(&job.dest_dir) {
         let error = SetupError::Dest {
@@ -201,6 +199,9 @@ where
         eprint_line(&format!("{bin_name}: {error}"));
         return ExitCode::from(EXIT_ERROR);
     }
+    // From here on Ctrl-C, SIGTERM and SIGHUP set the stop flag rather than
+    // end the process: the model stops starting downloads, and the report
+    // below still covers what finished.
     if let Err(error) = interrupt::install() {
         eprint_line(&format!(
             "{bin_name}: Ctrl-C will not stop cleanly: {error}"
@@ -215,20 +216,24 @@ where
         }
     };
     print_flush(&report::final_report(&counter, start.elapsed()));
-    ExitCode::from(exit_status(&counter, interrupt::requested()))
+    // The signal that stopped the run, if one did, picks the exit status.
+    ExitCode::from(exit_status(&counter, interrupt::stop_status()))
 }
 
-/// The exit status of a finished run.
+/// The exit status of a finished run: `stop_status` when a signal stopped
+/// it ([`interrupt::stop_status`]: 130 after Ctrl-C or SIGTERM, 129 after
+/// SIGHUP), else 1 when any code ended in error, else 0.
 ///
 /// ```
 /// use flags_core::{StatusCounter, exit_status};
-/// assert_eq!(exit_status(&StatusCounter { ok: 3, not_found: 2, error: 0 }, false), 0);
-/// assert_eq!(exit_status(&StatusCounter { ok: 3, not_found: 0, error: 1 }, false), 1);
-/// assert_eq!(exit_status(&StatusCounter::default(), true), 130);
+/// assert_eq!(exit_status(&StatusCounter { ok: 3, not_found: 2, error: 0 }, None), 0);
+/// assert_eq!(exit_status(&StatusCounter { ok: 3, not_found: 0, error: 1 }, None), 1);
+/// assert_eq!(exit_status(&StatusCounter::default(), Some(130)), 130);
+/// assert_eq!(exit_status(&StatusCounter { ok: 0, not_found: 0, error: 1 }, Some(129)), 129);
 /// ```
-pub fn exit_status(counter: &StatusCounter, interrupted: bool) -> u8 {
-    if interrupted {
-        interrupt::EXIT_INTERRUPTED
+pub fn exit_status(counter: &StatusCounter, stop_status: Option<u8>) -> u8 {
+    if let Some(status) = stop_status {
+        status
     } else if counter.error > 0 {
         EXIT_ERROR
     } else {

@@ -9,7 +9,7 @@
 //! `malloc` fails, and Rust aborts the process with no report. So before
 //! the banner, [`run`](crate::run) asks [`fit_workers`] how many workers of
 //! the model's [`WorkerCost`] fit in what is left, lowers `-m` to that, and
-//! says so on stderr.
+//! says so on stderr ([`Fit::notice`]).
 //!
 //! The estimate is deliberately simple: each worker's reservation times
 //! the count, plus a fixed reserve for everything else, against the limit
@@ -77,14 +77,46 @@ const RESERVE_ADDRESS_SPACE: u64 = 48 * 1024 * 1024;
 /// files being written, the allocator's and runtime's own.
 const RESERVE_FILES: u64 = 16;
 
-/// The answer of [`fit_workers`]: how many workers to use, and, when that
-/// is fewer than asked, which limit decided it.
+/// The answer of [`fit_workers`]: how many workers to use, and, when a
+/// limit leaves room for fewer than asked, which one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fit {
     /// The workers to use: at most the number asked for, and at least 1.
     pub workers: usize,
-    /// The limit that lowered it, when it did.
+    /// The limit that leaves room for the fewest workers, when that is
+    /// fewer than asked. With room for none, `workers` is still 1, so a
+    /// run that asked for one is not lowered at all.
     pub limited_by: Option<Limit>,
+}
+
+impl Fit {
+    /// The line to print when a limit leaves room for fewer than the
+    /// `asked` workers: what was used instead, or, when nothing could be
+    /// lowered (one worker asked, room for none), that the run tries with
+    /// one anyway. `None` when no limit is in the way.
+    ///
+    /// ```
+    /// use flags_core::limits::{Fit, Limit};
+    /// let limit = Limit { name: "ulimit -n (open files)", room_for: 0 };
+    /// let fit = Fit { workers: 1, limited_by: Some(limit) };
+    /// assert_eq!(
+    ///     fit.notice(5).as_deref(),
+    ///     Some("ulimit -n (open files) leaves room for 0 workers; using 1 instead of 5")
+    /// );
+    /// assert_eq!(
+    ///     fit.notice(1).as_deref(),
+    ///     Some("ulimit -n (open files) leaves room for 0 workers; using 1 anyway")
+    /// );
+    /// assert_eq!(Fit { workers: 3, limited_by: None }.notice(3), None);
+    /// ```
+    pub fn notice(&self, asked: usize) -> Option<String> {
+        let limit = self.limited_by.as_ref()?;
+        Some(if self.workers < asked {
+            format!("{limit}; using {} instead of {asked}", self.workers)
+        } else {
+            format!("{limit}; using {} anyway", self.workers)
+        })
+    }
 }
 
 /// A process limit that leaves room for fewer workers than asked.

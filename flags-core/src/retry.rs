@@ -3,7 +3,7 @@
 //! The models differ in how they wait (a thread sleeps, a task awaits a
 //! timer), not in what they decide: that lives here, once.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::fetch::MAX_BODY_BYTES;
 
@@ -21,7 +21,8 @@ pub enum FetchError {
         code: u16,
         /// Its reason phrase, like `I'm a teapot`.
         reason: String,
-        /// The server's `Retry-After`, when it sent one in seconds.
+        /// The server's `Retry-After` as a wait from when the answer came
+        /// ([`parse_retry_after`]), when it sent one that can be read.
         retry_after: Option<Duration>,
     },
     /// The body is longer than [`MAX_BODY_BYTES`].
@@ -42,6 +43,11 @@ pub enum FetchError {
     /// against the cap, nor saved as it is.
     #[error("Content-Encoding {0} was not asked for")]
     Encoding(String),
+    /// A redirect that is not followed: to another scheme than http or
+    /// https, without a `Location`, or past the limit
+    /// ([`crate::redirect`]).
+    #[error("{0}")]
+    Redirect(String),
 }
 
 impl FetchError {
@@ -51,15 +57,21 @@ impl FetchError {
     }
 }
 
+/// The longest wait before a retry unless a job says otherwise
+/// ([`DownloadJob::max_retry_wait`](crate::DownloadJob::max_retry_wait)),
+/// also for a `Retry-After` that asks for more: a run is not held for
+/// minutes by one server's say-so.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+
 /// `--retries`: how many times to try again, and how long to wait.
 ///
 /// The wait doubles each time (exponential backoff) and is drawn at random
 /// between half and all of that (jitter), so that many clients that failed
 /// together do not all come back at the same instant. A `Retry-After` from
 /// the server (429, 503) is honoured when it asks for longer, up to
-/// `max_delay`; it never shortens the backoff (`Retry-After: 0` with
-/// `--retries 100` would otherwise be a tight loop against a server that
-/// is already struggling).
+/// `max_delay`; it never shortens the backoff (`Retry-After: 0`, or a date
+/// already past, with `--retries 100` would otherwise be a tight loop
+/// against a server that is already struggling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt; 0 means try once.
@@ -72,12 +84,12 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// A policy with `retries` retries, waiting 50 ms, 100 ms, 200 ms ...
-    /// up to 5 s.
+    /// up to [`MAX_RETRY_WAIT`].
     pub fn new(retries: u32) -> Self {
         Self {
             retries,
             base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_secs(5),
+            max_delay: MAX_RETRY_WAIT,
         }
     }
 
@@ -122,16 +134,53 @@ impl RetryPolicy {
     }
 }
 
-/// Read a `Retry-After` header given in seconds (the HTTP-date form is not
-/// used by flag servers and is ignored).
+/// Read a `Retry-After` header as the wait it asks for from now: either of
+/// its two forms (RFC 9110, section 10.2.3), a number of seconds or an
+/// HTTP date ([`parse_retry_after_at`]). Anything else is `None`: the usual
+/// backoff applies.
 ///
 /// ```
 /// use std::time::Duration;
 /// assert_eq!(flags_core::retry::parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
 /// assert_eq!(flags_core::retry::parse_retry_after("soon"), None);
+/// // A date in the past: no wait asked for.
+/// assert_eq!(
+///     flags_core::retry::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+///     Some(Duration::ZERO)
+/// );
 /// ```
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    parse_retry_after_at(value, SystemTime::now())
+}
+
+/// [`parse_retry_after`] with `now` given: a number of seconds is that
+/// wait; an HTTP date (the preferred `Sun, 06 Nov 1994 08:49:37 GMT`, or
+/// the two obsolete forms, read by the `httpdate` crate) is the time from
+/// `now` until then, and zero when it is already past.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use flags_core::retry::parse_retry_after_at;
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_774); // 08:49:34
+/// let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+/// assert_eq!(parse_retry_after_at(date, now), Some(Duration::from_secs(3)));
+/// assert_eq!(
+///     parse_retry_after_at("Sunday, 06-Nov-94 08:49:37 GMT", now),
+///     Some(Duration::from_secs(3))
+/// );
+/// assert_eq!(parse_retry_after_at("Sun Nov  6 08:49:37 1994", now), Some(Duration::from_secs(3)));
+/// let later = now + Duration::from_secs(60);
+/// assert_eq!(parse_retry_after_at(date, later), Some(Duration::ZERO));
+/// assert_eq!(parse_retry_after_at("-1", now), None);
+/// ```
+pub fn parse_retry_after_at(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    // An error here means the date is before `now`: retry now.
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Whether an I/O error on sending a request says that the connection was
@@ -176,13 +225,23 @@ pub fn is_stale_connection(error: &(dyn std::error::Error + 'static)) -> bool {
 const UNTRUSTED_CERTIFICATE: &str = "invalid peer certificate";
 /// What rustls says of an answer that is not TLS at all.
 const NOT_TLS: &str = "corrupt message of type InvalidContentType";
+/// What the HTTP parsers say of an answer that does not start with
+/// `HTTP/1.x`, as when a TLS server answers a plain request with an alert:
+/// ureq's "http parse fail: invalid HTTP version", hyper's (under reqwest)
+/// "invalid HTTP version parsed".
+const NOT_HTTP: &str = "invalid HTTP version";
+/// What a message about a body begins with ([`in_body`]).
+const BODY_PREFIX: &str = "body: ";
 
 /// One line for an error from an HTTP client: the messages of its chain of
 /// causes, the outermost dropped when it only repeats the URL. A server
 /// certificate that the client does not trust reads "certificate not
 /// trusted (...)", the TLS library's words in brackets; a plain HTTP
 /// server asked for https, "the server did not answer TLS (is it plain
-/// http?): ...".
+/// http?): ..."; an answer that is not HTTP, as a TLS server's to plain
+/// http, "the server did not answer HTTP (is it an https server?): ...".
+/// An error found while reading a body begins with `body: `, once
+/// ([`in_body`]).
 ///
 /// ```
 /// let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "operation timed out");
@@ -199,12 +258,12 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         "error reading a body from connection",
     ];
     let mut messages: Vec<String> = Vec::new();
-    let mut in_body = false;
+    let mut in_a_body = false;
     let mut current = Some(error);
     while let Some(cause) = current {
         let message = cause.to_string();
         if WRAPPERS.iter().any(|wrapper| message.starts_with(wrapper)) {
-            in_body |= message.contains("body");
+            in_a_body |= message.contains("body");
         } else if !messages.contains(&message) {
             messages.push(message);
         }
@@ -225,9 +284,162 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     if text.contains(NOT_TLS) {
         text = format!("the server did not answer TLS (is it plain http?): {text}");
     }
-    if in_body {
-        format!("body: {text}")
+    // The answer did not start with `HTTP/1.x`: most likely a TLS alert
+    // from an https port asked for `http://`.
+    if text.contains(NOT_HTTP) {
+        text = format!("the server did not answer HTTP (is it an https server?): {text}");
+    }
+    if in_a_body { in_body(&text) } else { text }
+}
+
+/// `message` about a response's body: `body: {message}`, the prefix added
+/// once however many layers add it (a client's body reader, then
+/// [`error_chain`] finding a body error in the chain).
+///
+/// ```
+/// use flags_core::retry::in_body;
+/// assert_eq!(in_body("Connection reset by peer"), "body: Connection reset by peer");
+/// assert_eq!(in_body(&in_body("Connection reset by peer")), "body: Connection reset by peer");
+/// ```
+pub fn in_body(message: &str) -> String {
+    if message.starts_with(BODY_PREFIX) {
+        message.to_string()
     } else {
-        text
+        format!("{BODY_PREFIX}{message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with an optional cause: the layers that reqwest, hyper and
+    /// ureq wrap around what happened.
+    #[derive(Debug)]
+    struct Layer {
+        message: &'static str,
+        source: Option<Box<Layer>>,
+    }
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str(self.message)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.source
+                .as_deref()
+                .map(|layer| layer as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    /// The chain `messages[0]`, caused by `messages[1]`, and so on.
+    fn chain(messages: &[&'static str]) -> Layer {
+        messages
+            .iter()
+            .rev()
+            .fold(None, |source, message| {
+                Some(Layer {
+                    message,
+                    source: source.map(Box::new),
+                })
+            })
+            .expect("at least one message")
+    }
+
+    /// reqwest's body error, read through `io::Read` and named a body
+    /// error by its reader too: `body: ` once, whichever layers say it.
+    #[test]
+    fn a_body_error_says_body_once() {
+        let reset = chain(&[
+            "error decoding response body",
+            "request or response body error",
+            "error reading a body from connection",
+            "Connection reset by peer (os error 104)",
+        ]);
+        let text = error_chain(&reset);
+        assert_eq!(text, "body: Connection reset by peer (os error 104)");
+        // What a client's body reader then makes of it.
+        assert_eq!(in_body(&text), text);
+        // A cause that says `body: ` itself is not prefixed again.
+        let inner = chain(&["error decoding response body", "body: connection closed"]);
+        assert_eq!(error_chain(&inner), "body: connection closed");
+    }
+
+    /// A TLS port asked for plain http answers with an alert, which the
+    /// HTTP parsers call an invalid version: the message says what that
+    /// likely means, in each client's words.
+    #[test]
+    fn plain_http_to_a_tls_port_gets_a_hint() {
+        // ureq (flags-seq and the blocking models).
+        let ureq = chain(&["protocol: http parse fail: invalid HTTP version"]);
+        assert_eq!(
+            error_chain(&ureq),
+            "the server did not answer HTTP (is it an https server?): \
+             protocol: http parse fail: invalid HTTP version"
+        );
+        // reqwest (flags-async, flags-threadpool --client reqwest).
+        let reqwest = chain(&[
+            "error sending request for url (http://127.0.0.1:8443/flags/br/br.gif)",
+            "client error (SendRequest)",
+            "invalid HTTP version parsed",
+        ]);
+        assert_eq!(
+            error_chain(&reqwest),
+            "the server did not answer HTTP (is it an https server?): \
+             client error (SendRequest): invalid HTTP version parsed"
+        );
+        // The other way round keeps its own hint.
+        let not_tls = chain(&["corrupt message of type InvalidContentType"]);
+        assert_eq!(
+            error_chain(&not_tls),
+            "the server did not answer TLS (is it plain http?): \
+             corrupt message of type InvalidContentType"
+        );
+    }
+
+    /// A `Retry-After` date is a wait from now, capped like any wait, and
+    /// one in the past leaves the backoff as it is.
+    #[test]
+    fn a_retry_after_date_is_a_wait_from_now() {
+        let policy = RetryPolicy::new(3);
+        let now = SystemTime::now();
+        let in_three_seconds = httpdate::fmt_http_date(now + Duration::from_secs(3));
+        // The date has whole seconds: 2 to 3 s after `now`.
+        let wait = parse_retry_after_at(&in_three_seconds, now).expect("a date");
+        assert!(
+            wait > Duration::from_secs(2) && wait <= Duration::from_secs(3),
+            "{wait:?}"
+        );
+        // From the real now, which only moves on: never more than asked.
+        let from_now = parse_retry_after(&in_three_seconds).expect("a date");
+        assert!(from_now <= wait, "{from_now:?}");
+        let busy = |retry_after| FetchError::Status {
+            code: 503,
+            reason: "Service Unavailable".into(),
+            retry_after,
+        };
+        assert_eq!(policy.delay(0, &busy(Some(wait))), wait);
+        let in_an_hour = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+        assert_eq!(
+            policy.delay(0, &busy(parse_retry_after(&in_an_hour))),
+            policy.max_delay
+        );
+        let past = parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(past, Some(Duration::ZERO));
+        let backoff = policy.delay(2, &busy(past));
+        assert!(backoff >= Duration::from_millis(100), "{backoff:?}");
+        // A job's lower cap holds for both.
+        let capped = RetryPolicy {
+            max_delay: Duration::from_millis(30),
+            ..policy
+        };
+        assert_eq!(
+            capped.delay(0, &busy(parse_retry_after(&in_an_hour))),
+            Duration::from_millis(30)
+        );
+        assert!(capped.delay(10, &busy(None)) <= Duration::from_millis(30));
     }
 }

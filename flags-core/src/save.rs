@@ -16,8 +16,12 @@
 //! temporary file, named by its file name, into place (the process model's
 //! workers write, their parent commits).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use icu_normalizer::{ComposingNormalizerBorrowed, DecomposingNormalizerBorrowed};
+use icu_properties::props::{BinaryProperty, DefaultIgnorableCodePoint};
 
 /// The prefix of the temporary files [`save_flag`] and [`write_temporary`]
 /// write, so that tests can check none is left behind. The full name is
@@ -29,10 +33,11 @@ pub const TEMP_PREFIX: &str = ".flag-";
 pub const MAX_NAME_BYTES: usize = 100;
 
 /// Unicode's bidirectional formatting characters, which
-/// [`country_file_name`] refuses: they reorder how the rest of a name is
-/// displayed (the "Trojan Source" trick), so a file name holding one may not
-/// read as what it is. The embeddings and overrides U+202A..U+202E, the
-/// isolates U+2066..U+2069, and the marks U+200E, U+200F and U+061C.
+/// [`country_file_name`] refuses by name: they reorder how the rest of a
+/// name is displayed (the "Trojan Source" trick), so a file name holding
+/// one may not read as what it is. The embeddings and overrides
+/// U+202A..U+202E, the isolates U+2066..U+2069, and the marks U+200E,
+/// U+200F and U+061C. Each is also [default-ignorable](is_default_ignorable).
 pub const BIDI_FORMATTING: [char; 12] = [
     '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
     '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
@@ -47,9 +52,63 @@ pub fn flag_file_name(country_code: &str) -> String {
     format!("{}.gif", country_code.to_ascii_uppercase())
 }
 
+/// Whether `character` is one of Unicode's default-ignorable code points
+/// (the Default_Ignorable_Code_Point property, from ICU4X's tables): the
+/// characters a text renderer shows as nothing when it does not support
+/// them. Zero-width space, joiner and non-joiner, soft hyphen, the byte
+/// order mark, the combining grapheme joiner U+034F, variation selectors,
+/// the bidi marks, the Hangul fillers, tags, and the code points kept for
+/// more of the same.
+///
+/// ```
+/// use flags_core::save::is_default_ignorable;
+/// for invisible in ['\u{200B}', '\u{AD}', '\u{FEFF}', '\u{34F}', '\u{FE0F}', '\u{202E}', '\u{3164}'] {
+///     assert!(is_default_ignorable(invisible), "{invisible:?}");
+/// }
+/// for visible in ['B', ' ', 'é', '\u{301}', '-'] {
+///     assert!(!is_default_ignorable(visible), "{visible:?}");
+/// }
+/// ```
+pub fn is_default_ignorable(character: char) -> bool {
+    DefaultIgnorableCodePoint::for_char(character)
+}
+
+/// `text` in NFC, Unicode's canonical composition: one spelling for
+/// canonically equivalent texts (`é` as one character, not `e` and a
+/// combining accent).
+fn nfc(text: &str) -> Cow<'_, str> {
+    ComposingNormalizerBorrowed::new_nfc().normalize(text)
+}
+
+/// `text` in NFD, Unicode's canonical decomposition.
+fn nfd(text: &str) -> Cow<'_, str> {
+    DecomposingNormalizerBorrowed::new_nfd().normalize(text)
+}
+
+/// `text` quoted as `{:?}` quotes it, with the default-ignorable
+/// characters that `{:?}` leaves as they are (U+3164 HANGUL FILLER is a
+/// letter to it) escaped too: an error naming a hostile name shows every
+/// character of it, and is safe to print.
+fn quoted(text: &str) -> String {
+    let debug = format!("{text:?}");
+    if !debug.chars().any(is_default_ignorable) {
+        return debug;
+    }
+    debug
+        .chars()
+        .map(|character| {
+            if is_default_ignorable(character) {
+                format!("\\u{{{:x}}}", u32::from(character))
+            } else {
+                character.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A country name that cannot be a file name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsafe country name {name:?}: {reason}")]
+#[error("unsafe country name {}: {reason}", quoted(name))]
 pub struct BadFileName {
     /// The name as the server sent it (cut to 40 characters).
     pub name: String,
@@ -57,8 +116,8 @@ pub struct BadFileName {
     pub reason: &'static str,
 }
 
-/// The file a flag is saved as with `--metadata`: the country name with
-/// spaces turned to `_`, then `.gif`.
+/// The file a flag is saved as with `--metadata`: the country name in NFC
+/// with spaces turned to `_`, then `.gif`.
 ///
 /// The name comes from the server, so it is treated as hostile: it must be
 /// non-empty, at most [`MAX_NAME_BYTES`] long, and hold no path separator
@@ -66,12 +125,17 @@ pub struct BadFileName {
 /// and `..`). Together these keep every saved file inside `--dest`.
 ///
 /// It must also hold no control character (anywhere, even at an end that
-/// trimming would remove) and none of Unicode's
-/// [`BIDI_FORMATTING`] characters: those cannot leave `--dest`, but they
-/// make a listing lie (U+202E, right-to-left override, makes the file
-/// `\u{202E}lizarB.gif` display as `fig.Brazil`) or a terminal misbehave
-/// (`\u{1b}[2J` clears it). The
-/// error quotes the name with `{:?}`, so printing it is safe too.
+/// trimming would remove) and no [default-ignorable](is_default_ignorable)
+/// one, [`BIDI_FORMATTING`] among them: those cannot leave `--dest`, but
+/// they make a listing lie (U+202E, right-to-left override, makes the file
+/// `\u{202E}lizarB.gif` display as `fig.Brazil`; a zero-width space makes
+/// `Bra\u{200B}zil.gif` list as a second `Brazil.gif`) or a terminal
+/// misbehave (`\u{1b}[2J` clears it). The error quotes the name as `{:?}`
+/// does, invisible characters escaped, so printing it is safe too.
+///
+/// The name is saved in NFC: a server's decomposed `Co\u{302}te d'Ivoire`
+/// (`o` and a combining circumflex) and a composed `Côte d'Ivoire` are one
+/// file, `Côte_d'Ivoire.gif`, as they are one name.
 ///
 /// ```
 /// use flags_core::save::country_file_name;
@@ -92,6 +156,17 @@ pub struct BadFileName {
 ///     country_file_name("\u{202E}lizarB").unwrap_err().to_string(),
 ///     r#"unsafe country name "\u{202e}lizarB": bidirectional formatting character"#
 /// );
+/// // Every other invisible character: zero-width space, soft hyphen, BOM,
+/// // combining grapheme joiner, a variation selector, a Hangul filler.
+/// for invisible in ['\u{200B}', '\u{AD}', '\u{FEFF}', '\u{34F}', '\u{FE0F}', '\u{3164}'] {
+///     assert!(country_file_name(&format!("Bra{invisible}zil")).is_err());
+/// }
+/// assert_eq!(
+///     country_file_name("Bra\u{3164}zil").unwrap_err().to_string(),
+///     r#"unsafe country name "Bra\u{3164}zil": invisible (default-ignorable) character"#
+/// );
+/// // One name, two spellings: one file name, in NFC.
+/// assert_eq!(country_file_name("Co\u{302}te d'Ivoire").unwrap(), "Côte_d'Ivoire.gif");
 /// // Letters of any script are fine.
 /// assert_eq!(country_file_name("Côte d'Ivoire").unwrap(), "Côte_d'Ivoire.gif");
 /// assert_eq!(country_file_name("مصر").unwrap(), "مصر.gif");
@@ -109,7 +184,12 @@ pub fn country_file_name(country_name: &str) -> Result<String, BadFileName> {
     if country_name.contains(BIDI_FORMATTING) {
         return Err(refuse("bidirectional formatting character"));
     }
-    let name = country_name.trim();
+    if country_name.chars().any(is_default_ignorable) {
+        return Err(refuse("invisible (default-ignorable) character"));
+    }
+    // Every check below is made on the name as it will be saved.
+    let name = nfc(country_name.trim());
+    let name = name.as_ref();
     if name.is_empty() {
         return Err(refuse("empty"));
     }
@@ -138,9 +218,10 @@ pub fn country_file_name(country_name: &str) -> Result<String, BadFileName> {
 ///
 /// Names are compared case-folded, as the file names they become: on a
 /// case-insensitive file system (macOS and Windows by default) `Brazil.gif`
-/// and `BRAZIL.gif` are one file. Names are not Unicode-normalized, so two
-/// spellings of `é` (one character, or `e` and a combining accent) are two
-/// names here, though a file system that normalizes (APFS) sees one file.
+/// and `BRAZIL.gif` are one file. They are also compared in NFC, so the
+/// two spellings of `é` (one character, or `e` and a combining accent) are
+/// one name, as they are one file on a file system that normalizes (APFS)
+/// and one file name once [`country_file_name`] has made it.
 ///
 /// ```
 /// use flags_core::save::NameClaims;
@@ -158,10 +239,20 @@ pub fn country_file_name(country_name: &str) -> Result<String, BadFileName> {
 ///     r#"country name "BRAZIL" is already used by BR (as "Brazil")"#
 /// );
 /// assert!(claims.claim("JP", "Japan", "Japan.gif").is_ok());
+/// // Another spelling of the same characters is the same name.
+/// assert!(claims.claim("CI", "Côte d'Ivoire", "Côte_d'Ivoire.gif").is_ok());
+/// assert_eq!(
+///     claims
+///         .claim("XX", "Co\u{302}te d'Ivoire", "Co\u{302}te_d'Ivoire.gif")
+///         .unwrap_err()
+///         .to_string(),
+///     r#"country name "Co\u{302}te d'Ivoire" is already used by CI (as "Côte d'Ivoire")"#
+/// );
 /// ```
 #[derive(Debug, Default)]
 pub struct NameClaims {
-    /// Case-folded file name → (code, country name) of the code that has it.
+    /// File name case-folded and in NFC ([`claim_key`]) → (code, country
+    /// name) of the code that has it.
     /// A `Mutex`, not a `RefCell`: the claims are shared by every task or
     /// thread of the run, and the check and the insert must be one step.
     claimed: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
@@ -185,7 +276,7 @@ impl NameClaims {
             .claimed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match claimed.entry(fold_case(file_name)) {
+        match claimed.entry(claim_key(file_name)) {
             std::collections::hash_map::Entry::Vacant(free) => {
                 free.insert((country_code.to_string(), country_name.to_string()));
                 Ok(())
@@ -213,11 +304,19 @@ fn fold_case(name: &str) -> String {
     name.to_uppercase().to_lowercase()
 }
 
+/// What [`NameClaims`] compares: the name case-folded and in NFC. Folded
+/// from NFD, as Unicode's canonical caseless match does, since a few
+/// case mappings differ between the composed and decomposed spellings.
+fn claim_key(name: &str) -> String {
+    nfc(&fold_case(&nfd(name))).into_owned()
+}
+
 /// A country name whose file another code of the run has already claimed
 /// (see [`NameClaims`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "country name {name:?} is already used by {owner}{}",
+    "country name {} is already used by {owner}{}",
+    quoted(name),
     differently(name, owner_name)
 )]
 pub struct NameTaken {
@@ -235,7 +334,7 @@ fn differently(name: &str, owner_name: &str) -> String {
     if name == owner_name {
         String::new()
     } else {
-        format!(" (as {owner_name:?})")
+        format!(" (as {})", quoted(owner_name))
     }
 }
 
@@ -558,6 +657,85 @@ mod tests {
         assert_ne!("Straße".to_lowercase(), "STRASSE".to_lowercase());
         assert_eq!(fold_case("ς"), fold_case("σ"));
         assert_eq!(fold_case("Brazil"), fold_case("BRAZIL"));
+    }
+
+    /// Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties,
+    /// Unicode 16), each checked at both ends: the table we use has them.
+    const DEFAULT_IGNORABLE_RANGES: [(u32, u32); 17] = [
+        (0x00AD, 0x00AD),
+        (0x034F, 0x034F),
+        (0x061C, 0x061C),
+        (0x115F, 0x1160),
+        (0x17B4, 0x17B5),
+        (0x180B, 0x180F),
+        (0x200B, 0x200F),
+        (0x202A, 0x202E),
+        (0x2060, 0x206F),
+        (0x3164, 0x3164),
+        (0xFE00, 0xFE0F),
+        (0xFEFF, 0xFEFF),
+        (0xFFA0, 0xFFA0),
+        (0xFFF0, 0xFFF8),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0000, 0xE0FFF),
+    ];
+
+    /// Every default-ignorable code point is refused, alone or inside a
+    /// name, and the error shows it escaped, never as itself.
+    #[test]
+    fn every_default_ignorable_character_is_refused() {
+        for (first, last) in DEFAULT_IGNORABLE_RANGES {
+            for code in [first, last] {
+                let character = char::from_u32(code).expect("not a surrogate");
+                assert!(is_default_ignorable(character), "U+{code:04X}");
+            }
+        }
+        let mut refused = 0;
+        for character in (0..=0x10FFFF).filter_map(char::from_u32) {
+            if !is_default_ignorable(character) {
+                continue;
+            }
+            refused += 1;
+            let name = format!("Bra{character}zil");
+            let error = country_file_name(&name).expect_err(&format!("{character:?}"));
+            let message = error.to_string();
+            assert!(
+                !message.chars().any(is_default_ignorable),
+                "{character:?} shown as itself: {message:?}"
+            );
+            assert!(
+                message.contains(&format!("\\u{{{:x}}}", u32::from(character))),
+                "{message:?}"
+            );
+        }
+        // Most of them are the 4,096 code points of the tag block and its
+        // reserve (U+E0000..U+E0FFF).
+        assert!(refused > 4_096, "{refused}");
+    }
+
+    /// Canonically equivalent names are one claim, whatever their case;
+    /// names that only look alike are not.
+    #[test]
+    fn claims_compare_names_in_nfc_and_case_folded() {
+        assert_eq!(
+            claim_key("Côte_d'Ivoire.gif"),
+            claim_key("Co\u{302}te_d'Ivoire.gif")
+        );
+        assert_eq!(
+            claim_key("CÔTE_D'IVOIRE.gif"),
+            claim_key("co\u{302}te_d'ivoire.gif")
+        );
+        // Ångström sign U+212B is canonically Å.
+        assert_eq!(claim_key("\u{212B}land.gif"), claim_key("Åland.gif"));
+        // Look-alikes from another script are other names (and other files).
+        assert_ne!(claim_key("\u{410}land.gif"), claim_key("Aland.gif"));
+        let claims = NameClaims::default();
+        assert!(claims.claim("AX", "Åland", "Åland.gif").is_ok());
+        let taken = claims
+            .claim("XX", "A\u{30A}land", "A\u{30A}land.gif")
+            .expect_err("the same name in NFD");
+        assert_eq!(taken.owner, "AX");
     }
 
     /// The names in `dir`, sorted.

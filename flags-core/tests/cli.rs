@@ -110,6 +110,22 @@ fn options_and_defaults() {
     assert!(custom.verbose);
     assert_eq!(custom.dest_dir, std::path::PathBuf::from("/tmp/x"));
     assert_eq!(job(&["--retries", "100"]).retries, 100);
+    // The shortest and the longest timeouts.
+    assert_eq!(
+        job(&["--timeout", "0.001"]).timeout,
+        Duration::from_millis(1)
+    );
+    assert_eq!(
+        job(&["--timeout", "86400"]).timeout,
+        Duration::from_secs(86_400)
+    );
+    // No option for the cap on retry waits: 5 s, the same as `new`'s.
+    assert_eq!(defaults.max_retry_wait, Duration::from_secs(5));
+    assert_eq!(defaults.retry_policy().max_delay, Duration::from_secs(5));
+    assert_eq!(
+        defaults.max_retry_wait,
+        DownloadJob::new(Vec::new(), "http://localhost:8000/flags", "downloaded").max_retry_wait
+    );
 }
 
 /// `--cacert` takes a PEM file holding a certificate; one with none is a
@@ -159,7 +175,17 @@ fn usage_errors_exit_2() {
         (&["--retries", "-1"], "from 0 to 100"),
         (&["-l", "-1"], "not a whole number of 1 or more"),
         (&["-m", "-3"], "not a whole number of 1 or more"),
-        (&["--timeout", "-1"], "must be more than 0"),
+        (
+            &["--timeout", "-1"],
+            "must be from 0.001 (1 ms) to 86400 seconds",
+        ),
+        // Under a millisecond: a usage error, not an unreachable server.
+        (
+            &["--timeout", "1e-12"],
+            "must be from 0.001 (1 ms) to 86400 seconds, not 1e-12",
+        ),
+        (&["--timeout", "0.0009"], "not 0.0009"),
+        (&["--timeout", "86401"], "not 86401"),
         (
             &["--cacert", "/nonexistent/ca.pem"],
             "--cacert /nonexistent/ca.pem",

@@ -24,10 +24,11 @@
 //!   plus the backoffs plus 2 s ([`protocol::JobSettings::task_deadline`]),
 //!   the parent kills and reaps it, and counts
 //!   `worker 3 (pid 1234) did not answer within 5.1 s; killed it`.
-//! - **Ctrl-C:** no more codes are handed out; the workers holding one get
-//!   [`pool::INTERRUPT_GRACE`] (0.5 s) to answer, then they are killed and
-//!   reaped and their codes count as nothing: the report covers what
-//!   finished, within a second whatever the workers do.
+//! - **Ctrl-C (and SIGTERM, and SIGHUP):** no more codes are handed out;
+//!   the workers holding one get [`pool::INTERRUPT_GRACE`] (0.5 s) to
+//!   answer, then they are killed and reaped and their codes count as
+//!   nothing: the report covers what finished, within a second whatever
+//!   the workers do, and no worker outlives the parent.
 //! - **Who commits:** the parent. A flag appears under its name only when
 //!   the parent, reading its worker's answer, renames the worker's
 //!   temporary file, and is counted then: so the count of OK is always the
@@ -250,12 +251,13 @@ pub fn worker_main_if_requested() {
 /// The worker process's `main`: serve stdin and stdout, return the exit
 /// status.
 fn worker_main() -> i32 {
-    // Ctrl-C reaches the whole process group, workers included. A worker
-    // must not die of it: the parent coordinates the stop. The handler
-    // sets the same flag `download_one` checks before each retry, so the
-    // worker finishes its current code without retrying, answers, and
-    // exits when the parent closes its stdin. (If it takes longer than the
-    // parent's grace, the parent kills it: the stop is the parent's.)
+    // Ctrl-C reaches the whole process group, workers included, and so
+    // does the SIGHUP of a terminal hanging up. A worker must not die of
+    // either: the parent coordinates the stop. The handler sets the same
+    // flag `download_one` checks before each retry, so the worker finishes
+    // its current code without retrying, answers, and exits when the
+    // parent closes its stdin. (If it takes longer than the parent's grace,
+    // the parent kills it: the stop is the parent's.)
     if let Err(error) = interrupt::install() {
         flags_core::eprint_line(&format!(
             "flags-process worker: cannot handle Ctrl-C: {error}"
@@ -272,6 +274,12 @@ fn worker_main() -> i32 {
     match serve(stdin, stdout, &fault) {
         Ok(()) => 0,
         Err(WorkerError::InjectedExit(_)) => FAULT_EXIT_STATUS,
+        // The answer met a closed pipe: the parent is gone (or has given
+        // up on this worker), so nobody is left to read a message, and one
+        // line per worker on a shared terminal would only be noise
+        // ("Broken pipe"). Exit quietly. (A closed stdin is the end of the
+        // input, which `serve` takes as the polite way to stop.)
+        Err(WorkerError::Io(error)) if error.kind() == io::ErrorKind::BrokenPipe => 1,
         Err(error) => {
             flags_core::eprint_line(&format!("flags-process worker: {error}"));
             1

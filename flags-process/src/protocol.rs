@@ -20,7 +20,8 @@
 //! parent closes the worker's stdin: the worker exits
 //! ```
 //!
-//! `JOB` carries `base_url timeout_ns retries dest_dir ca_cert`, the last
+//! `JOB` carries `base_url timeout_ns retries max_retry_wait_ns dest_dir
+//! ca_cert`, the last
 //! one `-` when there is no `--cacert`. The URL, the folders
 //! and the codes are [percent-encoded](encode_field) so that a space, a
 //! newline or a non-UTF-8 byte in a path cannot break a line; an error
@@ -56,7 +57,7 @@ use crate::pool::WorkerProtocol;
 pub const PROTOCOL_NAME: &str = "flags-process";
 /// The version of this protocol. A worker that greets with another one is
 /// refused: parent and workers must be built from the same source.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// The longest line the parent accepts from a worker, newline excluded.
 pub const MAX_LINE_BYTES: usize = 8192;
 /// The longest error message a worker sends; longer ones are cut.
@@ -132,6 +133,8 @@ pub struct JobSettings {
     pub timeout: Duration,
     /// `--retries`.
     pub retries: u32,
+    /// The longest wait before a retry ([`DownloadJob::max_retry_wait`]).
+    pub max_retry_wait: Duration,
     /// `--dest`.
     pub dest_dir: PathBuf,
     /// `--cacert`.
@@ -145,6 +148,7 @@ impl JobSettings {
             base_url: job.base_url.clone(),
             timeout: job.timeout,
             retries: job.retries,
+            max_retry_wait: job.max_retry_wait,
             dest_dir: job.dest_dir.clone(),
             ca_cert: job.ca_cert.clone(),
         }
@@ -192,6 +196,7 @@ impl JobSettings {
         let mut job = DownloadJob::new(Vec::new(), self.base_url.clone(), self.dest_dir.clone());
         job.timeout = self.timeout;
         job.retries = self.retries;
+        job.max_retry_wait = self.max_retry_wait;
         job.ca_cert = self.ca_cert.clone();
         job
     }
@@ -248,11 +253,13 @@ impl Request {
     pub fn to_line(&self) -> String {
         match self {
             Request::Job(settings) => {
-                let timeout_ns = u64::try_from(settings.timeout.as_nanos()).unwrap_or(u64::MAX);
+                let nanos = |wait: Duration| u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
                 format!(
-                    "JOB {} {timeout_ns} {} {} {}",
+                    "JOB {} {} {} {} {} {}",
                     encode_field(settings.base_url.as_bytes()),
+                    nanos(settings.timeout),
                     settings.retries,
+                    nanos(settings.max_retry_wait),
                     encode_field(&path_to_bytes(&settings.dest_dir)),
                     encode_optional_path(settings.ca_cert.as_deref()),
                 )
@@ -534,18 +541,28 @@ pub fn parse_request(line: &str) -> Result<Request, ProtocolError> {
     let fields = fields_of(line)?;
     match fields.as_slice() {
         ["GET", country_code] => Ok(Request::Get(decode_text("country code", country_code)?)),
-        ["JOB", base_url, timeout_ns, retries, dest_dir, ca_cert] => {
-            Ok(Request::Job(JobSettings {
-                base_url: decode_text("base URL", base_url)?,
-                timeout: Duration::from_nanos(parse_number("timeout", timeout_ns)?),
-                retries: parse_number("retries", retries)?,
-                dest_dir: bytes_to_path(decode_field(dest_dir)?),
-                ca_cert: decode_optional_path(ca_cert)?,
-            }))
-        }
+        [
+            "JOB",
+            base_url,
+            timeout_ns,
+            retries,
+            max_retry_wait_ns,
+            dest_dir,
+            ca_cert,
+        ] => Ok(Request::Job(JobSettings {
+            base_url: decode_text("base URL", base_url)?,
+            timeout: Duration::from_nanos(parse_number("timeout", timeout_ns)?),
+            retries: parse_number("retries", retries)?,
+            max_retry_wait: Duration::from_nanos(parse_number(
+                "max_retry_wait",
+                max_retry_wait_ns,
+            )?),
+            dest_dir: bytes_to_path(decode_field(dest_dir)?),
+            ca_cert: decode_optional_path(ca_cert)?,
+        })),
         [word @ ("GET" | "JOB"), ..] => Err(ProtocolError::FieldCount {
             message: if *word == "GET" { "GET" } else { "JOB" },
-            expected: if *word == "GET" { 2 } else { 6 },
+            expected: if *word == "GET" { 2 } else { 7 },
             got: fields.len(),
         }),
         [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(word))),

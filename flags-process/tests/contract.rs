@@ -46,7 +46,11 @@ fn spawned_process_pool_keeps_the_contract() {
 fn process_pool_survives_every_fault() {
     let _serial = common::serial();
     assert_eq!(
-        flags_testkit::contract::check_fault_matrix(download_many_here, 4),
+        flags_testkit::contract::check_fault_matrix(
+            download_many_here,
+            4,
+            flags_testkit::contract::Client::Ureq
+        ),
         Ok(())
     );
     common::assert_no_children();

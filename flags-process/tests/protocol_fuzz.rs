@@ -93,16 +93,20 @@ fn request() -> impl Strategy<Value = Request> {
         any::<String>(),
         any::<u64>(),
         any::<u32>(),
+        any::<u64>(),
         proptest::collection::vec(any::<u8>(), 0..40),
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
     )
-        .prop_map(|(base_url, nanos, retries, dest, ca_cert)| JobSettings {
-            base_url,
-            timeout: Duration::from_nanos(nanos),
-            retries,
-            dest_dir: path_of_bytes(dest),
-            ca_cert: ca_cert.map(path_of_bytes),
-        });
+        .prop_map(
+            |(base_url, nanos, retries, wait_nanos, dest, ca_cert)| JobSettings {
+                base_url,
+                timeout: Duration::from_nanos(nanos),
+                retries,
+                max_retry_wait: Duration::from_nanos(wait_nanos),
+                dest_dir: path_of_bytes(dest),
+                ca_cert: ca_cert.map(path_of_bytes),
+            },
+        );
     prop_oneof![
         settings.prop_map(Request::Job),
         country_code().prop_map(Request::Get),

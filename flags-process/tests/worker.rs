@@ -60,7 +60,7 @@ fn worker_greets_then_answers_each_code() {
     assert!(result.is_ok(), "{result:?}");
     let image = builtin_flag("BR").expect("a built-in flag");
     assert_eq!(lines.len(), 3, "{lines:?}");
-    assert_eq!(lines[0], "HELLO flags-process 3");
+    assert_eq!(lines[0], "HELLO flags-process 4");
     // This process is the worker: its temporary files carry its pid.
     let pid = std::process::id();
     let temp_name = match parse_answer(pid, "BR", &lines[1]) {
@@ -189,7 +189,7 @@ fn worker_inherits_timeout() {
 fn worker_refuses_bad_requests() {
     let (result, lines) = serve_lines("GET BR\n", &WorkerFault::None);
     assert!(matches!(result, Err(WorkerError::NoJob)), "{result:?}");
-    assert_eq!(lines, ["HELLO flags-process 3"]);
+    assert_eq!(lines, ["HELLO flags-process 4"]);
     let (result, _) = serve_lines("PUT BR\n", &WorkerFault::None);
     assert!(
         matches!(result, Err(WorkerError::Protocol(_))),

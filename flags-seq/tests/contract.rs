@@ -16,7 +16,11 @@ fn sequential_model_keeps_the_contract() {
 #[test]
 fn sequential_model_survives_every_fault() {
     assert_eq!(
-        flags_testkit::contract::check_fault_matrix(flags_seq::download_many, 4),
+        flags_testkit::contract::check_fault_matrix(
+            flags_seq::download_many,
+            4,
+            flags_testkit::contract::Client::Ureq
+        ),
         Ok(())
     );
 }

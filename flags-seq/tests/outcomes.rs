@@ -103,3 +103,52 @@ fn slow_but_in_time_is_ok() {
     assert_eq!(counter.ok, 2);
     assert_eq!(server.stats().peak_in_flight, 1, "one request at a time");
 }
+
+/// A response head longer than the client accepts is reported as such,
+/// not as a connection that went away; one that fits is fine.
+#[test]
+fn an_oversize_head_is_named() {
+    assert_eq!(
+        one(Some(Fault::LongHead(20_000)), TIMEOUT).to_string(),
+        "BR error: response head over 16 KiB"
+    );
+    assert_eq!(
+        one(Some(Fault::LongHead(15_000)), TIMEOUT).to_string(),
+        "BR OK"
+    );
+}
+
+/// A body cut short says "body:" once, before what happened.
+#[test]
+fn a_broken_body_says_body_once() {
+    for fault in [Fault::Truncate, Fault::Drop] {
+        let outcome = one(Some(fault), Duration::from_secs(5)).to_string();
+        assert!(outcome.starts_with("BR error: body: "), "{outcome}");
+        assert_eq!(outcome.matches("body:").count(), 1, "{outcome}");
+    }
+}
+
+/// The server's head over every client's limit, and a folded header line,
+/// which ureq cannot be told to unfold (see the crate's README): errors
+/// that name what is wrong with the head.
+#[test]
+fn heads_ureq_refuses_are_named() {
+    assert_eq!(
+        one(Some(Fault::HugeHead), TIMEOUT).to_string(),
+        "BR error: response head over 16 KiB"
+    );
+    assert_eq!(
+        one(Some(Fault::FoldedHead), TIMEOUT).to_string(),
+        "BR error: protocol: http parse fail: invalid header name"
+    );
+}
+
+/// 103 and 100 before the answer are skipped, even when the 200's head
+/// and body fill the input buffer behind them in one read.
+#[test]
+fn interim_responses_are_skipped() {
+    assert_eq!(
+        one(Some(Fault::Informational), TIMEOUT).to_string(),
+        "BR OK"
+    );
+}

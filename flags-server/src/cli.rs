@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{Delay, ServerConfig};
+use crate::config::{Delay, Fault, ServerConfig};
+use crate::faults::{fault_help, parse_fault_rate};
 use crate::server::FlagServer;
 use crate::tls::TlsIdentity;
 
 /// Where `--tls` writes the certificate when `--cert-out` is not given.
 const DEFAULT_CERT_OUT: &str = "flags-server-ca.pem";
+/// `--header-timeout` when not given, in seconds: hyper's own default,
+/// long enough for any client that means to send a request.
+const DEFAULT_HEADER_TIMEOUT: &str = "30";
 
 /// The local flag server: serves 194 country flags over HTTP, with optional
 /// delays, errors and faults, to test and compare HTTP clients.
@@ -95,6 +99,28 @@ struct Arguments {
     #[arg(long, value_name = "P", value_parser = parse_probability, requires = "port")]
     drip_rate: Option<f64>,
 
+    /// Inject a fault mode into the flag requests, at a rate or into every
+    /// one (repeatable), e.g. reset:0.1 or reset; --help lists them.
+    #[arg(
+        long = "fault",
+        value_name = "NAME[:RATE]",
+        value_parser = parse_fault_rate,
+        requires = "port",
+        long_help = fault_help(),
+    )]
+    faults: Vec<(Fault, f64)>,
+
+    /// Close a connection that has not sent a whole request head within
+    /// SECS, counted from its start or its last response: slow heads and
+    /// idle keep-alive connections (0: never).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = DEFAULT_HEADER_TIMEOUT,
+        value_parser = parse_timeout
+    )]
+    header_timeout: Duration,
+
     /// Speak HTTPS instead of HTTP, with a self-signed certificate for
     /// localhost, 127.0.0.1 and ::1 made at start (one for all the servers).
     #[arg(long)]
@@ -112,6 +138,15 @@ fn parse_probability(text: &str) -> Result<f64, String> {
         Ok(probability) if (0.0..=1.0).contains(&probability) => Ok(probability),
         _ => Err(format!("{text:?} is not a probability from 0 to 1")),
     }
+}
+
+/// Reads a number of seconds, 0 or more.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
 }
 
 /// Reads a `CC=NAME` pair such as `jp=Brazil` (the code in any case).
@@ -151,6 +186,7 @@ impl Arguments {
         let base = ServerConfig {
             seed: self.seed,
             dir: self.dir.clone(),
+            header_read_timeout: (!self.header_timeout.is_zero()).then_some(self.header_timeout),
             ..ServerConfig::default()
         };
         let Some(port) = self.port else {
@@ -199,6 +235,7 @@ impl Arguments {
                 close_after_response: self.close_after_response,
                 country_names: self.country_names.into_iter().collect(),
                 drip_rate: self.drip_rate.unwrap_or(0.0),
+                fault_rates: self.faults,
                 ..base
             },
         }]
@@ -505,6 +542,49 @@ mod tests {
             .expect("valid");
         assert_eq!(chosen.cert_out, Some(PathBuf::from("ca.pem")));
         assert!(Arguments::try_parse_from(["flags-server", "--cert-out", "ca.pem"]).is_err());
+    }
+
+    /// `--fault` takes a mode of the table with or without a rate, and
+    /// needs `--port`; `--header-timeout` is 30 s unless said, 0 for none.
+    #[test]
+    fn fault_and_header_timeout_options() {
+        let single = Arguments::try_parse_from([
+            "flags-server",
+            "--port",
+            "9000",
+            "--fault",
+            "reset:0.25",
+            "--fault",
+            "redirect_305",
+        ])
+        .map(Arguments::plans)
+        .expect("valid arguments");
+        let config = &single[0].config;
+        assert_eq!(
+            config.fault_rates,
+            [(Fault::Reset, 0.25), (Fault::RedirectWith(305), 1.0)]
+        );
+        assert_eq!(config.header_read_timeout, Some(Duration::from_secs(30)));
+        assert!(Arguments::try_parse_from(["flags-server", "--fault", "reset"]).is_err());
+        assert!(
+            Arguments::try_parse_from(["flags-server", "--port", "1", "--fault", "nope"]).is_err()
+        );
+        let standard = Arguments::try_parse_from(["flags-server", "--header-timeout", "0"])
+            .map(Arguments::plans)
+            .expect("valid arguments");
+        assert!(
+            standard
+                .iter()
+                .all(|plan| plan.config.header_read_timeout.is_none())
+        );
+        let short = Arguments::try_parse_from(["flags-server", "--header-timeout", "0.5"])
+            .map(Arguments::plans)
+            .expect("valid arguments");
+        assert_eq!(
+            short[0].config.header_read_timeout,
+            Some(Duration::from_millis(500))
+        );
+        assert!(Arguments::try_parse_from(["flags-server", "--header-timeout", "-1"]).is_err());
     }
 
     /// The certificate file is replaced whole, and no temporary file is

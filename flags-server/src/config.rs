@@ -124,15 +124,20 @@ impl fmt::Display for Delay {
 
 /// A misbehaviour the server can inject into one response.
 ///
-/// Random faults are drawn per request from the rates of [`ServerConfig`];
-/// scripted ones are listed per code in [`ServerConfig::scripted`]. Those
-/// without a rate ([`Fault::Delay`], [`Fault::Redirect`], [`Fault::Chunked`],
-/// [`Fault::HugeChunked`], [`Fault::Busy`], [`Fault::Html`],
-/// [`Fault::Gzip`], [`Fault::Hangup`], [`Fault::LongHead`]) are only ever
-/// scripted; [`Fault::SlowBody`] also comes
-/// from [`ServerConfig::slow_body`]. Each injected fault is counted in
-/// [`Stats::faults`](crate::Stats::faults) under the name given by each
-/// variant.
+/// Random faults are drawn per request from the rates of [`ServerConfig`]
+/// (the fields of the older options, and [`ServerConfig::fault_rates`] for
+/// any fault); scripted ones are listed per code in
+/// [`ServerConfig::scripted`]. Each injected fault is counted in
+/// [`Stats::faults`](crate::Stats::faults) under its [`Fault::name`], the
+/// name of its row in the table of fault modes
+/// ([`FAULT_MODES`](crate::FAULT_MODES), `docs/faults.md`), which says
+/// what a client must make of each.
+///
+/// Most faults are answers built with hyper. Those that hyper cannot send
+/// (two `Content-Length`s, a folded head, interim responses, broken
+/// chunks, bytes after the body, a reset) are written byte for byte to the
+/// socket, after which the connection is closed; [`Fault::NeverRead`] is
+/// drawn per connection, since the request it spoils is never read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Answer with this status and a short text body instead of the flag.
@@ -206,29 +211,136 @@ pub enum Fault {
     /// sends. A client whose read buffer cannot hold the whole head fails
     /// the request. Counted as `long_head`.
     LongHead(usize),
+    /// Like [`Fault::LongHead`] with [`HUGE_HEAD_PADDING`] bytes: a head
+    /// over every client's limit. Counted as `huge_head`.
+    HugeHead,
+    /// Answer `301 Moved Permanently` to the same path on the host the
+    /// request named in its `Host` header, in the server's own scheme,
+    /// with no port: `http://localhost/flags/br/br.gif?hop=1`. The redirect
+    /// leads to the scheme's default port, 80, whatever port this server
+    /// is on. Counted as `redirect_default_port` (and as a 301).
+    RedirectToDefaultPort,
+    /// Like [`Fault::RedirectToDefaultPort`], to `https://` on the same
+    /// host with no port: the usual upgrade from http, to port 443.
+    /// Counted as `redirect_https`.
+    RedirectToHttps,
+    /// Answer `302 Found` with `Location: file:///etc/passwd`. Counted as
+    /// `redirect_file`.
+    RedirectToFile,
+    /// Answer `302 Found` with a `data:` URL that holds a GIF. Counted as
+    /// `redirect_data`.
+    RedirectToData,
+    /// Answer with this 3xx status (300 Multiple Choices, 305 Use Proxy)
+    /// and a `Location` back to the same path, as [`Fault::Redirect`]
+    /// does. Counted as `redirect_{code}`, e.g. `redirect_305`.
+    RedirectWith(u16),
+    /// Like [`Fault::Redirect`], with a raw space in the `Location`'s
+    /// query string (`?hop=1&note=a b`): escaped, it is the same flag.
+    /// Counted as `redirect_space`.
+    RedirectWithSpace,
+    /// Like [`Fault::Redirect`], with its short text body dripped one byte
+    /// every [`DRIP_INTERVAL`]. Counted as `redirect_drip`.
+    RedirectDrip,
+    /// Answer `401 Unauthorized` with `WWW-Authenticate: Basic
+    /// realm="flags"`. Counted as `basic_auth`.
+    BasicAuth,
+    /// Answer `503 Service Unavailable` with `Retry-After` as an HTTP date
+    /// this many seconds ahead. Counted as `busy_until`.
+    BusyUntil(u32),
+    /// Answer `404 Not Found` with its text body dripped one byte every
+    /// [`DRIP_INTERVAL`]. Counted as `drip_404`.
+    DripNotFound,
+    /// Answer 200 `image/gif` with a body that is no GIF. Counted as
+    /// `not_gif`.
+    NotGif,
+    /// Written byte for byte: `103 Early Hints` and `100 Continue` before
+    /// the flag's 200. Counted as `informational`.
+    Informational,
+    /// Written byte for byte: the flag with two `Content-Length` headers,
+    /// its length and one less. Counted as `duplicate_length`.
+    DuplicateLength,
+    /// Written byte for byte: the flag chunked, with a `Content-Length`
+    /// too. Counted as `length_and_chunked`.
+    LengthAndChunked,
+    /// Written byte for byte: the flag chunked, its second chunk size not
+    /// a hexadecimal number. Counted as `bad_chunk`.
+    BadChunk,
+    /// Written byte for byte: the flag chunked, with a trailer field after
+    /// the last chunk. Counted as `trailers`.
+    Trailers,
+    /// Written byte for byte: the flag with neither `Content-Length` nor
+    /// chunking, its end marked by closing the connection. Counted as
+    /// `close_delimited`.
+    CloseDelimited,
+    /// Written byte for byte: the flag, then a second response that was
+    /// never asked for (a 200 with another GIF), then the connection is
+    /// closed. Counted as `after_body`.
+    AfterBody,
+    /// Written byte for byte: the flag, with a header continued on a second
+    /// line (obs-fold). Counted as `folded_head`.
+    FoldedHead,
+    /// Written byte for byte: the head of the flag (with its
+    /// `Content-Length`), then the connection is reset (RST, not the FIN of
+    /// [`Fault::Drop`]). Counted as `reset`.
+    Reset,
+    /// Accept a connection and never read from it: no request is ever seen,
+    /// so this fault is drawn per connection, not per request (from
+    /// [`ServerConfig::fault_rates`] or
+    /// [`ServerConfig::silent_connections`]). The connection is closed at
+    /// the header-read timeout, or at shutdown. Counted as `never_read`.
+    NeverRead,
 }
 
+/// The size of the `X-Padding` header of [`Fault::HugeHead`]: 1 MiB, over
+/// the limits of every client here (16 KiB in ureq, about 400 KiB in
+/// hyper).
+pub const HUGE_HEAD_PADDING: usize = 1024 * 1024;
+
 impl Fault {
-    /// The name under which this fault is counted in the statistics.
+    /// The name under which this fault is counted in the statistics, and
+    /// its name in the table of fault modes and in `--fault`.
     pub fn name(&self) -> String {
-        match self {
-            Fault::Status(code) => format!("status_{code}"),
-            Fault::Drop => "drop".to_owned(),
-            Fault::Truncate => "truncate".to_owned(),
-            Fault::Stall => "stall".to_owned(),
-            Fault::Huge => "huge".to_owned(),
-            Fault::SlowBody => "slow_body".to_owned(),
-            Fault::Delay(_) => "delay".to_owned(),
-            Fault::Drip => "drip".to_owned(),
-            Fault::Redirect => "redirect".to_owned(),
-            Fault::Chunked => "chunked".to_owned(),
-            Fault::HugeChunked => "huge_chunked".to_owned(),
-            Fault::Busy(_) => "busy".to_owned(),
-            Fault::Html => "html".to_owned(),
-            Fault::Gzip => "gzip".to_owned(),
-            Fault::Hangup => "hangup".to_owned(),
-            Fault::LongHead(_) => "long_head".to_owned(),
-        }
+        let name = match self {
+            Fault::Status(code) => return format!("status_{code}"),
+            Fault::RedirectWith(code) => return format!("redirect_{code}"),
+            Fault::Drop => "drop",
+            Fault::Truncate => "truncate",
+            Fault::Stall => "stall",
+            Fault::Huge => "huge",
+            Fault::SlowBody => "slow_body",
+            Fault::Delay(_) => "delay",
+            Fault::Drip => "drip",
+            Fault::Redirect => "redirect",
+            Fault::Chunked => "chunked",
+            Fault::HugeChunked => "huge_chunked",
+            Fault::Busy(_) => "busy",
+            Fault::Html => "html",
+            Fault::Gzip => "gzip",
+            Fault::Hangup => "hangup",
+            Fault::LongHead(_) => "long_head",
+            Fault::HugeHead => "huge_head",
+            Fault::RedirectToDefaultPort => "redirect_default_port",
+            Fault::RedirectToHttps => "redirect_https",
+            Fault::RedirectToFile => "redirect_file",
+            Fault::RedirectToData => "redirect_data",
+            Fault::RedirectWithSpace => "redirect_space",
+            Fault::RedirectDrip => "redirect_drip",
+            Fault::BasicAuth => "basic_auth",
+            Fault::BusyUntil(_) => "busy_until",
+            Fault::DripNotFound => "drip_404",
+            Fault::NotGif => "not_gif",
+            Fault::Informational => "informational",
+            Fault::DuplicateLength => "duplicate_length",
+            Fault::LengthAndChunked => "length_and_chunked",
+            Fault::BadChunk => "bad_chunk",
+            Fault::Trailers => "trailers",
+            Fault::CloseDelimited => "close_delimited",
+            Fault::AfterBody => "after_body",
+            Fault::FoldedHead => "folded_head",
+            Fault::Reset => "reset",
+            Fault::NeverRead => "never_read",
+        };
+        name.to_owned()
     }
 }
 
@@ -278,6 +390,15 @@ pub struct ServerConfig {
     pub status_rates: Vec<(u16, f64)>,
     /// Send every successful body slowly ([`Fault::SlowBody`]).
     pub slow_body: bool,
+    /// Probabilities of any faults, e.g. `[(Fault::Reset, 0.1)]`: what
+    /// `--fault NAME:RATE` sets. Drawn after the rates above (so a seed
+    /// gives the draws it gave before these were added), per request, but
+    /// for [`Fault::NeverRead`], which is drawn per connection.
+    pub fault_rates: Vec<(Fault, f64)>,
+    /// The first this many connections accepted are never read
+    /// ([`Fault::NeverRead`]): the scripted form of a fault whose request
+    /// names no code, since it is never read.
+    pub silent_connections: usize,
     /// Faults scripted per flag (key: lower-case country code like `"br"`):
     /// the n-th request for that code's GIF gets the n-th fault of the list;
     /// once the list is used up the code is served normally (and random
@@ -302,13 +423,24 @@ pub struct ServerConfig {
     /// Speak HTTPS with this identity instead of plain HTTP, on the same
     /// port. Clients must trust [`TlsIdentity::cert_pem`].
     pub tls: Option<TlsIdentity>,
+    /// How long a connection may take to send a complete request head,
+    /// counted from its start or from the end of its previous response: so
+    /// it also ends a keep-alive connection left idle that long, and a
+    /// client that sends its head a few bytes at a time (slowloris). A
+    /// request being answered is not under it: a stall, a delay or a drip
+    /// goes on. `None` (the default, for tests and benchmarks in-process):
+    /// a connection lasts until the client or the shutdown ends it. The
+    /// `flags-server` binary sets 30 s (`--header-timeout`).
+    pub header_read_timeout: Option<Duration>,
 }
 
 impl ServerConfig {
     /// Draws the random fault of one request, if any, from one uniform
     /// number: the rates are laid end to end in the order status rates,
-    /// error rate (418), drop, truncate, stall, huge, drip. So each fault has
-    /// exactly its own probability as long as the rates add up to at most 1.
+    /// error rate (418), drop, truncate, stall, huge, drip, then
+    /// [`fault_rates`](Self::fault_rates) (but [`Fault::NeverRead`]). So
+    /// each fault has exactly its own probability as long as the rates add
+    /// up to at most 1.
     pub(crate) fn draw_fault(&self, rng: &mut fastrand::Rng) -> Option<Fault> {
         let draw = rng.f64();
         let mut threshold = 0.0;
@@ -323,7 +455,13 @@ impl ServerConfig {
                 (Fault::Stall, self.stall_rate),
                 (Fault::Huge, self.huge_rate),
                 (Fault::Drip, self.drip_rate),
-            ]);
+            ])
+            .chain(
+                self.fault_rates
+                    .iter()
+                    .copied()
+                    .filter(|(fault, _)| *fault != Fault::NeverRead),
+            );
         for (fault, rate) in candidates {
             threshold += rate;
             if draw < threshold {
@@ -331,6 +469,16 @@ impl ServerConfig {
             }
         }
         None
+    }
+
+    /// The probability that a new connection is never read
+    /// ([`Fault::NeverRead`] in [`fault_rates`](Self::fault_rates)).
+    pub(crate) fn never_read_rate(&self) -> f64 {
+        self.fault_rates
+            .iter()
+            .filter(|(fault, _)| *fault == Fault::NeverRead)
+            .map(|(_, rate)| rate)
+            .sum()
     }
 }
 
@@ -432,27 +580,33 @@ mod tests {
         assert_eq!(Fault::Drip.name(), "drip");
     }
 
-    /// The scripted-only faults have their own names.
+    /// `fault_rates` come after every older rate, so a seed gives the
+    /// draws it gave without them; `never_read` is never drawn per
+    /// request (it is per connection).
     #[test]
-    fn scripted_only_faults_are_named() {
-        assert_eq!(
-            [
-                Fault::Redirect,
-                Fault::Chunked,
-                Fault::HugeChunked,
-                Fault::Busy(5),
-                Fault::Html,
-                Fault::Gzip
-            ]
-            .map(|fault| fault.name()),
-            [
-                "redirect",
-                "chunked",
-                "huge_chunked",
-                "busy",
-                "html",
-                "gzip"
-            ]
-        );
+    fn fault_rates_come_last_and_never_read_is_per_connection() {
+        let draws = |config: &ServerConfig| {
+            let mut rng = fastrand::Rng::with_seed(9);
+            (0..1000)
+                .map(|_| config.draw_fault(&mut rng))
+                .collect::<Vec<_>>()
+        };
+        let without = ServerConfig {
+            error_rate: 0.3,
+            drip_rate: 0.2,
+            ..ServerConfig::default()
+        };
+        let with = ServerConfig {
+            fault_rates: vec![(Fault::NeverRead, 0.2), (Fault::Reset, 0.5)],
+            ..without.clone()
+        };
+        for (old, new) in draws(&without).iter().zip(&draws(&with)) {
+            match old {
+                Some(fault) => assert_eq!(new, &Some(*fault)),
+                None => assert_eq!(new, &Some(Fault::Reset)),
+            }
+        }
+        assert_eq!(with.never_read_rate(), 0.2);
+        assert_eq!(without.never_read_rate(), 0.0);
     }
 }

@@ -7,17 +7,20 @@
 //!   194 lower-case codes `ad` to `zw`;
 //! - `GET /flags/{cc}/metadata.json`: `{"tld_cc": ".br", "iso_cc": "BR",
 //!   "country": "Brazil", "gec_cc": "BR"}`;
-//! - `GET /stats`: the [`Stats`] in JSON, and `POST /stats/reset` to zero
-//!   them;
+//! - `GET /stats`: the [`Stats`] in JSON, and `POST /stats/reset` with the
+//!   header `X-Flags-Reset: 1` ([`RESET_HEADER`]) to zero them (a header
+//!   no web page can send to this server, so no page can spoil a
+//!   measurement);
 //! - `404 Not Found` for anything else.
 //!
 //! Around that, a [`ServerConfig`] adds what makes downloading interesting:
 //! a [`Delay`] (fixed or uniform), an error rate (418 I'm a teapot, as in the
-//! book), random or scripted [`Fault`]s (other statuses, dropped and
+//! book), random or scripted [`Fault`]s (other statuses, dropped, reset and
 //! truncated connections, stalls, huge and slow bodies, bodies that drip a
-//! byte every [`DRIP_INTERVAL`], redirects, chunked bodies without a
-//! `Content-Length`, HTML pages and gzip labels instead of a GIF), and a
-//! seed to make all of it repeatable.
+//! byte every [`DRIP_INTERVAL`], redirects of every kind, broken framing,
+//! odd heads, pages that are no GIF: every row of [`FAULT_MODES`], the one
+//! table of what the server can do and what a client must make of it), and
+//! a seed to make all of it repeatable.
 //! With a [`TlsIdentity`] in [`ServerConfig::tls`] it speaks HTTPS instead
 //! of HTTP, on the same port.
 //!
@@ -27,6 +30,8 @@
 //!   code, once, deterministically; [`builtin_metadata`] writes its JSON.
 //! - `config`: [`ServerConfig`], [`Delay`] and [`Fault`]: what a server does
 //!   besides serving.
+//! - `faults`: [`FAULT_MODES`], the table of fault modes, behind
+//!   `--fault`, `docs/faults.md` and the test kit's fault matrix.
 //! - `server`: [`FlagServer`], the handle. It owns a std thread that owns a
 //!   tokio runtime, which runs the accept loop, one task per connection
 //!   (the TLS handshake for HTTPS, then hyper, HTTP/1.1 with keep-alive)
@@ -67,14 +72,18 @@
 mod body;
 mod cli;
 mod config;
+mod faults;
 mod images;
 mod server;
 mod stats;
 mod tls;
 
 pub use cli::run_cli;
-pub use config::{DRIP_INTERVAL, Delay, Fault, ParseDelayError, ServerConfig};
+pub use config::{DRIP_INTERVAL, Delay, Fault, HUGE_HEAD_PADDING, ParseDelayError, ServerConfig};
+pub use faults::{
+    FAULT_MODES, FaultMode, Outcome, fault_help, fault_mode, fault_table_markdown, parse_fault_rate,
+};
 pub use images::{builtin_flag, builtin_metadata};
-pub use server::FlagServer;
+pub use server::{FlagServer, RESET_HEADER};
 pub use stats::{RequestRecord, Stats};
 pub use tls::TlsIdentity;

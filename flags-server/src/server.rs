@@ -18,6 +18,8 @@
 //!   task also ends every wait at shutdown.
 //! - `content`: the paths, and the bytes behind them (built in, or a
 //!   directory).
+//! - `raw`: the answers of the faults that hyper cannot send, written byte
+//!   for byte to the socket by the connection task.
 //!
 //! Everything a connection task needs from its server is in one [`Shared`],
 //! behind an `Arc`.
@@ -25,13 +27,14 @@
 mod connection;
 mod content;
 mod delay;
+mod raw;
 mod routes;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -42,6 +45,7 @@ use tokio_rustls::TlsAcceptor;
 use self::connection::accept_loop;
 use self::content::{Content, canonical_dir};
 use self::delay::DelayTimer;
+pub use self::routes::RESET_HEADER;
 use crate::config::{Fault, ServerConfig};
 use crate::images::builtin_flag;
 use crate::stats::{Recorder, RequestRecord, Stats};
@@ -126,6 +130,9 @@ struct Shared {
     /// Redirects sent so far ([`Fault::Redirect`]): numbers the `hop` of
     /// each `Location`, so that no two are the same.
     redirects: AtomicU64,
+    /// Connections still to be left unread
+    /// ([`ServerConfig::silent_connections`]).
+    silent_left: AtomicUsize,
     /// What delayed requests wait on; its task runs on the server's runtime.
     delay: DelayTimer,
 }
@@ -135,6 +142,26 @@ impl Shared {
     /// generator cannot be left half-updated.
     fn rng(&self) -> MutexGuard<'_, fastrand::Rng> {
         self.rng.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a connection just accepted is never to be read
+    /// ([`Fault::NeverRead`]): one of the first scripted ones, or drawn.
+    /// Counted as the fault when it is.
+    fn never_reads(&self) -> bool {
+        let scripted = self
+            .silent_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        let rate = self.config.never_read_rate();
+        // No draw without a rate, so that a seed gives the same answers
+        // as before to a server without this fault.
+        let silent = scripted || (rate > 0.0 && self.rng().f64() < rate);
+        if silent {
+            self.recorder.count_fault(&Fault::NeverRead.name());
+        }
+        silent
     }
 }
 
@@ -176,6 +203,7 @@ impl FlagServer {
         // The shutdown channel (see `FlagServer::shutdown`), made first: the
         // delay timer watches it too.
         let (shutdown, shutdown_receiver) = watch::channel(false);
+        let silent_left = AtomicUsize::new(config.silent_connections);
         let shared = Arc::new(Shared {
             config,
             content,
@@ -184,6 +212,7 @@ impl FlagServer {
             rng: Mutex::new(rng),
             scripted: Mutex::new(scripted),
             redirects: AtomicU64::new(0),
+            silent_left,
             delay: DelayTimer::new(shutdown_receiver.clone()),
         });
 
@@ -296,8 +325,8 @@ impl FlagServer {
     }
 
     /// Zeroes the counters and empties the request log (the same as
-    /// `POST /stats/reset`). Requests still in flight stay counted in
-    /// `in_flight` until they finish.
+    /// `POST /stats/reset` with `X-Flags-Reset: 1`). Requests still in
+    /// flight stay counted in `in_flight` until they finish.
     pub fn reset_stats(&self) {
         self.shared.recorder.reset();
     }

@@ -31,9 +31,10 @@ pub struct Stats {
     pub peak_in_flight: u64,
     /// Responses by status code, counted when the status is decided.
     pub by_status: BTreeMap<u16, u64>,
-    /// Injected faults by name (`drop`, `truncate`, `stall`, `huge`,
-    /// `slow_body`, `delay`, `drip`, `redirect`, `chunked`, `huge_chunked`,
-    /// `busy`, `html`, `gzip`, `status_503`...), counted when injected.
+    /// Injected faults by name, the names of the table of fault modes
+    /// ([`FAULT_MODES`](crate::FAULT_MODES): `drop`, `stall`,
+    /// `status_503`, `redirect`, `reset`...), counted when injected:
+    /// `never_read` per connection, the others per request.
     pub faults: BTreeMap<String, u64>,
     /// TCP connections accepted (all of them, those that only asked for
     /// `/stats` included).
@@ -190,6 +191,14 @@ impl Recorder {
         OpenConnection {
             recorder: Arc::clone(self),
         }
+    }
+
+    /// Counts a fault that struck no request ([`Fault::NeverRead`], whose
+    /// request is never read).
+    ///
+    /// [`Fault::NeverRead`]: crate::Fault::NeverRead
+    pub(crate) fn count_fault(&self, name: &str) {
+        *self.tallies().faults.entry(name.to_owned()).or_default() += 1;
     }
 
     /// Counts a connection whose TLS handshake failed or timed out.

@@ -24,6 +24,10 @@ fn bad_options_exit_with_2() {
         (&["--drip-rate", "0.5"], "--port <PORT>"),
         (&["--port", "1", "--drip-rate", "x"], "'x'"),
         (&["--cert-out", "ca.pem"], "--tls"),
+        (&["--fault", "reset"], "--port <PORT>"),
+        (&["--port", "1", "--fault", "nope"], "'nope'"),
+        (&["--port", "1", "--fault", "reset:2"], "'reset:2'"),
+        (&["--header-timeout", "soon"], "'soon'"),
     ] {
         let output = Command::new(BINARY).args(arguments).output().expect("runs");
         assert_eq!(output.status.code(), Some(2), "{arguments:?}");
@@ -113,6 +117,35 @@ fn single_server_serves_then_stops_on_sigterm() {
         .read_to_string(&mut rest)
         .expect("the rest of stderr");
     assert_eq!(rest, "flags-server: shutting down\n");
+}
+
+/// `--fault` and `--header-timeout` reach the server the binary starts: a
+/// flag request is reset after its head, and a connection that sends
+/// nothing is closed at the timeout.
+#[test]
+fn fault_and_header_timeout_options_reach_the_server() {
+    let mut child = KillOnDrop(
+        Command::new(BINARY)
+            .args(["--port", "0", "--fault", "reset", "--header-timeout", "0.2"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts"),
+    );
+    let mut banner = String::new();
+    BufReader::new(child.0.stderr.take().expect("stderr"))
+        .read_line(&mut banner)
+        .expect("banner");
+    let addr: std::net::SocketAddr = banner
+        .trim_end()
+        .strip_prefix("SERVER serving 194 flags at http://")
+        .and_then(|rest| rest.strip_suffix("/flags"))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("a banner: {banner:?}"));
+    let reset = common::raw_get(addr, "/flags/br/br.gif").expect("the head");
+    assert_eq!((reset.status, reset.ended_with_error), (200, true));
+    assert!(reset.body.is_empty());
+    let silent = std::net::TcpStream::connect(addr).expect("connect");
+    common::assert_closed_without_answer(silent);
 }
 
 /// Starts `flags-server --port 0 --tls` plus `arguments` in `folder`, and

@@ -5,13 +5,15 @@ mod common;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{assert_closed_without_answer, raw_get, raw_request, send_get, start, wait_for_stats};
+use common::{
+    assert_closed_without_answer, raw_get, raw_request_with, send_get, start, wait_for_stats,
+};
 use flags_core::countries::all_cc;
 use flags_server::{Delay, FlagServer, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `/stats` counts requests and statuses (not itself), and
-/// `POST /stats/reset` zeroes them.
+/// `POST /stats/reset` with `X-Flags-Reset: 1` zeroes them.
 #[test]
 fn stats_count_and_reset_over_http() {
     let server = start(ServerConfig::default());
@@ -32,12 +34,55 @@ fn stats_count_and_reset_over_http() {
     assert_eq!(stats["peak_in_flight"], 1);
     assert_eq!(server.stats().requests, 3);
 
-    let reset = raw_request(server.addr(), "POST", "/stats/reset").expect("reset");
+    let reset = raw_request_with(
+        server.addr(),
+        "POST",
+        "/stats/reset",
+        &[("X-Flags-Reset", "1")],
+    )
+    .expect("reset");
     assert_eq!(reset.status, 200);
     let stats = server.stats();
     assert_eq!((stats.requests, stats.peak_in_flight), (0, 0));
     assert!(stats.by_status.is_empty() && stats.faults.is_empty());
     assert!(server.request_log().is_empty());
+}
+
+/// No request a web page could send cross-site resets the statistics: a
+/// plain POST (what a form sends), a POST with the header set to anything
+/// but 1, another method, and the CORS preflight, which is refused (403,
+/// no `Access-Control-Allow-*`), so a browser never sends the header
+/// itself. Each is 403, and no counter moves.
+#[test]
+fn stats_reset_needs_its_header() {
+    let server = start(ServerConfig::default());
+    let _ = raw_get(server.addr(), "/flags/br/br.gif").expect("answer");
+    let preflight = [
+        ("Origin", "https://evil.example"),
+        ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "x-flags-reset"),
+    ];
+    for (method, headers) in [
+        ("POST", &[][..]),
+        ("POST", &[("Content-Type", "text/plain")][..]),
+        ("POST", &[("X-Flags-Reset", "yes")][..]),
+        ("GET", &[("X-Flags-Reset", "1")][..]),
+        ("OPTIONS", &preflight[..]),
+    ] {
+        let refused =
+            raw_request_with(server.addr(), method, "/stats/reset", headers).expect("answer");
+        assert_eq!(refused.status, 403, "{method} {headers:?}");
+        assert!(
+            refused
+                .headers
+                .iter()
+                .all(|(name, _)| !name.starts_with("access-control-")),
+            "{:?}",
+            refused.headers
+        );
+    }
+    let stats = server.stats();
+    assert_eq!((stats.requests, stats.by_status[&200]), (1, 1));
 }
 
 /// `reset_stats` zeroes the counters too, and the log starts again.

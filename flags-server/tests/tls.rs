@@ -218,3 +218,37 @@ fn faults_and_concurrency_work_over_https() {
         assert!(answer.is_err(), "no answer after shutdown: {answer:?}");
     }
 }
+
+/// The faults written byte for byte go through TLS too: interim responses
+/// then the flag, a body ended by the close (TLS's close_notify, then the
+/// socket's), and a reset.
+#[test]
+fn raw_faults_speak_tls() {
+    let (server, identity) = https_server(ServerConfig {
+        scripted: BTreeMap::from([(
+            "br".to_owned(),
+            vec![Fault::Informational, Fault::CloseDelimited, Fault::Reset],
+        )]),
+        ..ServerConfig::default()
+    });
+    let trusting = client_trusting(identity.cert_pem());
+    let url = format!("{}/br/br.gif", server.base_url());
+    for _ in 0..2 {
+        let flag = trusting
+            .get(&url)
+            .send()
+            .and_then(|response| response.error_for_status())
+            .and_then(|response| response.bytes())
+            .expect("the flag");
+        assert_eq!(flag.as_ref(), builtin_flag("br").expect("built in"));
+    }
+    let reset = trusting
+        .get(&url)
+        .send()
+        .and_then(|response| response.bytes());
+    assert!(reset.is_err(), "the reset cuts the body");
+    let faults = wait_for_stats(&server, "the reset to end", |stats| stats.in_flight == 0).faults;
+    for name in ["informational", "close_delimited", "reset"] {
+        assert_eq!(faults.get(name), Some(&1), "{name}");
+    }
+}

@@ -20,11 +20,9 @@ use flags_core::{DownloadJob, DownloadMany, SetupError, StatusCounter};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
 
 #[cfg(unix)]
-use crate::process::processes_in_group;
-use crate::report::file_names;
-#[cfg(unix)]
 use crate::report::parse_final_report;
 
+pub mod faults;
 pub mod io_threads;
 #[cfg(target_os = "linux")]
 pub mod limits;
@@ -32,8 +30,11 @@ pub mod limits;
 pub mod output;
 pub mod retries;
 pub mod shapes;
+#[cfg(unix)]
+pub mod signals;
 pub mod tls;
 
+pub use faults::{BASIC_FAULT_MODES, Client, check_fault_matrix, check_fault_mode};
 pub use io_threads::{IoThreads, check_io_threads};
 #[cfg(unix)]
 pub use output::{check_password_hidden, check_unwritable_output};
@@ -43,6 +44,8 @@ pub use retries::check_retry_after_floor;
 pub use shapes::{
     check_closing_server, check_fresh_hangup, check_redirects_and_chunked, check_wrong_bodies,
 };
+#[cfg(unix)]
+pub use signals::check_hangup;
 pub use tls::{check_tls, check_tls_binary};
 
 /// Real flags every scenario downloads successfully.
@@ -302,105 +305,12 @@ impl ModelBinary<'_> {
 
 /// Ctrl-C in the middle of a run, as a terminal sends it (SIGINT to the
 /// whole process group): exit 130, a final report for what finished, no
-/// partial or temporary file, every saved flag intact, and no process of
-/// the group left behind.
+/// partial or temporary file, every saved flag intact, no process of the
+/// group left behind, and no "Broken pipe" said
+/// ([`signals::check_stop_signal`] with [`signals::CTRL_C`]).
 #[cfg(unix)]
 pub fn check_interrupt(model: &ModelBinary<'_>) -> Result<(), String> {
-    use std::os::unix::process::CommandExt;
-
-    let config = ServerConfig {
-        delay: Delay::Fixed(Duration::from_millis(300)),
-        ..ServerConfig::default()
-    };
-    let server = start(config)?;
-    let dest = temp_dir()?;
-    let mut command = model.command(&server, dest.path(), &["-a", "-l", "40", "-m", "4"]);
-    // A process group of its own, so that the SIGINT below reaches the model
-    // and any worker it started, as a terminal's Ctrl-C does, and nothing else.
-    command.process_group(0);
-    let mut child = command.spawn().map_err(|error| {
-        format!(
-            "interrupt: cannot start {}: {error}",
-            model.program.display()
-        )
-    })?;
-    let group = child.id();
-    // Wait until some flags are done, so there is something to report.
-    let started = std::time::Instant::now();
-    while server.stats().by_status.get(&200).copied().unwrap_or(0) < 2 {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err("interrupt: the model never got two flags done".to_string());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let group_id = i32::try_from(group).map_err(|error| error.to_string())?;
-    // SAFETY: kill(2) with a negative pid signals a process group; it has no
-    // memory-safety requirement.
-    unsafe { libc::kill(-group_id, libc::SIGINT) };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            _ => {
-                // SAFETY: as above.
-                unsafe { libc::kill(-group_id, libc::SIGKILL) };
-                let _ = child.wait();
-                return Err("interrupt: the model did not stop within 20 s of Ctrl-C".to_string());
-            }
-        }
-    };
-    let output = child
-        .wait_with_output()
-        .map_err(|error| format!("interrupt: {error}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if status.code() != Some(130) {
-        return Err(format!(
-            "interrupt: exit status {status}, expected 130; stdout:\n{stdout}"
-        ));
-    }
-    let counter = parse_final_report(&stdout)
-        .ok_or_else(|| format!("interrupt: no final report on stdout:\n{stdout}"))?;
-    if counter.total() >= 40 {
-        return Err(format!(
-            "interrupt: all 40 finished ({counter:?}); Ctrl-C stopped nothing"
-        ));
-    }
-    let saved = file_names(dest.path()).map_err(|error| format!("interrupt: {error}"))?;
-    if saved.len() != counter.ok {
-        return Err(format!(
-            "interrupt: the report says {} downloaded, --dest holds {saved:?}",
-            counter.ok
-        ));
-    }
-    // Every request the model started was finished, saved and counted:
-    // Ctrl-C stops scheduling, it does not abandon work in flight.
-    let requests = server.stats().requests;
-    if requests != counter.ok as u64 {
-        return Err(format!(
-            "interrupt: the server saw {requests} requests, the report counts {} flags",
-            counter.ok
-        ));
-    }
-    let codes: Vec<String> = saved
-        .iter()
-        .map(|name| name.trim_end_matches(".gif").to_string())
-        .collect();
-    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
-    check_saved_files("interrupt", dest.path(), &codes)?;
-    // Give the kernel a moment to reap what the model waited for.
-    std::thread::sleep(Duration::from_millis(100));
-    let left = processes_in_group(group);
-    if !left.is_empty() {
-        return Err(format!(
-            "interrupt: processes left in the model's group: {left:?}"
-        ));
-    }
-    Ok(())
+    signals::check_stop_signal(model, &signals::CTRL_C)
 }
 
 /// A destination where writes fail (a file-size limit of 2000 bytes, the
@@ -468,212 +378,6 @@ pub fn check_write_failure(model: &ModelBinary<'_>) -> Result<(), String> {
     check_saved_files("write failure", dest.path(), &small)
 }
 
-/// One fault mode of the server, as the fault matrix tries it on every
-/// model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultMode {
-    /// Close the connection after the headers (`--drop-rate`).
-    Drop,
-    /// Send fewer bytes than `Content-Length` (`--truncate-rate`).
-    Truncate,
-    /// Accept and never answer (`--stall-rate`).
-    Stall,
-    /// Another status (`--status-rate CODE:P`): 500, 503 or 429.
-    Status(u16),
-    /// 418 I'm a teapot (`--error-rate`), the book's ERROR server.
-    Teapot,
-    /// A body over the 10 MiB cap (`--huge-rate`).
-    Huge,
-    /// Every body sent a few bytes at a time (`--slow-body`): slow, not
-    /// broken, so not an error.
-    SlowBody,
-    /// A body sent one byte every half second (`--drip-rate`): each read
-    /// gets a byte in time, so only a deadline on the whole request ends
-    /// it.
-    Drip,
-}
-
-/// Every fault mode of the server.
-pub const FAULT_MODES: [FaultMode; 10] = [
-    FaultMode::Drop,
-    FaultMode::Truncate,
-    FaultMode::Stall,
-    FaultMode::Status(500),
-    FaultMode::Status(503),
-    FaultMode::Status(429),
-    FaultMode::Teapot,
-    FaultMode::Huge,
-    FaultMode::SlowBody,
-    FaultMode::Drip,
-];
-
-impl FaultMode {
-    /// The scripted fault that stands for this mode.
-    pub fn fault(self) -> Fault {
-        match self {
-            FaultMode::Drop => Fault::Drop,
-            FaultMode::Truncate => Fault::Truncate,
-            FaultMode::Stall => Fault::Stall,
-            FaultMode::Status(code) => Fault::Status(code),
-            FaultMode::Teapot => Fault::Status(418),
-            FaultMode::Huge => Fault::Huge,
-            FaultMode::SlowBody => Fault::SlowBody,
-            FaultMode::Drip => Fault::Drip,
-        }
-    }
-
-    /// A server where this fault hits about `rate` of the requests.
-    pub fn config(self, rate: f64, seed: u64) -> ServerConfig {
-        let mut config = ServerConfig {
-            seed: Some(seed),
-            ..ServerConfig::default()
-        };
-        match self {
-            FaultMode::Drop => config.drop_rate = rate,
-            FaultMode::Truncate => config.truncate_rate = rate,
-            FaultMode::Stall => config.stall_rate = rate,
-            FaultMode::Status(code) => config.status_rates = vec![(code, rate)],
-            FaultMode::Teapot => config.error_rate = rate,
-            FaultMode::Huge => config.huge_rate = rate,
-            FaultMode::SlowBody => config.slow_body = true,
-            FaultMode::Drip => config.drip_rate = rate,
-        }
-        config
-    }
-}
-
-/// The fault names of [`Stats::faults`](flags_server::Stats::faults) that make a
-/// request fail.
-fn is_failing_fault(name: &str) -> bool {
-    name.starts_with("status_")
-        || matches!(
-            name,
-            "drop" | "truncate" | "stall" | "huge" | "drip" | "busy" | "html" | "gzip"
-        )
-}
-
-/// One cell of the fault matrix: `mode` on one model.
-///
-/// First with random faults and no retry: the counts add up to the number
-/// of codes, the errors are exactly the faulted requests (as the server's
-/// statistics say), only intact flags are saved, nothing temporary is left,
-/// and the run ends (a stalled request ends at `--timeout`). Then with the
-/// fault scripted twice on some codes and `--retries 3`: every flag is
-/// saved, and the 404s were asked for once only.
-pub fn check_fault_mode(
-    download_many: DownloadMany,
-    max_req: usize,
-    mode: FaultMode,
-) -> Result<(), String> {
-    let scenario = format!("{mode:?}");
-    // The slow body takes about 0.3 s; the others fail fast or at the
-    // timeout, which stalls make everyone wait for.
-    let timeout = Duration::from_millis(if mode == FaultMode::SlowBody {
-        3000
-    } else {
-        600
-    });
-
-    // Random faults, no retry.
-    let server = start(mode.config(0.3, 7))?;
-    let dest = temp_dir()?;
-    let good: Vec<&str> = flags_core::countries::all_cc()
-        .into_iter()
-        .take(20)
-        .collect();
-    let mut codes = good.clone();
-    codes.extend(MISSING_CODES);
-    let mut job = job_for(&codes, &server, dest.path(), max_req);
-    job.timeout = timeout;
-    let counter = download_many(&job)
-        .map_err(|error| format!("{scenario}: download_many failed to start: {error}"))?;
-    let stats = server.stats();
-    let faulted: u64 = stats
-        .faults
-        .iter()
-        .filter(|(name, _)| is_failing_fault(name))
-        .map(|(_, count)| count)
-        .sum();
-    if counter.total() != codes.len() {
-        return Err(format!(
-            "{scenario}: {counter:?} does not add up to {} codes",
-            codes.len()
-        ));
-    }
-    if counter.error as u64 != faulted {
-        return Err(format!(
-            "{scenario}: {} errors counted, the server faulted {faulted} requests ({:?})",
-            counter.error, stats.faults
-        ));
-    }
-    if stats.requests != codes.len() as u64 {
-        return Err(format!(
-            "{scenario}: {} requests for {} codes with no retry",
-            stats.requests,
-            codes.len()
-        ));
-    }
-    let saved_codes: Vec<String> = file_names(dest.path())
-        .map_err(|error| format!("{scenario}: {error}"))?
-        .iter()
-        .map(|name| name.trim_end_matches(".gif").to_string())
-        .collect();
-    if saved_codes.len() != counter.ok {
-        return Err(format!(
-            "{scenario}: {} flags counted OK, {} files in --dest",
-            counter.ok,
-            saved_codes.len()
-        ));
-    }
-    let saved_codes: Vec<&str> = saved_codes.iter().map(String::as_str).collect();
-    check_saved_files(&scenario, dest.path(), &saved_codes)?;
-    drop(server);
-
-    // The same fault, twice on some codes, and --retries 3.
-    let mut config = ServerConfig::default();
-    let flaky = ["BR", "CN", "JP"];
-    for code in flaky {
-        config
-            .scripted
-            .insert(code.to_ascii_lowercase(), vec![mode.fault(); 2]);
-    }
-    let server = start(config)?;
-    let dest = temp_dir()?;
-    let codes = ["BR", "CN", "DE", "JP", "ZZ"];
-    let mut job = job_for(&codes, &server, dest.path(), max_req);
-    job.timeout = timeout;
-    job.retries = 3;
-    let expected = StatusCounter {
-        ok: 4,
-        not_found: 1,
-        error: 0,
-    };
-    expect_counter(
-        &format!("{scenario} with retries"),
-        download_many(&job),
-        expected,
-    )?;
-    check_saved_files(&scenario, dest.path(), &["BR", "CN", "DE", "JP"])?;
-    let log = server.request_log();
-    let asked_zz = log
-        .iter()
-        .filter(|record| record.path.ends_with("/zz.gif"))
-        .count();
-    if asked_zz != 1 {
-        return Err(format!(
-            "{scenario} with retries: the 404 was asked for {asked_zz} times"
-        ));
-    }
-    Ok(())
-}
-
-/// Every fault mode on one model: the fault matrix's row for it.
-pub fn check_fault_matrix(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
-    FAULT_MODES
-        .iter()
-        .try_for_each(|mode| check_fault_mode(download_many, max_req, *mode))
-}
-
 /// Load: every code `AA..ZZ` (676) at once (`-e -m 1000`) against a
 /// delayed server: no error, no refused connection, and the server sees all
 /// 676 requests in flight together.
@@ -716,7 +420,8 @@ pub fn check_load(download_many: DownloadMany) -> Result<(), String> {
 }
 
 /// Every check of a model binary as a user runs it: Ctrl-C
-/// ([`check_interrupt`]), Ctrl-C during a backoff wait
+/// ([`check_interrupt`]), a hang-up ([`check_hangup`]), Ctrl-C during a
+/// backoff wait
 /// ([`check_interrupt_in_backoff`]), output that cannot be written
 /// ([`check_unwritable_output`]), a password in `-s`
 /// ([`check_password_hidden`]), failing writes ([`check_write_failure`])
@@ -725,6 +430,7 @@ pub fn check_load(download_many: DownloadMany) -> Result<(), String> {
 #[cfg(unix)]
 pub fn check_binary(model: &ModelBinary<'_>) -> Result<(), String> {
     check_interrupt(model)?;
+    check_hangup(model)?;
     check_interrupt_in_backoff(model)?;
     check_unwritable_output(model)?;
     check_password_hidden(model)?;

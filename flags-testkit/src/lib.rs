@@ -6,7 +6,7 @@
 //!   [`flags_server`]: [`contract::check_model`] on a model's
 //!   `download_many`, the fault matrix, load, https, and the checks of a
 //!   model binary as a user runs it ([`contract::check_binary`]: Ctrl-C,
-//!   output that cannot be written, a hidden password, failing writes;
+//!   a hang-up, output that cannot be written, a hidden password, failing writes;
 //!   [`contract::check_io_threads`], which reads `/proc` to see which
 //!   thread sleeps on which socket).
 //! - [`process`]: child processes from a test's side: [`KillOnDrop`], the

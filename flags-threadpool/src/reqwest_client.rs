@@ -16,7 +16,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use flags_core::fetch::{BodyBuffer, ClientOptions, MAX_BODY_BYTES, ResponseHead, check_gif};
-use flags_core::retry::{FetchError, error_chain, is_stale_connection};
+use flags_core::redirect;
+use flags_core::retry::{FetchError, error_chain, in_body, is_stale_connection};
 use flags_core::url::flag_url;
 use flags_core::{DownloadJob, SetupError};
 use flags_seq::BlockingClient;
@@ -24,8 +25,10 @@ use reqwest::blocking::{Client, Response};
 
 /// reqwest's blocking client with the settings every reqwest client of the
 /// models uses ([`ClientOptions`]): a deadline for each whole request,
-/// `--cacert` trusted, the server's name looked up once. `Clone` shares one
-/// client (and its one runtime thread).
+/// `--cacert` trusted, the server's name looked up once; redirects followed
+/// by the rule of every client ([`flags_core::redirect`]), without a
+/// `Referer`; folded header lines unfolded. `Clone` shares one client (and
+/// its one runtime thread).
 #[derive(Debug, Clone)]
 pub struct ReqwestClient {
     client: Client,
@@ -53,20 +56,80 @@ impl ReqwestClient {
     /// Send the GET; if a pooled connection turns out to be closed before
     /// any byte of the answer, once more on a new connection.
     fn send(&self, url: &str) -> Result<Response, FetchError> {
-        let transport = |error: &reqwest::Error| FetchError::Transport(error_chain(error));
         match self.client.get(url).send() {
             Err(error) if is_stale_connection(&error) => {
                 let fresh = self
                     .fresh
                     .get_or_init(|| build(&self.job, false).map_err(|error| error.to_string()));
                 match fresh {
-                    Ok(fresh) => fresh.get(url).send().map_err(|error| transport(&error)),
-                    Err(_) => Err(transport(&error)),
+                    Ok(fresh) => fresh.get(url).send().map_err(|error| send_error(&error)),
+                    Err(_) => Err(send_error(&error)),
                 }
             }
-            other => other.map_err(|error| transport(&error)),
+            other => other.map_err(|error| send_error(&error)),
         }
     }
+}
+
+/// The [`FetchError`] of a failed send: a redirect that [`redirect_policy`]
+/// refused carries that refusal as its cause, which is the error (reqwest's
+/// own line would say `error following redirect for url (...)` first);
+/// anything else is a transport error.
+fn send_error(error: &reqwest::Error) -> FetchError {
+    match std::error::Error::source(error).and_then(|cause| cause.downcast_ref::<FetchError>()) {
+        Some(refused) => refused.clone(),
+        None => FetchError::Transport(error_chain(error)),
+    }
+}
+
+/// Which redirects reqwest follows: [`redirect`]'s rule, the same in every
+/// client, and the same policy as `flags_async`'s reqwest client. reqwest
+/// calls this on each redirect it is about to follow (only
+/// [`redirect::FOLLOWED`] statuses with a readable `Location`), with the
+/// target already resolved against the request's URL.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if !redirect::is_followed(attempt.status().as_u16()) {
+            // Handed back as the answer, whose status check names it.
+            return attempt.stop();
+        }
+        // Resolved already: `target` only checks the scheme.
+        if let Err(refused) = redirect::target(attempt.url(), attempt.url().as_str()) {
+            return attempt.error(refused);
+        }
+        // `previous` holds every URL requested so far, the first one
+        // included: this would be redirect number `previous().len()`.
+        if attempt.previous().len() > redirect::MAX_REDIRECTS as usize {
+            return attempt.error(redirect::too_many());
+        }
+        attempt.follow()
+    })
+}
+
+/// Why a response with a redirect status came back unfollowed, in the
+/// words of [`redirect`] (every client's): reqwest hands back, as an
+/// answer, not an error, a redirect whose `Location` is missing, or that it
+/// cannot read or make a request of: a `file:` or `data:` URL comes back
+/// this way, before the redirect policy sees it. `None` for any other
+/// status, which [`ResponseHead::check_status`] names (a 300 or a 305 is
+/// never followed).
+fn unfollowed_redirect(response: &Response) -> Option<FetchError> {
+    let status = response.status().as_u16();
+    if !redirect::is_followed(status) {
+        return None;
+    }
+    let Some(location) = response.headers().get(reqwest::header::LOCATION) else {
+        return Some(redirect::no_location(status));
+    };
+    Some(
+        match redirect::target_bytes(response.url(), location.as_bytes()) {
+            Err(error) => error,
+            // `url` reads it, but reqwest's own `Uri` type cannot hold it.
+            Ok(target) => FetchError::Redirect(format!(
+                "redirect to {target}, which the client cannot request"
+            )),
+        },
+    )
 }
 
 /// reqwest's blocking client for `job`, keeping idle connections for reuse
@@ -84,7 +147,14 @@ fn build(job: &DownloadJob, pooled: bool) -> Result<Client, SetupError> {
     let options = ClientOptions::for_job(job)?;
     let mut builder = Client::builder()
         .timeout(options.timeout)
-        .connect_timeout(options.connect_timeout);
+        .connect_timeout(options.connect_timeout)
+        .redirect(redirect_policy())
+        // No `Referer`: where a flag was asked from is no business of the
+        // server a redirect leads to.
+        .referer(false)
+        // Unfold a header folded over several lines (obs-fold), as RFC 9112
+        // asks of a user agent, instead of refusing the response.
+        .http1_allow_obsolete_multiline_headers_in_responses(true);
     if !options.keepalive_probes {
         builder = builder
             .tcp_keepalive(None)
@@ -118,7 +188,16 @@ impl BlockingClient for ReqwestClient {
         let head = ResponseHead::of(response.status(), response.headers());
         // Every status but 200 is a `FetchError`; an encoding we did not
         // ask for is refused before reading.
-        head.check_status()?;
+        if let Err(error) = head.check_status() {
+            // The unused body (a 404 page) is not read here: each read
+            // waits up to `--timeout`, which nothing shorter can bound.
+            // Dropping the response hands the body back to hyper, on the
+            // runtime thread, which reads what has already arrived, once,
+            // without waiting: a body all there keeps its connection, one
+            // still arriving is dropped with it (no wait at all, well
+            // within `DRAIN_WINDOW`).
+            return Err(unfollowed_redirect(&response).unwrap_or(error));
+        }
         head.check_encoding()?;
         check_gif(read_body(response, deadline)?, head.content_type.as_deref())
     }
@@ -143,7 +222,8 @@ fn read_body(response: Response, deadline: Instant) -> Result<Vec<u8>, FetchErro
     loop {
         let read = body
             .read(&mut piece)
-            .map_err(|error| FetchError::Transport(format!("body: {}", error_chain(&error))))?;
+            // `in_body`: the chain may say `body:` already.
+            .map_err(|error| FetchError::Transport(in_body(&error_chain(&error))))?;
         if read == 0 {
             break;
         }

@@ -1,7 +1,7 @@
 //! The contract every model keeps, checked by the one helper all models
 //! share, for both pools of this crate.
 
-use flags_testkit::contract::check_model;
+use flags_testkit::contract::{Client, check_model};
 use flags_threadpool::{MAX_MAX_REQ, download_many, download_many_rayon};
 
 /// The std executor: same totals as every model on 200s, 404s, 418s,
@@ -24,7 +24,7 @@ fn rayon_pool_keeps_the_contract() {
 #[test]
 fn std_executor_survives_every_fault() {
     assert_eq!(
-        flags_testkit::contract::check_fault_matrix(download_many, 4),
+        flags_testkit::contract::check_fault_matrix(download_many, 4, Client::Ureq),
         Ok(())
     );
 }
@@ -33,7 +33,7 @@ fn std_executor_survives_every_fault() {
 #[test]
 fn rayon_pool_survives_every_fault() {
     assert_eq!(
-        flags_testkit::contract::check_fault_matrix(download_many_rayon, 4),
+        flags_testkit::contract::check_fault_matrix(download_many_rayon, 4, Client::Ureq),
         Ok(())
     );
 }
@@ -53,7 +53,11 @@ fn reqwest_client_keeps_the_contract() {
 #[test]
 fn reqwest_client_survives_every_fault() {
     assert_eq!(
-        flags_testkit::contract::check_fault_matrix(flags_threadpool::download_many_reqwest, 4),
+        flags_testkit::contract::check_fault_matrix(
+            flags_threadpool::download_many_reqwest,
+            4,
+            Client::Reqwest
+        ),
         Ok(())
     );
 }

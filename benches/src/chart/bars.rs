@@ -1,10 +1,14 @@
-//! The first part of the chart: one horizontal bar per row, its wall time
-//! from spawn to exit, with the row's bound `ceil(N / m) x delay` as a black
-//! mark across it and the value written at its end.
+//! The first part of the chart: one horizontal bar per row, its median wall
+//! time from spawn to exit; over the bar's end, when the row ran more than
+//! once, a whisker from its least to its most wall time; the row's bound
+//! `ceil(N / m) x delay` as a black mark across it; and the value written
+//! at its end.
 //!
-//! The bar is the only `rect` element in the row's colour; the bound mark
-//! is a `polyline` in [`BOUND`] colour, as tall as the row's slot, so it
-//! shows above and below the bar whether the bar ends before it or after.
+//! The bar is the only `rect` element in the row's colour; the whisker one
+//! `polyline` in [`SPREAD`] colour (a line with a tick at each end); the
+//! bound mark a `polyline` in [`BOUND`] colour, as tall as the row's slot,
+//! so it shows above and below the bar whether the bar ends before it or
+//! after.
 
 use plotters::chart::ChartBuilder;
 use plotters::element::{EmptyElement, PathElement, Rectangle, Text};
@@ -12,7 +16,8 @@ use plotters::style::Color;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{
-    AXIS, BOUND, GRID, INK, LABEL_AREA, MARGIN, RIGHT_MARGIN, WALL_SWATCH, bold, colour, text,
+    AXIS, BOUND, GRID, INK, LABEL_AREA, MARGIN, RIGHT_MARGIN, SPREAD, WALL_SWATCH, bold, colour,
+    text,
 };
 use super::{Area, ChartRow, DrawError, Ticked, TimeAxis, seconds_label};
 
@@ -26,8 +31,10 @@ const BAR_SHARE: f64 = 0.64;
 const X_AXIS_HEIGHT: u32 = 40;
 /// Room at the top of the plot, so the first bound mark is not cut.
 const PLOT_TOP: u32 = 4;
-/// The legend's strip under the axis.
-const LEGEND_HEIGHT: u32 = 36;
+/// The legend's strip under the axis: two lines.
+const LEGEND_HEIGHT: u32 = 56;
+/// Half the height of a whisker's end ticks, in pixels.
+const WHISKER_TICK: i32 = 5;
 
 /// The height of the bars for `rows` rows, title and legend included.
 pub fn height(rows: usize) -> u32 {
@@ -37,8 +44,13 @@ pub fn height(rows: usize) -> u32 {
 
 /// Draw the bars of `rows` on `area`, which is [`height`] high.
 pub fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
+    let several = rows.iter().any(|row| row.spread.is_some());
     area.draw(&Text::new(
-        "Wall time per model (spawn to exit)",
+        if several {
+            "Wall time per model (spawn to exit), median of its runs"
+        } else {
+            "Wall time per model (spawn to exit)"
+        },
         (MARGIN, 6),
         bold(16.0, INK),
     ))?;
@@ -55,7 +67,7 @@ pub fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
     }
     let longest = rows
         .iter()
-        .flat_map(|row| [Some(row.wall), row.bound])
+        .flat_map(|row| [Some(row.wall), row.bound, row.spread.map(|(_, max)| max)])
         .flatten()
         .fold(0.0, f64::max);
     let axis = TimeAxis::new(longest);
@@ -110,21 +122,80 @@ pub fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
             BOUND.stroke_width(2),
         ))
     }))?;
-    // The value at the end of each bar (or of its bound mark, if further).
+    // The whiskers: one polyline each, in pixels, from the least wall time
+    // to the most, with a tick at both ends.
+    let base = plot_area.get_base_pixel();
+    for (index, row) in rows.iter().enumerate() {
+        let Some((min, max)) = row.spread else {
+            continue;
+        };
+        let (left, y) = chart.backend_coord(&(axis.clamp(min), y_of(index)));
+        let (right, _) = chart.backend_coord(&(axis.clamp(max), y_of(index)));
+        let (left, right, y) = (left - base.0, right - base.0, y - base.1);
+        plot_area.draw(&PathElement::new(
+            whisker_points((left, y), (right, y), WHISKER_TICK, true),
+            SPREAD.stroke_width(2),
+        ))?;
+    }
+    // The value at the end of each bar (or of its bound mark or whisker, if
+    // further).
     let value_style = text(12.0, INK).pos(Pos::new(HPos::Left, VPos::Center));
     chart.draw_series(rows.iter().enumerate().map(|(index, row)| {
         let mut value = seconds_label(row.wall);
         if let Some(bound) = row.bound.filter(|bound| *bound > 0.0) {
             value.push_str(&format!("  ({:.2} x bound)", row.wall / bound));
         }
-        let end = axis.clamp(row.wall.max(row.bound.unwrap_or(0.0)));
-        EmptyElement::at((end, y_of(index))) + Text::new(value, (6, 0), value_style.clone())
+        let furthest = [row.bound, row.spread.map(|(_, max)| max)]
+            .into_iter()
+            .flatten()
+            .fold(row.wall, f64::max);
+        EmptyElement::at((axis.clamp(furthest), y_of(index)))
+            + Text::new(value, (6, 0), value_style.clone())
     }))?;
-    draw_legend(&legend)
+    draw_legend(&legend, several)
 }
 
-/// The legend strip: what a bar is and what the black mark is.
-fn draw_legend(legend: &Area<'_>) -> Result<(), DrawError> {
+/// The points of a whisker from `from` to `to` (pixels), as one polyline:
+/// a tick `tick` pixels each side of both ends, across the line
+/// (`horizontal`: the line runs left to right, its ticks up and down).
+///
+/// ```
+/// use flags_benches::chart::bars::whisker_points;
+/// assert_eq!(
+///     whisker_points((10, 50), (90, 50), 4, true),
+///     [(10, 46), (10, 54), (10, 50), (90, 50), (90, 46), (90, 54)]
+/// );
+/// assert_eq!(
+///     whisker_points((30, 80), (30, 20), 3, false),
+///     [(27, 80), (33, 80), (30, 80), (30, 20), (27, 20), (33, 20)]
+/// );
+/// ```
+pub fn whisker_points(
+    from: (i32, i32),
+    to: (i32, i32),
+    tick: i32,
+    horizontal: bool,
+) -> Vec<(i32, i32)> {
+    let across = |(x, y): (i32, i32), side: i32| {
+        if horizontal {
+            (x, y + side * tick)
+        } else {
+            (x + side * tick, y)
+        }
+    };
+    vec![
+        across(from, -1),
+        across(from, 1),
+        from,
+        to,
+        across(to, -1),
+        across(to, 1),
+    ]
+}
+
+/// The legend strip: what a bar is, what the black mark is and, when some
+/// row ran more than once, what a whisker is.
+fn draw_legend(legend: &Area<'_>, several: bool) -> Result<(), DrawError> {
     let x = LABEL_AREA as i32;
     let label = text(12.0, INK).pos(Pos::new(HPos::Left, VPos::Center));
     legend.draw(&Rectangle::new(
@@ -132,15 +203,34 @@ fn draw_legend(legend: &Area<'_>) -> Result<(), DrawError> {
         WALL_SWATCH.filled(),
     ))?;
     legend.draw(&Text::new(
-        "wall time, spawn to exit",
+        if several {
+            "median wall time, spawn to exit"
+        } else {
+            "wall time, spawn to exit"
+        },
         (x + 24, 18),
         label.clone(),
     ))?;
-    let x = x + 220;
-    legend.draw(&Rectangle::new([(x, 8), (x + 2, 28)], BOUND.filled()))?;
+    let bound_x = x + 240;
+    legend.draw(&Rectangle::new(
+        [(bound_x, 8), (bound_x + 2, 28)],
+        BOUND.filled(),
+    ))?;
     legend.draw(&Text::new(
         "bound: ceil(N / m) x delay, the least time m requests at a time can take",
-        (x + 10, 18),
-        label,
-    ))
+        (bound_x + 10, 18),
+        label.clone(),
+    ))?;
+    if several {
+        legend.draw(&PathElement::new(
+            whisker_points((x, 42), (x + 18, 42), WHISKER_TICK, true),
+            SPREAD.stroke_width(2),
+        ))?;
+        legend.draw(&Text::new(
+            "min–max of the runs (the timelines below draw each row's median run)",
+            (x + 24, 42),
+            label,
+        ))?;
+    }
+    Ok(())
 }

@@ -3,10 +3,13 @@
 //!
 //! Two parts, top to bottom, each a module of its own:
 //!
-//! 1. [`bars`], **wall time**: one bar per row, on one time axis, with the
-//!    row's bound `ceil(N / m) x delay` drawn as a black mark across its bar.
+//! 1. [`bars`], **wall time**: one bar per row, its median wall time, on
+//!    one time axis, with the spread of its runs (min–max) as a whisker over
+//!    the bar's end and the row's bound `ceil(N / m) x delay` drawn as a
+//!    black mark across it.
 //! 2. [`timeline`], **the requests as the server saw them**: one panel per
-//!    row; in it, one horizontal line per request, from when the server
+//!    row, of the run whose wall time is the median; in it, one horizontal
+//!    line per request, from when the server
 //!    received it to when it sent its last byte, one line under the other
 //!    in order of arrival. A sequential run draws a staircase; a pool of `m`
 //!    workers draws waves of `m` lines; a run with every request in flight
@@ -30,7 +33,8 @@
 //! `polyline`, `line` and `text` elements), so what a test counts is told
 //! by colour: a row's bar is the only `rect` filled with its
 //! [`style::colour`], its requests the only `polyline`s stroked with it,
-//! and the bounds the only `polyline`s stroked with [`style::BOUND`].
+//! the bounds the only `polyline`s stroked with [`style::BOUND`], and the
+//! whiskers the only ones stroked with [`style::SPREAD`].
 
 mod axis;
 pub mod bars;
@@ -53,12 +57,21 @@ pub struct ChartRow {
     pub label: String,
     /// The short name, as `--models` writes it.
     pub name: String,
-    /// Wall time, in seconds.
+    /// The median wall time of its runs, in seconds: the bar.
     pub wall: f64,
+    /// The least and the most wall time of its runs, in seconds, when it
+    /// ran more than once: the whisker.
+    pub spread: Option<(f64, f64)>,
     /// The bound `ceil(N / m) x delay`, in seconds, when the delay is not 0.
     pub bound: Option<f64>,
-    /// Each request as the server saw it, `(arrived, finished)`, in seconds
-    /// since the row's process was spawned.
+    /// The wall time of the run whose requests are drawn, in seconds: the
+    /// grey band behind its timeline.
+    pub run_wall: f64,
+    /// Which run the timeline draws, for its caption, e.g. `run 2 of 3, the
+    /// median`; empty when there was one run.
+    pub run_note: String,
+    /// Each request of that run as the server saw it, `(arrived,
+    /// finished)`, in seconds since the run's process was spawned.
     pub requests: Vec<(f64, f64)>,
     /// Draw this row's timeline on its own time axis.
     pub own_scale: bool,

@@ -3,7 +3,8 @@
 //!
 //! Colours carry meaning here, and the tests rely on it: each row has its
 //! own colour ([`colour`]), used for its bar and its request lines and for
-//! nothing else, and [`BOUND`] is used for the bound marks alone. The axes,
+//! nothing else, [`BOUND`] is used for the bound marks alone and [`SPREAD`]
+//! for the bars' whiskers. The axes,
 //! the grid and the grey bands have colours of their own, none of them in
 //! the palette.
 
@@ -37,6 +38,8 @@ pub const PALETTE: [RGBColor; 9] = [
 ];
 /// The bound `ceil(N / m) x delay`, wherever it is drawn.
 pub const BOUND: RGBColor = RGBColor(0x00, 0x00, 0x00);
+/// The whiskers of the comparison's bars: the min–max of a row's runs.
+pub const SPREAD: RGBColor = RGBColor(0x33, 0x33, 0x33);
 /// Axis lines, ticks and secondary text.
 pub const AXIS: RGBColor = RGBColor(0x44, 0x44, 0x44);
 /// Grid lines behind the plots.

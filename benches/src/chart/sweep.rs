@@ -3,6 +3,11 @@
 //!
 //! 1. **wall / bound**: 1 is the bound `ceil(N / m) x delay` (a black
 //!    line); where a model's line leaves it, its own costs start to show.
+//!    Each model's CPU-aware bound (the bound plus the model's and the
+//!    server's CPU time shared over the machine's CPUs), over the same
+//!    bound, is a dashed line in its colour: a model whose line runs along
+//!    its dashed line is computing, one above it is waiting on something
+//!    else. With more than one run per point, a whisker spans the min–max.
 //! 2. **CPU per request** (µs): user + system of the model's processes over
 //!    the number of codes.
 //! 3. **peak RSS** (MiB), with what one more request in flight costs
@@ -13,25 +18,32 @@
 //! linear from 0 otherwise; the axis title says which.
 //!
 //! As in the comparison's chart, marks are told apart by colour: a model's
-//! line is the only `polyline` stroked with its colour in a panel (so three
-//! per model on the page), its points `circle`s, and the bound the only
-//! `polyline` stroked with [`BOUND`]. The legend uses circles, not lines.
+//! line is the only `polyline` stroked with its colour, 2 pixels wide and
+//! opaque, in a panel (so three per model on the page), its points
+//! `circle`s, and the bound the only `polyline` stroked with [`BOUND`]. Its
+//! whiskers are 1 pixel wide, and the dashes of its CPU-aware bound are
+//! drawn at [`DASH_OPACITY`]. The legend uses circles, not lines.
 
 use std::ops::Range;
 
 use plotters::chart::ChartBuilder;
-use plotters::element::{Circle, PathElement, Text};
+use plotters::element::{Circle, DashedPathElement, PathElement, Text};
 use plotters::style::Color;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::bars::whisker_points;
 use super::style::{AXIS, BOUND, GRID, INK, MARGIN, WIDTH, bold, colour, text};
 use super::{Area, ChartError, DrawError, Ticked, TimeAxis, draw_page};
 
 /// A y axis whose largest value is more than this many times its smallest
 /// is drawn on a log scale.
 pub const LOG_SPAN: f64 = 20.0;
-/// The legend's strip.
-const LEGEND_HEIGHT: u32 = 34;
+/// The legend's strip: the models, then what the marks mean.
+const LEGEND_HEIGHT: u32 = 58;
+/// The opacity of the dashes of a CPU-aware bound.
+pub const DASH_OPACITY: f64 = 0.85;
+/// Half the width of a whisker's end ticks, in pixels.
+const WHISKER_TICK: i32 = 4;
 /// A panel's title and note, over its plot.
 const PANEL_HEADER: u32 = 48;
 /// A panel's plot, axes included.
@@ -54,8 +66,13 @@ const LABEL_PITCH: i32 = 14;
 pub struct SweepPoint {
     /// The `m` it used.
     pub m: usize,
-    /// Wall time over the bound.
+    /// Median wall time over the bound.
     pub ratio: Option<f64>,
+    /// The least and the most wall time over the bound, when the point
+    /// ran more than once.
+    pub ratio_spread: Option<(f64, f64)>,
+    /// The CPU-aware bound over the bound.
+    pub cpu_bound_ratio: Option<f64>,
     /// CPU per request, in µs.
     pub cpu_us: Option<f64>,
     /// Peak RSS, in MiB.
@@ -103,9 +120,12 @@ pub fn render_sweep_svg(chart: &SweepChart) -> Result<String, ChartError> {
             Panel {
                 title: "Wall time / bound",
                 note: "1 = the bound ceil(N / m) x delay (black line). Where a line leaves it, \
-                       the model's own costs (start-up, CPU, memory) show.",
+                       the model's own costs show. Dashed: its CPU-aware bound, \
+                       bound + (model CPU + server CPU) / CPUs.",
                 unit: "wall / bound",
                 value: |point| point.ratio,
+                spread: |point| point.ratio_spread,
+                dashed: |point| point.cpu_bound_ratio,
                 reference: Some(1.0),
                 rss: false,
             },
@@ -115,6 +135,8 @@ pub fn render_sweep_svg(chart: &SweepChart) -> Result<String, ChartError> {
                        number of codes.",
                 unit: "µs per request",
                 value: |point| point.cpu_us,
+                spread: |_| None,
+                dashed: |_| None,
                 reference: None,
                 rss: false,
             },
@@ -125,6 +147,8 @@ pub fn render_sweep_svg(chart: &SweepChart) -> Result<String, ChartError> {
                        90% of m in flight.",
                 unit: "MiB",
                 value: |point| point.rss_mib,
+                spread: |_| None,
+                dashed: |_| None,
                 reference: None,
                 rss: true,
             },
@@ -144,13 +168,18 @@ struct Panel {
     note: &'static str,
     unit: &'static str,
     value: fn(&SweepPoint) -> Option<f64>,
+    /// The min–max of the value, drawn as a whisker.
+    spread: fn(&SweepPoint) -> Option<(f64, f64)>,
+    /// A second value of each model, drawn as a dashed line in its colour.
+    dashed: fn(&SweepPoint) -> Option<f64>,
     /// A value to draw across the plot in [`BOUND`] colour.
     reference: Option<f64>,
     /// Write each line's memory note at its end.
     rss: bool,
 }
 
-/// The legend: a dot and a label per model.
+/// The legend: a dot and a label per model; then, in ink, what a dashed
+/// line and a whisker are.
 fn draw_legend(area: &Area<'_>, lines: &[SweepLine]) -> Result<(), DrawError> {
     let label = text(13.0, INK).pos(Pos::new(HPos::Left, VPos::Center));
     let mut x = MARGIN + 6;
@@ -158,6 +187,34 @@ fn draw_legend(area: &Area<'_>, lines: &[SweepLine]) -> Result<(), DrawError> {
         area.draw(&Circle::new((x, 16), 6, colour(line.colour).filled()))?;
         area.draw(&Text::new(line.label.clone(), (x + 12, 16), label.clone()))?;
         x += LEGEND_PITCH;
+    }
+    let small = text(12.0, AXIS).pos(Pos::new(HPos::Left, VPos::Center));
+    let x = MARGIN;
+    area.draw(&DashedPathElement::new(
+        vec![(x, 42), (x + 24, 42)],
+        6,
+        4,
+        AXIS.stroke_width(1),
+    ))?;
+    area.draw(&Text::new(
+        "dashed, in a model's colour: its CPU-aware bound (top panel)",
+        (x + 30, 42),
+        small.clone(),
+    ))?;
+    let whisker = x + 420;
+    if lines
+        .iter()
+        .any(|line| line.points.iter().any(|p| p.ratio_spread.is_some()))
+    {
+        area.draw(&PathElement::new(
+            whisker_points((whisker + 6, 34), (whisker + 6, 50), WHISKER_TICK, false),
+            AXIS.stroke_width(1),
+        ))?;
+        area.draw(&Text::new(
+            "min–max of the runs at that point (top panel; the dot is the median)",
+            (whisker + 18, 42),
+            small,
+        ))?;
     }
     Ok(())
 }
@@ -305,7 +362,19 @@ fn draw_panel(area: &Area<'_>, chart: &SweepChart, panel: &Panel) -> Result<(), 
     let values: Vec<f64> = chart
         .lines
         .iter()
-        .flat_map(|line| line.points.iter().filter_map(panel.value))
+        .flat_map(|line| {
+            line.points.iter().flat_map(|point| {
+                let spread = (panel.spread)(point);
+                [
+                    (panel.value)(point),
+                    (panel.dashed)(point),
+                    spread.map(|(min, _)| min),
+                    spread.map(|(_, max)| max),
+                ]
+                .into_iter()
+                .flatten()
+            })
+        })
         .collect();
     let scale = Scale::for_values(&values, panel.reference);
     let mut plot = ChartBuilder::on(&plot_area)
@@ -350,10 +419,46 @@ fn draw_panel(area: &Area<'_>, chart: &SweepChart, panel: &Panel) -> Result<(), 
             continue;
         };
         let stroke = colour(line.colour);
+        let dashed: Vec<(f64, f64)> = line
+            .points
+            .iter()
+            .filter_map(|point| {
+                let value = (panel.dashed)(point)?;
+                Some(((point.m.max(1) as f64).log10(), scale.plot(value)))
+            })
+            .collect();
+        if dashed.len() > 1 {
+            plot.draw_series(std::iter::once(DashedPathElement::new(
+                dashed,
+                6,
+                4,
+                stroke.mix(DASH_OPACITY).stroke_width(1),
+            )))?;
+        }
         plot.draw_series(std::iter::once(PathElement::new(
             points.clone(),
             stroke.stroke_width(2),
         )))?;
+        // The whiskers, in pixels on the plot's area: a vertical line from
+        // the least value to the most, with a tick at both ends.
+        let base = plot_area.get_base_pixel();
+        for point in &line.points {
+            let Some((min, max)) = (panel.spread)(point) else {
+                continue;
+            };
+            let x = (point.m.max(1) as f64).log10();
+            let low = plot.backend_coord(&(x, scale.plot(min)));
+            let high = plot.backend_coord(&(x, scale.plot(max)));
+            plot_area.draw(&PathElement::new(
+                whisker_points(
+                    (low.0 - base.0, low.1 - base.1),
+                    (high.0 - base.0, high.1 - base.1),
+                    WHISKER_TICK,
+                    false,
+                ),
+                stroke.stroke_width(1),
+            ))?;
+        }
         plot.draw_series(
             points
                 .iter()

@@ -1,5 +1,6 @@
 //! The second part of the chart: the requests as the server saw them, one
-//! panel per row.
+//! panel per row, of the row's median run (the run whose wall time is the
+//! median of its runs, the lower middle one for an even count).
 //!
 //! In a panel, each request is a horizontal line from its arrival to its
 //! last byte, on the server's clock counted from the spawn of the row's
@@ -50,13 +51,13 @@ pub fn height(rows: &[ChartRow]) -> u32 {
     HEADER_HEIGHT + rows.iter().map(panel_height).sum::<u32>()
 }
 
-/// When `row`'s last sign of life was: its exit, or a request the server
-/// finished later.
+/// When the last sign of life of `row`'s drawn run was: its exit, or a
+/// request the server finished later.
 fn row_end(row: &ChartRow) -> f64 {
     row.requests
         .iter()
         .map(|&(_, end)| end)
-        .fold(row.wall, f64::max)
+        .fold(row.run_wall, f64::max)
 }
 
 /// Draw the timelines of `rows` on `area`, which is [`height`] high.
@@ -67,8 +68,8 @@ pub fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
         bold(16.0, INK),
     ))?;
     area.draw(&Text::new(
-        "One line per request, from arrival to last byte, in order of arrival. \
-         Grey band: the model's process, spawn to exit. Black line: the bound.",
+        "Each row's median run: one line per request, from arrival to last byte, in order of \
+         arrival. Grey band: the model's process, spawn to exit. Black line: the bound.",
         (MARGIN, 30),
         text(12.0, AXIS),
     ))?;
@@ -106,12 +107,17 @@ fn draw_panel(
         "shared time axis"
     };
     area.draw(&Circle::new((MARGIN + 5, 9), 5, colour.filled()))?;
+    let run_note = if row.run_note.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", row.run_note)
+    };
     area.draw(&Text::new(
         format!(
-            "{}: {count} request{}, {} ({scale_note})",
+            "{}: {count} request{}, {}{run_note} ({scale_note})",
             row.label,
             if count == 1 { "" } else { "s" },
-            seconds_label(row.wall),
+            seconds_label(row.run_wall),
         ),
         (MARGIN + 16, 2),
         bold(13.0, INK),
@@ -133,7 +139,7 @@ fn draw_panel(
         .build_cartesian_2d(axis.coord(), Ticked::new(-0.5..slots - 0.5, ends))?;
     // The process's lifetime first, behind the grid and the lines.
     chart.draw_series(std::iter::once(Rectangle::new(
-        [(0.0, -0.5), (axis.clamp(row.wall), slots - 0.5)],
+        [(0.0, -0.5), (axis.clamp(row.run_wall), slots - 0.5)],
         LIFETIME.filled(),
     )))?;
     let request_label = |y: &f64| {

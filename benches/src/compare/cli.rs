@@ -20,7 +20,16 @@ use crate::models::{ALL_MODELS, Model, model_by_name, model_names};
 /// How many codes of the `-a` list are used when none is given.
 pub const DEFAULT_CODE_COUNT: usize = 40;
 /// The default `--delay`, in seconds.
-pub const DEFAULT_DELAY: &str = "0.2";
+pub const DEFAULT_DELAY: &str = "0.1";
+/// The comparison's default `--runs`.
+pub const DEFAULT_RUNS: usize = 3;
+/// The comparison's default `--warmup`.
+pub const DEFAULT_WARMUP: usize = 1;
+/// The sweep's default `--runs` (the short one and `--sweep`): one run per
+/// point, said so in its table.
+pub const SWEEP_RUNS: usize = 1;
+/// The sweep's default `--warmup`.
+pub const SWEEP_WARMUP: usize = 0;
 /// The default `-m`.
 pub const DEFAULT_MAX_REQ: usize = 10;
 /// The default `--out`.
@@ -44,7 +53,9 @@ pub const DEFAULT_SWEEP_OUT: &str = "flags-compare-sweep.svg";
              and compare them: a table on stdout and an SVG chart; then a short sweep over m.",
     after_help = "With no CC, -a or -e: the first 40 codes of the -a list (--sweep: all 676 of -e). \
                   Each model runs in a child process of its own, so its peak memory and CPU time \
-                  are its own.\n\
+                  are its own. The comparison runs every model 3 times, interleaved (A, B, C, A, \
+                  B, C...), after 1 warm-up round, and shows the median and min-max; the sweep \
+                  runs each point once unless --runs is given.\n\
                   The default run ends with a short sweep (m = 1, 10, 100, 676 on the 676 codes of \
                   -e, 0.005 s delay; on the comparison's codes and delay when CC, -a, -e or -l is \
                   given), whose chart goes to --sweep-out (default: next to --out, NAME-sweep.svg). \
@@ -68,7 +79,7 @@ struct CompareArgs {
     #[arg(short = 'm', long, value_name = "N", conflicts_with = "sweep",
           value_parser = value_parser!(u64).range(1..=1000))]
     max_req: Option<u64>,
-    /// The server's delay before each answer, in seconds [default: 0.2; --sweep: 0.02]
+    /// The server's delay before each answer, in seconds [default: 0.1; --sweep: 0.02]
     #[arg(long, value_name = "SECS", value_parser = parse_delay)]
     delay: Option<Duration>,
     /// The models to run, comma-separated, in this order (also
@@ -98,13 +109,60 @@ struct CompareArgs {
     /// Do not end the default run with the short sweep
     #[arg(long, conflicts_with = "sweep")]
     no_sweep: bool,
-    /// Also write every run as JSON to PATH (one object per run, with the
-    /// workload and the machine)
+    /// Measured runs of every row, interleaved [default: 3; the sweep: 1]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1000))]
+    runs: Option<u64>,
+    /// Rounds of every row run first and thrown away [default: 1; the sweep: 0]
+    #[arg(long, value_name = "K", value_parser = value_parser!(u64).range(0..=100))]
+    warmup: Option<u64>,
+    /// Also write every run as JSON to PATH, or to stdout with `-` (every
+    /// run, each row's summary, the workload, the machine, the command)
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Also write every run as CSV to PATH (one line per run)
+    /// Also write every run as CSV to PATH, or to stdout with `-` (one line
+    /// per run)
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
+    /// Also write the tables as markdown to PATH
+    #[arg(long, value_name = "PATH")]
+    export_markdown: Option<PathBuf>,
+    /// Also write one self-contained HTML page to PATH: the tables, the
+    /// charts, the machine, the workload and the command
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
+    /// Run the standard set (the default comparison, the book's workload
+    /// with threadpool-reqwest and curl, the full sweep) and write DIR.md
+    /// with its charts and JSON under DIR (alone: no other option)
+    #[arg(long, value_name = "DIR", exclusive = true)]
+    results: Option<PathBuf>,
+}
+
+/// Where `--json` or `--csv` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `-`: standard output (the tables then go to stderr).
+    Stdout,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Destination {
+    /// `-` is stdout, anything else a file.
+    fn from_arg(path: PathBuf) -> Destination {
+        if path.as_os_str() == "-" {
+            Destination::Stdout
+        } else {
+            Destination::File(path)
+        }
+    }
+
+    /// The file, when it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Destination::Stdout => None,
+            Destination::File(path) => Some(path),
+        }
+    }
 }
 
 /// What to compare, from the command line.
@@ -128,10 +186,31 @@ pub struct CompareOptions {
     /// The sweep to run: after the comparison, or alone with `--sweep`;
     /// `None` with `--no-sweep` (or when no concurrent model is chosen).
     pub sweep: Option<SweepOptions>,
+    /// `--runs`: measured runs of every row of the comparison.
+    pub runs: usize,
+    /// `--warmup`: rounds thrown away before them.
+    pub warmup: usize,
     /// `--json`: where the runs go as JSON.
-    pub json: Option<PathBuf>,
+    pub json: Option<Destination>,
     /// `--csv`: where the runs go as CSV.
-    pub csv: Option<PathBuf>,
+    pub csv: Option<Destination>,
+    /// `--export-markdown`: where the tables go as markdown.
+    pub markdown: Option<PathBuf>,
+    /// `--html`: where the page goes.
+    pub html: Option<PathBuf>,
+    /// The command line, as given (`flags-compare` first): recorded in the
+    /// exports, so that they say what made them.
+    pub command: Vec<String>,
+    /// `--results DIR`: run the standard set instead, and write its page.
+    pub results: Option<PathBuf>,
+}
+
+impl CompareOptions {
+    /// Some export goes to stdout: the tables and every other line for a
+    /// reader then go to stderr.
+    pub fn data_on_stdout(&self) -> bool {
+        self.json == Some(Destination::Stdout) || self.csv == Some(Destination::Stdout)
+    }
 }
 
 /// What to sweep: every model at each `m`, on the same codes and delay.
@@ -150,6 +229,10 @@ pub struct SweepOptions {
     pub peer_curl: bool,
     /// Where its chart goes.
     pub out: PathBuf,
+    /// Measured runs of every row.
+    pub runs: usize,
+    /// Rounds thrown away before them, at each `m`.
+    pub warmup: usize,
 }
 
 /// `--delay`: a number of seconds, from 0 to 60.
@@ -189,14 +272,34 @@ pub fn sweep_out_beside(out: &Path) -> PathBuf {
 /// Parse the command line of `flags-compare` (`argv[0]` first).
 ///
 /// Every usage error (a bad code, `-m 0`, an unknown model, a bad delay,
-/// `-m` with `--sweep`) is a [`clap::Error`] whose exit code is 2; `--help`
-/// is one whose exit code is 0.
+/// `-m` with `--sweep`, `--json -` with `--csv -`) is a [`clap::Error`]
+/// whose exit code is 2; `--help` is one whose exit code is 0.
 pub fn parse_args<I, T>(argv: I) -> Result<CompareOptions, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args = CompareArgs::try_parse_from(argv)?;
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let command: Vec<String> = std::iter::once("flags-compare".to_string())
+        .chain(
+            argv.iter()
+                .skip(1)
+                .map(|arg| arg.to_string_lossy().into_owned()),
+        )
+        .collect();
+    let args = CompareArgs::try_parse_from(&argv)?;
+    let stdout = |path: &Option<PathBuf>| path.as_ref().is_some_and(|path| path.as_os_str() == "-");
+    if stdout(&args.json) && stdout(&args.csv) {
+        return Err(CompareArgs::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--json - and --csv - cannot both write to stdout: send one of them to a file",
+        ));
+    }
+    let as_count = |value: Option<u64>, default: usize| {
+        value.map_or(default, |value| {
+            usize::try_from(value).unwrap_or(usize::MAX)
+        })
+    };
     let chose_codes = !args.cc.is_empty() || args.all || args.every;
     let chose_workload = chose_codes || args.limit.is_some();
     let limit = args
@@ -268,6 +371,8 @@ where
             models: sweep_models,
             peer_curl: args.peer_curl,
             out: sweep_out,
+            runs: as_count(args.runs, SWEEP_RUNS),
+            warmup: as_count(args.warmup, SWEEP_WARMUP),
         })
     };
     Ok(CompareOptions {
@@ -281,14 +386,20 @@ where
         peer_curl: args.peer_curl,
         sweep_only: args.sweep,
         sweep,
-        json: args.json,
-        csv: args.csv,
+        runs: as_count(args.runs, DEFAULT_RUNS),
+        warmup: as_count(args.warmup, DEFAULT_WARMUP),
+        json: args.json.map(Destination::from_arg),
+        csv: args.csv.map(Destination::from_arg),
+        markdown: args.export_markdown,
+        html: args.html,
+        command,
+        results: args.results,
     })
 }
 
 /// [`DEFAULT_DELAY`] as a duration.
 fn default_delay() -> Duration {
-    parse_delay(DEFAULT_DELAY).unwrap_or(Duration::from_millis(200))
+    parse_delay(DEFAULT_DELAY).unwrap_or(Duration::from_millis(100))
 }
 
 /// Print a usage error the way the model binaries do (the message, then

@@ -1,35 +1,60 @@
-//! `--json PATH` and `--csv PATH`: every run, machine-readable.
+//! `--json` and `--csv`: every run, machine-readable.
 //!
 //! The JSON follows hyperfine's `--export-json` in spirit: one document
-//! with a `results` array, one object per run, whose fields are plain
-//! numbers in base units (seconds, bytes); beside it the machine and the
-//! workloads. A run of the default command has two parts, `compare` (the
-//! side-by-side comparison) and `sweep` (the short sweep after it); each
-//! run says which, and carries its workload's code count and delay too, so
-//! that an object read alone is complete. A figure that was not measured
-//! (a failed run, no `/proc`) is `null`.
+//! whose fields are plain numbers in base units (seconds, bytes). It says
+//! what it is ([`SCHEMA_VERSION`], the tool, the command line that made it
+//! and the one that reproduces it), where it ran ([`Machine`]), what each
+//! part ran ([`Workload`]: the comparison, `compare`, and the sweep,
+//! `sweep`), then:
 //!
-//! The CSV has the same fields as the JSON's run objects, one line each.
+//! - `rows`: one object per line of a table ([`RowRecord`]): the median
+//!   and min–max of the wall time, the medians of CPU and memory, the
+//!   bounds, and, for the comparison, the per-request timeline that the
+//!   chart draws;
+//! - `results`: one object per measured run ([`RunRecord`]), every run,
+//!   not only the median (warm-up runs are not kept);
+//! - `warnings`: the warning lines (a busy machine, a wide spread).
+//!
+//! Each object says its part and carries its workload's code count and
+//! delay too, so that an object read alone is complete. A figure that was
+//! not measured (a failed run, no `/proc`) is `null`.
+//!
+//! The CSV has the fields of the JSON's run objects, one line per run.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::comparison::{Comparison, Row};
+use super::comparison::{Comparison, Repetition, Row, Sample};
 use super::sweep::Sweep;
 use super::utc_date;
+
+/// The version of the JSON's layout: raised when a field changes meaning
+/// or goes away (a new field does not raise it).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole document.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// `flags-compare` and its version.
     pub tool: String,
+    /// The command line that made this, as given, `flags-compare` first.
+    pub command: Vec<String>,
+    /// The command that runs the same again from the workspace's root:
+    /// `cargo run --release -- ARGS`.
+    pub reproduce: String,
     /// Where it ran.
     pub machine: Machine,
     /// The work of each part.
     pub workloads: Vec<Workload>,
-    /// One object per run, in the order they ran.
+    /// One object per line of the tables.
+    pub rows: Vec<RowRecord>,
+    /// One object per measured run, in the order they ran, part by part.
     pub results: Vec<RunRecord>,
+    /// The warning lines.
+    pub warnings: Vec<String>,
 }
 
 /// The machine the runs were made on.
@@ -37,8 +62,15 @@ pub struct Report {
 pub struct Machine {
     /// CPUs this process may use.
     pub cpus: usize,
+    /// The CPU's model name, from `/proc/cpuinfo`.
+    pub cpu_model: Option<String>,
+    /// The memory the kernel manages, in bytes (`MemTotal` of
+    /// `/proc/meminfo`).
+    pub memory_bytes: Option<u64>,
     /// `linux`, `macos`...
     pub os: String,
+    /// The distribution's name, `PRETTY_NAME` of `/etc/os-release`.
+    pub os_name: Option<String>,
     /// `x86_64`, `aarch64`...
     pub arch: String,
     /// The kernel release, from `/proc/sys/kernel/osrelease`.
@@ -47,7 +79,7 @@ pub struct Machine {
     pub date: String,
     /// Seconds since 1970-01-01 UTC, when the report was made.
     pub unix_time: u64,
-    /// The 1, 5 and 15 minute load averages at the end, from
+    /// The 1, 5 and 15 minute load averages when the report was made, from
     /// `/proc/loadavg`: how busy the machine was with other work.
     pub load_average: Option<[f64; 3]>,
 }
@@ -61,29 +93,112 @@ pub struct Workload {
     pub codes: Vec<String>,
     /// How many.
     pub code_count: usize,
+    /// How many of them the server has a flag for (the others are 404s).
+    pub flag_count: usize,
     /// The server's delay before each answer.
     pub delay_s: f64,
     /// The `m` asked: the comparison's `-m`, or the sweep's list.
     pub m_asked: Vec<usize>,
+    /// Measured runs of every row.
+    pub runs: usize,
+    /// Rounds run first and thrown away.
+    pub warmup: usize,
+    /// The 1-minute load average when the part's runs started.
+    pub load_average_at_start: Option<f64>,
+    /// That load average was above the number of CPUs.
+    pub busy: bool,
 }
 
 impl Workload {
-    /// The workload of one part of a run: its codes, its delay and the
-    /// `m` asked.
+    /// The workload of one part of a run.
     fn new(
         part: &str,
         codes: &[String],
-        delay: std::time::Duration,
+        delay: Duration,
         m_asked: Vec<usize>,
+        repetition: &Repetition,
     ) -> Workload {
         Workload {
             part: part.to_string(),
             codes: codes.to_vec(),
             code_count: codes.len(),
+            flag_count: codes
+                .iter()
+                .filter(|code| flags_server::builtin_flag(code).is_some())
+                .count(),
             delay_s: delay.as_secs_f64(),
             m_asked,
+            runs: repetition.runs,
+            warmup: repetition.warmup,
+            load_average_at_start: repetition.load_average,
+            busy: super::stats::was_busy(repetition.load_average, repetition.cpus),
         }
     }
+}
+
+/// One line of a table: a model at one `m`, summed up over its runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowRecord {
+    /// `compare` or `sweep`.
+    pub part: String,
+    /// The short name (`threadpool`, `curl`...).
+    pub model: String,
+    /// The name in the tables.
+    pub label: String,
+    /// The concurrency it used: min(m asked, its maximum, the codes).
+    pub m: usize,
+    /// How many codes.
+    pub codes: usize,
+    /// The server's delay.
+    pub delay_s: f64,
+    /// Its measured runs that went to the end.
+    pub runs: usize,
+    /// Its runs that did not.
+    pub failed_runs: usize,
+    /// The median wall time.
+    pub wall_median_s: Option<f64>,
+    /// The least wall time.
+    pub wall_min_s: Option<f64>,
+    /// The most wall time.
+    pub wall_max_s: Option<f64>,
+    /// `wall_max_s / wall_min_s`.
+    pub wall_spread: Option<f64>,
+    /// `ceil(codes / m) x delay`.
+    pub bound_s: f64,
+    /// `wall_median_s / bound_s`.
+    pub ratio: Option<f64>,
+    /// `bound_s + (cpu_median_s + server_cpu_median_s) / cpus`.
+    pub cpu_bound_s: Option<f64>,
+    /// The median of the runs' user + system time.
+    pub cpu_median_s: Option<f64>,
+    /// The least of the runs' user + system time.
+    pub cpu_min_s: Option<f64>,
+    /// The most of the runs' user + system time.
+    pub cpu_max_s: Option<f64>,
+    /// The median of the runs' server CPU time.
+    pub server_cpu_median_s: Option<f64>,
+    /// The median of the runs' peak RSS.
+    pub peak_rss_median_bytes: Option<u64>,
+    /// The median of the runs' peak PSS.
+    pub peak_pss_median_bytes: Option<u64>,
+    /// Sweep only: (RSS - RSS at the model's lowest m) / (in flight - in
+    /// flight there), in KiB, from the medians.
+    pub rss_kib_per_in_flight: Option<f64>,
+    /// The most requests in flight over its runs.
+    pub peak_in_flight: u64,
+    /// The fewest flags a run saved.
+    pub saved: usize,
+    /// The most errors a run had.
+    pub errors: usize,
+    /// Every run went to the end and saved exactly what it should have.
+    pub ok: bool,
+    /// The run the chart draws (the median one), as its `run` in
+    /// `results`; comparison only.
+    pub timeline_run: Option<usize>,
+    /// Each request of that run, `[arrived, finished]` in seconds since
+    /// its process was spawned, in the order the server logged them;
+    /// comparison only.
+    pub timeline: Option<Vec<[f64; 2]>>,
 }
 
 /// One run.
@@ -97,6 +212,10 @@ pub struct RunRecord {
     pub label: String,
     /// The concurrency it used: min(m asked, its maximum, the codes).
     pub m: usize,
+    /// Which run of its row, from 1.
+    pub run: usize,
+    /// Its place among every run of its part, warm-ups included, from 1.
+    pub order: usize,
     /// How many codes.
     pub codes: usize,
     /// The server's delay.
@@ -123,9 +242,6 @@ pub struct RunRecord {
     /// processes that map them), summed over the model's processes in one
     /// sample.
     pub peak_pss_bytes: Option<u64>,
-    /// Sweep only: (RSS - RSS at the model's lowest m) / (in flight - in
-    /// flight there), in KiB.
-    pub rss_kib_per_in_flight: Option<f64>,
     /// The most threads at once over its processes (sampled).
     pub peak_threads: usize,
     /// The most processes at once (sampled).
@@ -144,58 +260,135 @@ pub struct RunRecord {
     pub failure: Option<String>,
 }
 
+/// What every record of a part shares.
+struct Part<'a> {
+    name: &'a str,
+    code_count: usize,
+    delay_s: f64,
+    cpus: usize,
+}
+
 /// A run's record.
-fn record(part: &str, row: &Row, code_count: usize, delay_s: f64, slope: Option<f64>) -> RunRecord {
-    let seconds = |d: std::time::Duration| d.as_secs_f64();
+fn run_record(part: &Part<'_>, row: &Row, sample: &Sample) -> RunRecord {
+    let seconds = |d: Duration| d.as_secs_f64();
     RunRecord {
-        part: part.to_string(),
+        part: part.name.to_string(),
         model: row.name.clone(),
         label: row.label.clone(),
         m: row.max_req,
-        codes: code_count,
-        delay_s,
-        wall_s: seconds(row.wall),
+        run: sample.round,
+        order: sample.order,
+        codes: part.code_count,
+        delay_s: part.delay_s,
+        wall_s: seconds(sample.wall),
         bound_s: seconds(row.bound),
+        ratio: (sample.ran() && !row.bound.is_zero())
+            .then(|| seconds(sample.wall) / seconds(row.bound)),
+        cpu_s: sample.cpu.map(|cpu| seconds(cpu.total())),
+        user_s: sample.cpu.map(|cpu| seconds(cpu.user)),
+        system_s: sample.cpu.map(|cpu| seconds(cpu.system)),
+        server_cpu_s: sample.server_cpu.map(seconds),
+        sampler_cpu_s: sample.sampler_cpu.map(seconds),
+        peak_rss_bytes: sample.peak_rss_kib.map(|kib| kib * 1024),
+        peak_pss_bytes: sample.peak_pss_kib.map(|kib| kib * 1024),
+        peak_threads: sample.peak_threads,
+        peak_processes: sample.processes,
+        peak_in_flight: sample.peak_in_flight,
+        requests: sample.requests,
+        saved: sample.saved,
+        errors: sample.errors,
+        ok: sample.is_ok(),
+        failure: sample.failure.clone(),
+    }
+}
+
+/// The records of every run of `rows`, in the order they ran.
+fn part_runs(part: &Part<'_>, rows: &[Row]) -> Vec<RunRecord> {
+    let mut runs: Vec<RunRecord> = rows
+        .iter()
+        .flat_map(|row| row.samples.iter().map(move |sample| (row, sample)))
+        .map(|(row, sample)| run_record(part, row, sample))
+        .collect();
+    runs.sort_by_key(|run| run.order);
+    runs
+}
+
+/// A row's record; its timeline when `with_timeline`.
+fn row_record(part: &Part<'_>, row: &Row, slope: Option<f64>, with_timeline: bool) -> RowRecord {
+    let wall = row.wall();
+    let charted = row.charted().filter(|_| with_timeline);
+    RowRecord {
+        part: part.name.to_string(),
+        model: row.name.clone(),
+        label: row.label.clone(),
+        m: row.max_req,
+        codes: part.code_count,
+        delay_s: part.delay_s,
+        runs: row.ran().count(),
+        failed_runs: row.failed_runs(),
+        wall_median_s: wall.map(|w| w.median),
+        wall_min_s: wall.map(|w| w.min),
+        wall_max_s: wall.map(|w| w.max),
+        wall_spread: wall.map(|w| w.width()),
+        bound_s: row.bound.as_secs_f64(),
         ratio: row.ratio(),
-        cpu_s: row.cpu.map(|cpu| seconds(cpu.total())),
-        user_s: row.cpu.map(|cpu| seconds(cpu.user)),
-        system_s: row.cpu.map(|cpu| seconds(cpu.system)),
-        server_cpu_s: row.server_cpu.map(seconds),
-        sampler_cpu_s: row.sampler_cpu.map(seconds),
-        peak_rss_bytes: row.peak_rss_kib.map(|kib| kib * 1024),
-        peak_pss_bytes: row.peak_pss_kib.map(|kib| kib * 1024),
+        cpu_bound_s: row.cpu_bound(part.cpus).map(|d| d.as_secs_f64()),
+        cpu_median_s: row.cpu().map(|d| d.as_secs_f64()),
+        cpu_min_s: row.cpu_spread().map(|cpu| cpu.min),
+        cpu_max_s: row.cpu_spread().map(|cpu| cpu.max),
+        server_cpu_median_s: row.server_cpu().map(|d| d.as_secs_f64()),
+        peak_rss_median_bytes: row.peak_rss_kib().map(|kib| kib * 1024),
+        peak_pss_median_bytes: row.peak_pss_kib().map(|kib| kib * 1024),
         rss_kib_per_in_flight: slope,
-        peak_threads: row.peak_threads,
-        peak_processes: row.processes,
-        peak_in_flight: row.peak_in_flight,
-        requests: row.requests,
-        saved: row.saved,
-        errors: row.errors,
+        peak_in_flight: row.peak_in_flight(),
+        saved: row.saved(),
+        errors: row.errors(),
         ok: row.is_ok(),
-        failure: row.failure.clone(),
+        timeline_run: charted.map(|sample| sample.round),
+        timeline: charted.map(|sample| {
+            sample
+                .timeline
+                .iter()
+                .map(|&(start, end)| [start, end])
+                .collect()
+        }),
     }
 }
 
 /// The report of a run of `flags-compare`: its comparison, its sweep, or
-/// both.
-pub fn report(comparison: Option<&Comparison>, sweep: Option<&Sweep>) -> Report {
+/// both, made by `command` (`flags-compare` first).
+pub fn report(
+    command: &[String],
+    comparison: Option<&Comparison>,
+    sweep: Option<&Sweep>,
+) -> Report {
     let mut workloads = Vec::new();
+    let mut rows = Vec::new();
     let mut results = Vec::new();
+    let mut warnings = Vec::new();
     if let Some(comparison) = comparison {
         let workload = Workload::new(
             "compare",
             &comparison.country_codes,
             comparison.delay,
             vec![comparison.max_req],
+            &comparison.repetition,
         );
-        let (count, delay_s) = (workload.code_count, workload.delay_s);
+        let part = Part {
+            name: "compare",
+            code_count: workload.code_count,
+            delay_s: workload.delay_s,
+            cpus: comparison.repetition.cpus,
+        };
         workloads.push(workload);
-        results.extend(
+        rows.extend(
             comparison
                 .rows
                 .iter()
-                .map(|row| record("compare", row, count, delay_s, None)),
+                .map(|row| row_record(&part, row, None, true)),
         );
+        results.extend(part_runs(&part, &comparison.rows));
+        warnings.extend(comparison.warnings());
     }
     if let Some(sweep) = sweep {
         let workload = Workload::new(
@@ -203,19 +396,75 @@ pub fn report(comparison: Option<&Comparison>, sweep: Option<&Sweep>) -> Report 
             &sweep.country_codes,
             sweep.delay,
             sweep.max_reqs.clone(),
+            &sweep.repetition,
         );
-        let (count, delay_s) = (workload.code_count, workload.delay_s);
+        let part = Part {
+            name: "sweep",
+            code_count: workload.code_count,
+            delay_s: workload.delay_s,
+            cpus: sweep.repetition.cpus,
+        };
         workloads.push(workload);
-        results.extend(sweep.rows.iter().map(|row| {
+        for row in &sweep.rows {
             let slope = sweep.stats(row).rss_kib_per_in_flight;
-            record("sweep", row, count, delay_s, slope)
-        }));
+            rows.push(row_record(&part, row, slope, false));
+        }
+        results.extend(part_runs(&part, &sweep.rows));
+        warnings.extend(sweep.warnings());
     }
     Report {
+        schema_version: SCHEMA_VERSION,
         tool: format!("flags-compare {}", env!("CARGO_PKG_VERSION")),
+        command: command.to_vec(),
+        reproduce: reproduce_command(command),
         machine: machine(),
         workloads,
+        rows,
         results,
+        warnings,
+    }
+}
+
+/// The command that runs `command` again from the workspace's root, its
+/// arguments quoted for a POSIX shell where they must be.
+///
+/// ```
+/// use flags_benches::compare::export::reproduce_command;
+/// let command = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+/// assert_eq!(reproduce_command(&command(&["flags-compare"])), "cargo run --release");
+/// assert_eq!(
+///     reproduce_command(&command(&["flags-compare", "--runs", "5", "--out", "my chart.svg"])),
+///     "cargo run --release -- --runs 5 --out 'my chart.svg'"
+/// );
+/// ```
+pub fn reproduce_command(command: &[String]) -> String {
+    let args: Vec<String> = command.iter().skip(1).map(|arg| shell_quote(arg)).collect();
+    if args.is_empty() {
+        "cargo run --release".to_string()
+    } else {
+        format!("cargo run --release -- {}", args.join(" "))
+    }
+}
+
+/// An argument for a POSIX shell: as it is when it holds only characters
+/// no shell treats specially, otherwise in single quotes.
+///
+/// ```
+/// use flags_benches::compare::export::shell_quote;
+/// assert_eq!(shell_quote("--delay"), "--delay");
+/// assert_eq!(shell_quote("seq,async"), "seq,async");
+/// assert_eq!(shell_quote("it's"), r#"'it'\''s'"#);
+/// assert_eq!(shell_quote(""), "''");
+/// ```
+pub fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./,=:+@%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
     }
 }
 
@@ -230,9 +479,23 @@ pub fn machine() -> Machine {
             let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
             Some([fields.next()??, fields.next()??, fields.next()??])
         });
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     Machine {
         cpus: std::thread::available_parallelism().map_or(0, usize::from),
+        cpu_model: cpuinfo
+            .lines()
+            .find(|line| line.starts_with("model name"))
+            .and_then(|line| line.split_once(':'))
+            .map(|(_, name)| name.trim().to_string()),
+        memory_bytes: flags_core::limits::proc_status_field(&meminfo, "MemTotal:")
+            .map(|kib| kib * 1024),
         os: std::env::consts::OS.to_string(),
+        os_name: os_release
+            .lines()
+            .find_map(|line| line.strip_prefix("PRETTY_NAME="))
+            .map(|name| name.trim_matches('"').to_string()),
         arch: std::env::consts::ARCH.to_string(),
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .ok()
@@ -249,11 +512,13 @@ pub fn to_json(report: &Report) -> Result<String, serde_json::Error> {
 }
 
 /// The CSV's columns, in order.
-pub const CSV_COLUMNS: [&str; 26] = [
+pub const CSV_COLUMNS: [&str; 27] = [
     "part",
     "model",
     "label",
     "m",
+    "run",
+    "order",
     "codes",
     "delay_s",
     "wall_s",
@@ -266,7 +531,6 @@ pub const CSV_COLUMNS: [&str; 26] = [
     "sampler_cpu_s",
     "peak_rss_bytes",
     "peak_pss_bytes",
-    "rss_kib_per_in_flight",
     "peak_threads",
     "peak_processes",
     "peak_in_flight",
@@ -279,7 +543,8 @@ pub const CSV_COLUMNS: [&str; 26] = [
 ];
 
 /// The report's runs as CSV: a header, then one line per run, fields as in
-/// the JSON (an empty field for `null`), quoted when they must be.
+/// the JSON's `results` (an empty field for `null`), quoted when they must
+/// be, and the date.
 pub fn to_csv(report: &Report) -> Result<String, serde_json::Error> {
     let mut csv = CSV_COLUMNS.join(",") + "\n";
     for run in &report.results {

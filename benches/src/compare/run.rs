@@ -1,14 +1,21 @@
 //! The run loop of `flags-compare`: one in-process flag server, then each
-//! row in turn in a child process of its own, measured from outside.
+//! run in turn in a child process of its own, measured from outside.
 //!
 //! A [`Rig`] is the server and a scratch folder; [`Rig::run_model`] (or
-//! [`Rig::run_curl`]) runs one row: the parent zeroes the server's
-//! statistics, reads its threads' CPU time, spawns the child, waits for it
-//! ([`crate::child`]), then reads what the server saw (peak requests in
-//! flight, each request's arrival and end, the CPU it spent) and checks
-//! every file the child saved against the server's flags
-//! ([`crate::harness::inspect_dest`]). [`run_comparison`] runs every model
-//! once on a rig; the sweep ([`super::sweep`]) runs every model at each
+//! [`Rig::run_curl`]) makes one run, a [`Sample`]: the parent zeroes the
+//! server's statistics, reads its threads' CPU time, spawns the child,
+//! waits for it ([`crate::child`]), then reads what the server saw (peak
+//! requests in flight, each request's arrival and end, the CPU it spent)
+//! and checks every file the child saved against the server's flags
+//! ([`crate::harness::inspect_dest`]).
+//!
+//! Runs are interleaved ([`schedule`]): with models A, B and C, three runs
+//! each and one warm-up round, the order is A B C (thrown away), then A B
+//! C, A B C, A B C. Whatever drifts on the machine while they run (another
+//! process waking up, the CPU's clock) then falls on every model alike,
+//! where running A three times, then B three times, would charge it to
+//! whichever model ran at the wrong moment. [`run_comparison`] runs every
+//! model so on a rig; the sweep ([`super::sweep`]) does the same at each
 //! `m` on another.
 
 use std::io::{self, Write};
@@ -19,7 +26,7 @@ use flags_core::{DownloadJob, interrupt};
 use flags_server::{Delay, FlagServer, RequestRecord, ServerConfig};
 
 use super::cli::CompareOptions;
-use super::comparison::{CompareError, Comparison, Row};
+use super::comparison::{CompareError, Comparison, Repetition, Row, Sample};
 use crate::bound;
 use crate::child::{ChildRun, child_args, parse_result_line, run_child};
 use crate::cpu::ServerCpu;
@@ -41,21 +48,21 @@ fn request_timeout(delay: Duration) -> Duration {
 }
 
 /// An in-process flag server with a fixed delay, a scratch folder, and
-/// the program to re-run as each row's child.
+/// the program to re-run as each run's child.
 pub struct Rig {
     server: FlagServer,
-    /// The server times its request log from this instant: the rows'
+    /// The server times its request log from this instant: the runs'
     /// spawn times are put on the same clock.
     epoch: Instant,
     scratch: tempfile::TempDir,
     program: PathBuf,
     delay: Duration,
-    /// Rows run so far: each gets a folder of its own.
+    /// Runs made so far: each gets a folder of its own.
     runs: usize,
 }
 
 impl Rig {
-    /// Start a server that waits `delay` before each answer. Rows run
+    /// Start a server that waits `delay` before each answer. Runs re-run
     /// `program`, an executable that understands `--run-model` (normally
     /// `flags-compare` itself).
     pub fn start(delay: Duration, program: &Path) -> Result<Rig, CompareError> {
@@ -88,8 +95,8 @@ impl Rig {
         self.server.base_url()
     }
 
-    /// A fresh folder for the next row, and its `dest` inside.
-    fn row_dirs(&mut self, name: &str) -> Result<(PathBuf, PathBuf), CompareError> {
+    /// A fresh folder for the next run, and its `dest` inside.
+    fn run_dirs(&mut self, name: &str) -> Result<(PathBuf, PathBuf), CompareError> {
         self.runs += 1;
         let row_dir = self.scratch.path().join(format!("{}-{name}", self.runs));
         let dest_dir = row_dir.join("dest");
@@ -104,56 +111,66 @@ impl Rig {
         model: &Model,
         codes: &[String],
         max_req: usize,
-    ) -> Result<Row, CompareError> {
-        let (row_dir, dest_dir) = self.row_dirs(model.name)?;
+    ) -> Result<Sample, CompareError> {
+        let (row_dir, dest_dir) = self.run_dirs(model.name)?;
         let job = DownloadJob {
             timeout: request_timeout(self.delay),
             ..DownloadJob::new(codes.to_vec(), self.server.base_url(), &dest_dir)
                 .with_max_req(max_req)
         };
-        let spec = RowSpec {
-            name: model.name,
-            label: model.label,
-            max_req,
+        let spec = RunSpec {
             reports: true,
             codes,
             dest_dir: &dest_dir,
         };
         let args = child_args(model, &job);
-        let row = self.measure(spec, |program| run_child(program, &args, &row_dir));
+        let sample = self.measure(spec, |program| run_child(program, &args, &row_dir));
         let _ = std::fs::remove_dir_all(&row_dir);
-        Ok(row)
+        Ok(sample)
     }
 
     /// Run `curl --parallel` on `codes`, at most `max_req` at a time
     /// (capped at [`CURL_PARALLEL_MAX`] here), and measure it.
-    pub fn run_curl(&mut self, codes: &[String], max_req: usize) -> Result<Row, CompareError> {
+    pub fn run_curl(&mut self, codes: &[String], max_req: usize) -> Result<Sample, CompareError> {
         let max_req = curl_max_req(max_req, codes.len());
-        let (row_dir, dest_dir) = self.row_dirs("curl")?;
-        let spec = RowSpec {
-            name: "curl",
-            label: "curl --parallel",
-            max_req,
+        let (row_dir, dest_dir) = self.run_dirs("curl")?;
+        let spec = RunSpec {
             reports: false,
             codes,
             dest_dir: &dest_dir,
         };
         let base_url = self.server.base_url();
-        let row = self.measure(spec, |_| {
+        let sample = self.measure(spec, |_| {
             run_curl(codes, &base_url, &dest_dir, max_req, &row_dir)
         });
         let _ = std::fs::remove_dir_all(&row_dir);
-        Ok(row)
+        Ok(sample)
     }
 
-    /// Zero the server's counters, run the child, and make its row.
-    fn measure(&self, spec: RowSpec<'_>, run: impl FnOnce(&Path) -> io::Result<ChildRun>) -> Row {
+    /// Run `planned` on `codes`: a model in a child, or curl.
+    pub fn run_planned(
+        &mut self,
+        planned: &PlannedRun,
+        codes: &[String],
+    ) -> Result<Sample, CompareError> {
+        match planned.model {
+            Some(model) => self.run_model(model, codes, planned.max_req),
+            None => self.run_curl(codes, planned.max_req),
+        }
+    }
+
+    /// Zero the server's counters, run the child, and make its sample.
+    fn measure(
+        &self,
+        spec: RunSpec<'_>,
+        run: impl FnOnce(&Path) -> io::Result<ChildRun>,
+    ) -> Sample {
         self.server.reset_stats();
         let server_before = ServerCpu::now();
         let ran = run(&self.program);
-        let mut row = finish_row(spec, ran, &self.server, self.epoch, self.delay);
-        row.server_cpu = ServerCpu::now().since(&server_before);
-        row
+        let mut sample = finish_sample(spec, ran, &self.server, self.epoch);
+        sample.server_cpu = ServerCpu::now().since(&server_before);
+        sample
     }
 
     /// Stop the server.
@@ -173,87 +190,251 @@ pub(super) fn say(progress: &mut dyn Write, line: &str) {
     let _ = writeln!(progress, "{line}");
 }
 
-/// Run the comparison: start the server, run every row one after another,
-/// each in a child process of `program` (an executable that understands
-/// `--run-model`, normally `flags-compare` itself), and measure them.
-/// Progress goes to `progress`, one line as each row starts and ends.
+/// One row to run, before it runs: a model (or curl, `None`) at the
+/// concurrency it will use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedRun {
+    /// The model, or `None` for curl.
+    pub model: Option<&'static Model>,
+    /// The `m` it uses, capped.
+    pub max_req: usize,
+}
+
+impl PlannedRun {
+    /// The short name: the model's, or `curl`.
+    pub fn name(&self) -> &'static str {
+        self.model.map_or("curl", |model| model.name)
+    }
+
+    /// The name in the tables: the model's, or `curl --parallel`.
+    pub fn label(&self) -> &'static str {
+        self.model.map_or("curl --parallel", |model| model.label)
+    }
+
+    /// Its row, with no run yet, on `code_count` codes at `delay`.
+    pub fn row(&self, code_count: usize, delay: Duration) -> Row {
+        Row::new(
+            self.name(),
+            self.label(),
+            self.max_req,
+            bound(code_count, self.max_req, delay),
+        )
+    }
+}
+
+/// One run of a schedule: which row, and which round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// The row, as an index into the rows scheduled.
+    pub row: usize,
+    /// The measured round it belongs to, from 1; `None` for a warm-up run,
+    /// which is thrown away.
+    pub round: Option<usize>,
+}
+
+/// The order of the runs of `rows` rows, `runs` measured times each after
+/// `warmup` rounds thrown away: round by round, every row once per round,
+/// in order.
+///
+/// ```
+/// use flags_benches::compare::run::{Slot, schedule};
+/// let order: Vec<(usize, Option<usize>)> =
+///     schedule(3, 2, 1).iter().map(|slot| (slot.row, slot.round)).collect();
+/// assert_eq!(order, [
+///     (0, None), (1, None), (2, None),
+///     (0, Some(1)), (1, Some(1)), (2, Some(1)),
+///     (0, Some(2)), (1, Some(2)), (2, Some(2)),
+/// ]);
+/// ```
+pub fn schedule(rows: usize, runs: usize, warmup: usize) -> Vec<Slot> {
+    let warm = (0..warmup).map(|_| None);
+    let measured = (1..=runs).map(Some);
+    warm.chain(measured)
+        .flat_map(|round| (0..rows).map(move |row| Slot { row, round }))
+        .collect()
+}
+
+/// Run the comparison: start the server, run every row `options.runs`
+/// times, interleaved ([`schedule`]), after `options.warmup` rounds thrown
+/// away, each run in a child process of `program` (an executable that
+/// understands `--run-model`, normally `flags-compare` itself), and
+/// measure them. Progress goes to `progress`, one line as each run starts
+/// and ends.
 pub fn run_comparison(
     options: &CompareOptions,
     program: &Path,
     progress: &mut dyn Write,
 ) -> Result<Comparison, CompareError> {
-    let mut rig = Rig::start(options.delay, program)?;
     let codes = &options.country_codes;
     let code_count = codes.len();
     let mut comparison = Comparison {
         country_codes: codes.clone(),
         delay: options.delay,
         max_req: options.max_req,
+        repetition: Repetition::now(options.runs, options.warmup),
         rows: Vec::new(),
         notes: Vec::new(),
         interrupted: false,
     };
-    let total = options.models.len() + usize::from(options.peer_curl);
+    let mut planned: Vec<PlannedRun> = options
+        .models
+        .iter()
+        .map(|&model| PlannedRun {
+            model: Some(model),
+            max_req: model.actual_max_req(options.max_req, code_count),
+        })
+        .collect();
+    if options.peer_curl {
+        match curl_version() {
+            None => comparison.notes.push(curl_missing_note()),
+            Some(version) => {
+                comparison.notes.push(format!("curl: {version}"));
+                planned.push(PlannedRun {
+                    model: None,
+                    max_req: curl_max_req(options.max_req, code_count),
+                });
+            }
+        }
+    }
+    let mut rig = Rig::start(options.delay, program)?;
     say(
         progress,
         &format!(
-            "flags-compare: {code_count} flags, delay {} s, -m {}, server at {}",
+            "flags-compare: {}, delay {} s, -m {}, {} rows x {}{}, server at {}",
+            codes_phrase(codes),
             options.delay.as_secs_f64(),
             options.max_req,
+            planned.len(),
+            runs_count(options.runs),
+            warmup_phrase(options.warmup),
             rig.base_url()
         ),
     );
-    for (index, model) in options.models.iter().enumerate() {
-        if stop_after_interrupt(&mut comparison.notes, &mut comparison.interrupted, progress) {
+    for note in &comparison.notes {
+        say(progress, note);
+    }
+    let mut rows: Vec<Row> = planned
+        .iter()
+        .map(|run| run.row(code_count, options.delay))
+        .collect();
+    let slots = schedule(planned.len(), options.runs, options.warmup);
+    run_slots(
+        &mut rig,
+        &planned,
+        &slots,
+        codes,
+        &mut rows,
+        &mut comparison.notes,
+        &mut comparison.interrupted,
+        progress,
+    )?;
+    rig.shutdown();
+    // A row cut short by Ctrl-C before its first run has nothing to show.
+    rows.retain(|row| !row.samples.is_empty());
+    comparison.rows = rows;
+    Ok(comparison)
+}
+
+/// Make the runs of `slots` on `rig`, each the run of `planned[slot.row]`
+/// on `codes`, into the samples of `rows` (warm-up runs are thrown away);
+/// stop at Ctrl-C.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_slots(
+    rig: &mut Rig,
+    planned: &[PlannedRun],
+    slots: &[Slot],
+    codes: &[String],
+    rows: &mut [Row],
+    notes: &mut Vec<String>,
+    interrupted: &mut bool,
+    progress: &mut dyn Write,
+) -> Result<(), CompareError> {
+    let total = slots.len();
+    let runs = slots
+        .iter()
+        .filter_map(|slot| slot.round)
+        .max()
+        .unwrap_or(0);
+    for (index, slot) in slots.iter().enumerate() {
+        if stop_after_interrupt(notes, interrupted, progress) {
             break;
         }
-        let max_req = model.actual_max_req(options.max_req, code_count);
+        let run = &planned[slot.row];
+        let which = match slot.round {
+            None => "warm-up".to_string(),
+            Some(round) if runs > 1 => format!("run {round} of {runs}"),
+            Some(_) => String::new(),
+        };
+        let head = match which.as_str() {
+            "" => format!("[{}/{total}] {}", index + 1, run.label()),
+            which => format!("[{}/{total}] {} ({which})", index + 1, run.label()),
+        };
         say(
             progress,
-            &format!(
-                "[{}/{total}] {}: running with {max_req} at a time...",
-                index + 1,
-                model.label
-            ),
+            &format!("{head}: running with {} at a time...", run.max_req),
         );
-        let row = rig.run_model(model, codes, max_req)?;
-        if stop_after_interrupt(&mut comparison.notes, &mut comparison.interrupted, progress) {
-            // Ctrl-C reached the child too: its row is cut short, not
+        let mut sample = rig.run_planned(run, codes)?;
+        if stop_after_interrupt(notes, interrupted, progress) {
+            // Ctrl-C reached the child too: its run is cut short, not
             // measured.
             break;
         }
-        say(progress, &progress_line(index + 1, total, &row));
-        comparison.rows.push(row);
-    }
-    if options.peer_curl && !comparison.interrupted {
-        match curl_version() {
-            None => {
-                let note = curl_missing_note();
-                say(progress, &note);
-                comparison.notes.push(note);
-            }
-            Some(version) => {
-                let max_req = curl_max_req(options.max_req, code_count);
-                say(
-                    progress,
-                    &format!(
-                        "[{total}/{total}] curl --parallel: running with {max_req} at a time... ({version})"
-                    ),
-                );
-                let row = rig.run_curl(codes, options.max_req)?;
-                if !stop_after_interrupt(
-                    &mut comparison.notes,
-                    &mut comparison.interrupted,
-                    progress,
-                ) {
-                    say(progress, &progress_line(total, total, &row));
-                    comparison.rows.push(row);
-                }
-            }
+        say(progress, &progress_line(&head, &sample));
+        if let Some(round) = slot.round {
+            sample.round = round;
+            sample.order = index + 1;
+            rows[slot.row].samples.push(sample);
         }
     }
-    rig.shutdown();
-    Ok(comparison)
+    Ok(())
+}
+
+/// `40 flags`, or `676 codes (194 flags, 482 not found)`: the codes
+/// counted as what the server has for them.
+///
+/// ```
+/// use flags_benches::compare::run::codes_phrase;
+/// let codes = |list: &[&str]| list.iter().map(|code| code.to_string()).collect::<Vec<_>>();
+/// assert_eq!(codes_phrase(&codes(&["BR", "CN"])), "2 flags");
+/// assert_eq!(codes_phrase(&codes(&["BR"])), "1 flag");
+/// assert_eq!(codes_phrase(&codes(&["AA", "AD", "ZZ"])), "3 codes (1 flag, 2 not found)");
+/// ```
+pub fn codes_phrase(codes: &[String]) -> String {
+    let flags = codes
+        .iter()
+        .filter(|code| flags_server::builtin_flag(code).is_some())
+        .count();
+    let plural = |count: usize, one: &str, many: &str| {
+        format!("{count} {}", if count == 1 { one } else { many })
+    };
+    if flags == codes.len() {
+        plural(flags, "flag", "flags")
+    } else {
+        format!(
+            "{} ({}, {} not found)",
+            plural(codes.len(), "code", "codes"),
+            plural(flags, "flag", "flags"),
+            codes.len() - flags
+        )
+    }
+}
+
+/// `1 run`, `3 runs`.
+pub(super) fn runs_count(runs: usize) -> String {
+    if runs == 1 {
+        "1 run".to_string()
+    } else {
+        format!("{runs} runs")
+    }
+}
+
+/// ` after 1 warm-up round`, or nothing.
+pub(super) fn warmup_phrase(warmup: usize) -> String {
+    match warmup {
+        0 => String::new(),
+        1 => " after 1 warm-up round".to_string(),
+        rounds => format!(" after {rounds} warm-up rounds"),
+    }
 }
 
 /// The note when `--peer-curl` finds no curl.
@@ -280,11 +461,8 @@ pub(super) fn stop_after_interrupt(
     true
 }
 
-/// What a row is, before it runs.
-struct RowSpec<'a> {
-    name: &'static str,
-    label: &'static str,
-    max_req: usize,
+/// What a run needs to be judged once it has run.
+struct RunSpec<'a> {
     /// The child prints a result line ([`crate::child::ChildReport`]): true
     /// for the models. curl does not, and its exit status says little (22
     /// when a URL answers 404 under `--fail`), so its row is judged by the
@@ -294,37 +472,30 @@ struct RowSpec<'a> {
     dest_dir: &'a Path,
 }
 
-/// Turn a finished child into a row: read the server's view of it, check
-/// the folder, and read the child's own report.
-fn finish_row(
-    spec: RowSpec<'_>,
+/// Turn a finished child into a sample: read the server's view of it,
+/// check the folder, and read the child's own report.
+fn finish_sample(
+    spec: RunSpec<'_>,
     ran: io::Result<ChildRun>,
     server: &FlagServer,
     server_epoch: Instant,
-    delay: Duration,
-) -> Row {
+) -> Sample {
     let codes = spec.codes;
-    let mut row = Row {
-        name: spec.name.to_string(),
-        label: spec.label.to_string(),
-        max_req: spec.max_req,
-        bound: bound(codes.len(), spec.max_req, delay),
-        ..Row::default()
-    };
+    let mut sample = Sample::default();
     let run = match ran {
         Ok(run) => run,
         Err(error) => {
-            row.failure = Some(format!("cannot run: {error}"));
-            return row;
+            sample.failure = Some(format!("cannot run: {error}"));
+            return sample;
         }
     };
-    row.wall = run.wall;
-    row.cpu = run.cpu;
-    row.sampler_cpu = run.sampler_cpu;
-    row.peak_rss_kib = run.sampled_rss_kib;
-    row.peak_pss_kib = run.sampled_pss_kib;
-    row.processes = run.peak_processes;
-    row.peak_threads = run.peak_threads;
+    sample.wall = run.wall;
+    sample.cpu = run.cpu;
+    sample.sampler_cpu = run.sampler_cpu;
+    sample.peak_rss_kib = run.sampled_rss_kib;
+    sample.peak_pss_kib = run.sampled_pss_kib;
+    sample.processes = run.peak_processes;
+    sample.peak_threads = run.peak_threads;
     // The child is gone, so its connections are closed; wait for the server
     // to have logged every request before reading the log.
     let settle_deadline = Instant::now() + SETTLE_TIMEOUT;
@@ -332,10 +503,10 @@ fn finish_row(
         std::thread::sleep(Duration::from_millis(5));
     }
     let stats = server.stats();
-    row.peak_in_flight = stats.peak_in_flight;
-    row.requests = stats.requests;
+    sample.peak_in_flight = stats.peak_in_flight;
+    sample.requests = stats.requests;
     let spawn_offset = run.spawned_at.saturating_duration_since(server_epoch);
-    row.timeline = server
+    sample.timeline = server
         .request_log()
         .iter()
         .map(|record| relative_span(record, spawn_offset))
@@ -347,30 +518,30 @@ fn finish_row(
             ..SavedFlags::default()
         },
     };
-    row.saved = saved.identical;
-    row.errors = saved.expected - saved.identical;
+    sample.saved = saved.identical;
+    sample.errors = saved.expected - saved.identical;
     if spec.reports {
         match parse_result_line(&run.stdout) {
             Some(report) => {
-                row.errors = report.counter.error;
+                sample.errors = report.counter.error;
                 saved.check_counter(&report.counter, codes.len());
                 // The child's own high-water mark is exact; the sampled sum
                 // may have missed its last milliseconds, but counts the
                 // other processes of its tree.
-                row.peak_rss_kib = match (row.peak_rss_kib, report.vm_hwm_kib) {
+                sample.peak_rss_kib = match (sample.peak_rss_kib, report.vm_hwm_kib) {
                     (Some(sampled), Some(own)) => Some(sampled.max(own)),
                     (sampled, own) => sampled.or(own),
                 };
             }
-            None => row.failure = Some(child_failure(&run)),
+            None => sample.failure = Some(child_failure(&run)),
         }
     } else if !run.status.success() && saved.identical < saved.expected {
         // A peer that failed and left flags missing: say why, from its
         // own stderr.
-        row.failure = Some(child_failure(&run));
+        sample.failure = Some(child_failure(&run));
     }
-    row.problems = saved.problems;
-    row
+    sample.problems = saved.problems;
+    sample
 }
 
 /// A request's arrival and end, in seconds since the spawn of the process
@@ -392,21 +563,21 @@ fn child_failure(run: &ChildRun) -> String {
     }
 }
 
-/// The progress line printed when a row ends.
-pub(super) fn progress_line(number: usize, total: usize, row: &Row) -> String {
-    match &row.failure {
-        Some(failure) => format!("[{number}/{total}] {}: FAILED: {failure}", row.label),
+/// The progress line printed when a run ends, after `head` (`[3/20]
+/// async (run 1 of 3)`).
+pub(super) fn progress_line(head: &str, sample: &Sample) -> String {
+    match &sample.failure {
+        Some(failure) => format!("{head}: FAILED: {failure}"),
         _ => format!(
-            "[{number}/{total}] {}: {:.3} s, {} flags saved, {} errors, peak {} in flight{}",
-            row.label,
-            row.wall.as_secs_f64(),
-            row.saved,
-            row.errors,
-            row.peak_in_flight,
-            if row.problems.is_empty() {
+            "{head}: {:.3} s, {} flags saved, {} errors, peak {} in flight{}",
+            sample.wall.as_secs_f64(),
+            sample.saved,
+            sample.errors,
+            sample.peak_in_flight,
+            if sample.problems.is_empty() {
                 String::new()
             } else {
-                format!(", {} problems", row.problems.len())
+                format!(", {} problems", sample.problems.len())
             }
         ),
     }

@@ -2,27 +2,35 @@
 //! same work, to show how each one's cost grows with `m`.
 //!
 //! Each model caps each `m` asked at its own maximum and at the number of
-//! codes ([`Model::actual_max_req`]); a capped value is run once (the
-//! process pool's 300 and 676 are both its 256). Runs go in order of `m`,
-//! every model at one `m` before the next, so the runs compared at one `m`
-//! saw about the same background load. Each run is a child process of its
-//! own on one in-process server ([`super::run::Rig`]), measured as the
-//! comparison's rows are: wall time, CPU (user + system, from `wait4`),
-//! peak RSS and threads (sampled), what the server saw, and the server's
-//! own CPU.
+//! codes ([`Model::actual_max_req`]); a capped value is run once per round
+//! (the process pool's 300 and 676 are both its 256). Runs go in order of
+//! `m`: at each `m`, the warm-up rounds, then the measured rounds, every
+//! model once per round ([`super::run::schedule`]), so the runs compared at
+//! one `m` saw about the same background load. Each run is a child process
+//! of its own on one in-process server ([`super::run::Rig`]), measured as
+//! the comparison's are: wall time, CPU (user + system, from `wait4`), peak
+//! RSS and threads (sampled), what the server saw, and the server's own
+//! CPU.
 //!
-//! What is derived from them ([`SweepStats`]): the ratio to the bound, CPU
-//! per request (the CPU over the number of codes), and the memory a request
-//! in flight costs: the slope of peak RSS against the server's peak in
-//! flight, from the model's lowest `m` to each other one.
+//! What is derived from them ([`SweepStats`], from each row's medians): the
+//! ratio to the bound, the CPU-aware bound (the bound plus the model's and
+//! the server's CPU time shared over the machine's CPUs), CPU per request
+//! (the CPU over the number of codes), and the memory a request in flight
+//! costs: the slope of peak RSS against the server's peak in flight, from
+//! the model's lowest `m` to each other one.
 
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use super::cli::SweepOptions;
-use super::comparison::{CompareError, Row};
-use super::run::{Rig, curl_max_req, curl_missing_note, progress_line, say, stop_after_interrupt};
+use super::comparison::{CompareError, Repetition, Row};
+pub use super::run::{PlannedRun, Slot};
+use super::run::{
+    Rig, codes_phrase, curl_max_req, curl_missing_note, run_slots, runs_count, say, schedule,
+    warmup_phrase,
+};
+use super::stats::Spread;
 use crate::models::Model;
 use crate::peer::curl_version;
 
@@ -30,7 +38,7 @@ use crate::peer::curl_version;
 /// to stand for its model ([`Sweep::rss_slope_of`]).
 pub const FULL_SHARE: f64 = 0.9;
 
-/// A finished sweep: every run, in the order they ran.
+/// A finished sweep: a row per model and `m`, each with its runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sweep {
     /// The codes of every run.
@@ -39,28 +47,15 @@ pub struct Sweep {
     pub delay: Duration,
     /// The concurrencies asked, ascending.
     pub max_reqs: Vec<usize>,
-    /// Every run: [`Row::max_req`] is the `m` it really used.
+    /// How the runs were repeated.
+    pub repetition: Repetition,
+    /// One row per model and `m` it really used ([`Row::max_req`]), in the
+    /// order they first ran.
     pub rows: Vec<Row>,
     /// Notes for the reader: capped values, curl missing, and the like.
     pub notes: Vec<String>,
     /// Ctrl-C stopped the sweep before every run was made.
     pub interrupted: bool,
-}
-
-/// One run of the sweep, before it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlannedRun {
-    /// The model, or `None` for curl.
-    pub model: Option<&'static Model>,
-    /// The `m` it uses, capped.
-    pub max_req: usize,
-}
-
-impl PlannedRun {
-    /// The short name: the model's, or `curl`.
-    pub fn name(&self) -> &'static str {
-        self.model.map_or("curl", |model| model.name)
-    }
 }
 
 /// Every run of a sweep over `models` (and curl when `with_curl`) at each
@@ -85,6 +80,21 @@ pub fn plan(
     max_reqs: &[usize],
     code_count: usize,
 ) -> Vec<PlannedRun> {
+    plan_by_m(models, with_curl, max_reqs, code_count)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// [`plan`], one group per `m` asked (a group is empty when every model's
+/// cap made its runs repeats of earlier ones).
+pub fn plan_by_m(
+    models: &[&'static Model],
+    with_curl: bool,
+    max_reqs: &[usize],
+    code_count: usize,
+) -> Vec<Vec<PlannedRun>> {
+    let mut groups: Vec<Vec<PlannedRun>> = Vec::new();
     let mut runs: Vec<PlannedRun> = Vec::new();
     let entries: Vec<Option<&'static Model>> = models
         .iter()
@@ -93,6 +103,7 @@ pub fn plan(
         .chain(with_curl.then_some(None))
         .collect();
     for &asked in max_reqs {
+        let mut group = Vec::new();
         for &model in &entries {
             let max_req = match model {
                 Some(model) => model.actual_max_req(asked, code_count),
@@ -101,10 +112,45 @@ pub fn plan(
             let run = PlannedRun { model, max_req };
             if !runs.contains(&run) {
                 runs.push(run);
+                group.push(run);
             }
         }
+        groups.push(group);
     }
-    runs
+    groups
+}
+
+/// The order of the runs of a sweep planned as `groups` ([`plan_by_m`]):
+/// at each `m` in turn, [`schedule`] of its runs; `row` indexes the
+/// groups' runs one after another, as [`plan`] lists them.
+///
+/// ```
+/// use flags_benches::compare::sweep::{plan_by_m, schedule_by_m};
+/// use flags_benches::models::model_by_name;
+/// let models = ["threadpool", "async"].map(|name| model_by_name(name).unwrap());
+/// let groups = plan_by_m(&models, false, &[1, 4], 8);
+/// let order: Vec<(usize, Option<usize>)> = schedule_by_m(&groups, 2, 0)
+///     .iter().map(|slot| (slot.row, slot.round)).collect();
+/// assert_eq!(order, [
+///     (0, Some(1)), (1, Some(1)), (0, Some(2)), (1, Some(2)),
+///     (2, Some(1)), (3, Some(1)), (2, Some(2)), (3, Some(2)),
+/// ]);
+/// ```
+pub fn schedule_by_m(groups: &[Vec<PlannedRun>], runs: usize, warmup: usize) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    let mut offset = 0;
+    for group in groups {
+        slots.extend(
+            schedule(group.len(), runs, warmup)
+                .into_iter()
+                .map(|slot| Slot {
+                    row: slot.row + offset,
+                    ..slot
+                }),
+        );
+        offset += group.len();
+    }
+    slots
 }
 
 /// Notes on the `m` a model could not use as asked.
@@ -133,7 +179,7 @@ fn capping_notes(
                 "the number of codes"
             };
             notes.push(format!(
-                "{label}: m = {} capped at {cap} ({why}), run once at {cap}.",
+                "{label}: m = {} capped at {cap} ({why}), run once per round at {cap}.",
                 capped.join(", ")
             ));
         }
@@ -142,8 +188,9 @@ fn capping_notes(
 }
 
 /// Run the sweep of `options`: one server with its delay, then every
-/// planned run, each a child process of `program`. Progress goes to
-/// `progress`, one line as each run starts and ends.
+/// planned run, `options.runs` times after `options.warmup` rounds thrown
+/// away, each a child process of `program`. Progress goes to `progress`,
+/// one line as each run starts and ends.
 pub fn run_sweep(
     options: &SweepOptions,
     program: &Path,
@@ -154,6 +201,7 @@ pub fn run_sweep(
         country_codes: codes.clone(),
         delay: options.delay,
         max_reqs: options.max_reqs.clone(),
+        repetition: Repetition::now(options.runs, options.warmup),
         rows: Vec::new(),
         notes: Vec::new(),
         interrupted: false,
@@ -168,7 +216,9 @@ pub fn run_sweep(
             None => sweep.notes.push(curl_missing_note()),
         }
     }
-    let runs = plan(&options.models, with_curl, &options.max_reqs, codes.len());
+    let groups = plan_by_m(&options.models, with_curl, &options.max_reqs, codes.len());
+    let planned: Vec<PlannedRun> = groups.iter().flatten().copied().collect();
+    let slots = schedule_by_m(&groups, options.runs, options.warmup);
     sweep.notes.extend(capping_notes(
         &options.models,
         with_curl,
@@ -179,39 +229,33 @@ pub fn run_sweep(
     say(
         progress,
         &format!(
-            "flags-compare --sweep: {} flags, delay {} s, m = {}, {} runs, server at {}",
-            codes.len(),
+            "flags-compare --sweep: {}, delay {} s, m = {}, {} rows x {}{}, server at {}",
+            codes_phrase(codes),
             options.delay.as_secs_f64(),
             join(&options.max_reqs),
-            runs.len(),
+            planned.len(),
+            runs_count(options.runs),
+            warmup_phrase(options.warmup),
             rig.base_url()
         ),
     );
-    let total = runs.len();
-    for (index, run) in runs.iter().enumerate() {
-        if stop_after_interrupt(&mut sweep.notes, &mut sweep.interrupted, progress) {
-            break;
-        }
-        let label = run.model.map_or("curl --parallel", |model| model.label);
-        say(
-            progress,
-            &format!(
-                "[{}/{total}] {label}: running with {} at a time...",
-                index + 1,
-                run.max_req
-            ),
-        );
-        let row = match run.model {
-            Some(model) => rig.run_model(model, codes, run.max_req)?,
-            None => rig.run_curl(codes, run.max_req)?,
-        };
-        if stop_after_interrupt(&mut sweep.notes, &mut sweep.interrupted, progress) {
-            break;
-        }
-        say(progress, &progress_line(index + 1, total, &row));
-        sweep.rows.push(row);
-    }
+    let mut rows: Vec<Row> = planned
+        .iter()
+        .map(|run| run.row(codes.len(), options.delay))
+        .collect();
+    run_slots(
+        &mut rig,
+        &planned,
+        &slots,
+        codes,
+        &mut rows,
+        &mut sweep.notes,
+        &mut sweep.interrupted,
+        progress,
+    )?;
     rig.shutdown();
+    rows.retain(|row| !row.samples.is_empty());
+    sweep.rows = rows;
     Ok(sweep)
 }
 
@@ -224,12 +268,17 @@ pub(crate) fn join(values: &[usize]) -> String {
         .join(", ")
 }
 
-/// What the sweep's table and chart show of one run, derived from its row
-/// and its model's lowest-`m` run.
+/// What the sweep's table and chart show of one row, derived from its
+/// runs and its model's lowest-`m` row (medians, see [`super::stats`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SweepStats {
-    /// Wall time over the bound.
+    /// The median and min–max of the wall time, in seconds.
+    pub wall: Option<Spread>,
+    /// Median wall time over the bound.
     pub ratio: Option<f64>,
+    /// The CPU-aware bound: the bound plus (the model's CPU + the server's
+    /// CPU) / the machine's CPUs.
+    pub cpu_bound: Option<Duration>,
     /// CPU (user + system) per code, in µs.
     pub cpu_us_per_request: Option<f64>,
     /// The server's CPU per code, in µs.
@@ -257,58 +306,64 @@ impl Sweep {
         names
     }
 
-    /// The runs of `name`, by ascending `m`.
+    /// The rows of `name`, by ascending `m`.
     pub fn runs_of(&self, name: &str) -> Vec<&Row> {
         let mut runs: Vec<&Row> = self.rows.iter().filter(|row| row.name == name).collect();
         runs.sort_by_key(|row| row.max_req);
         runs
     }
 
-    /// What the table shows of `row`, a run of this sweep.
+    /// What the table shows of `row`, a row of this sweep.
     pub fn stats(&self, row: &Row) -> SweepStats {
         let code_count = self.country_codes.len();
-        let ran = row.failure.is_none();
         let lowest = self
             .runs_of(&row.name)
             .into_iter()
-            .find(|run| run.failure.is_none());
+            .find(|run| run.wall().is_some());
         let slope = lowest.and_then(|lowest| {
-            let rss = row.peak_rss_kib? as f64 - lowest.peak_rss_kib? as f64;
-            let in_flight = row.peak_in_flight as f64 - lowest.peak_in_flight as f64;
-            (ran && in_flight > 0.0).then(|| rss / in_flight)
+            let rss = row.peak_rss_kib()? as f64 - lowest.peak_rss_kib()? as f64;
+            let in_flight = row.median_in_flight()? - lowest.median_in_flight()?;
+            (in_flight > 0.0).then(|| rss / in_flight)
         });
         SweepStats {
+            wall: row.wall(),
             ratio: row.ratio(),
-            cpu_us_per_request: row.cpu_us_per_request(code_count).filter(|_| ran),
-            server_us_per_request: row.server_us_per_request(code_count).filter(|_| ran),
-            peak_rss_kib: row.peak_rss_kib.filter(|_| ran),
-            peak_pss_kib: row.peak_pss_kib.filter(|_| ran),
+            cpu_bound: row.cpu_bound(self.repetition.cpus),
+            cpu_us_per_request: row.cpu_us_per_request(code_count),
+            server_us_per_request: row.server_us_per_request(code_count),
+            peak_rss_kib: row.peak_rss_kib(),
+            peak_pss_kib: row.peak_pss_kib(),
             rss_kib_per_in_flight: slope,
         }
     }
 
     /// What one more request in flight costs `name` in memory, as one
     /// figure: the slope ([`SweepStats::rss_kib_per_in_flight`]) at its
-    /// highest `m` whose peak in flight reached [`FULL_SHARE`] of `m`, so
-    /// that requests in flight and workers started agree (at the highest
-    /// `m`s of a short delay, a pool starts more workers than it ever has
-    /// requests in flight, and the slope per request would count the idle
-    /// ones too); at its highest `m` if none did. With that `m`.
+    /// highest `m` whose median peak in flight reached [`FULL_SHARE`] of
+    /// `m`, so that requests in flight and workers started agree (at the
+    /// highest `m`s of a short delay, a pool starts more workers than it
+    /// ever has requests in flight, and the slope per request would count
+    /// the idle ones too); at its highest `m` if none did. With that `m`.
     pub fn rss_slope_of(&self, name: &str) -> Option<(usize, f64)> {
         let runs = self.runs_of(name);
         let slopes: Vec<(&Row, f64)> = runs
             .iter()
             .filter_map(|row| Some((*row, self.stats(row).rss_kib_per_in_flight?)))
             .collect();
-        let full = slopes
-            .iter()
-            .rev()
-            .find(|(row, _)| row.peak_in_flight as f64 >= FULL_SHARE * row.max_req as f64);
+        let full = slopes.iter().rev().find(|(row, _)| {
+            row.median_in_flight()
+                .is_some_and(|in_flight| in_flight >= FULL_SHARE * row.max_req as f64)
+        });
         full.or(slopes.last())
             .map(|(row, slope)| (row.max_req, *slope))
     }
 
-    /// Every run ran and saved what it should have.
+    /// The warning lines: a busy machine, rows whose runs spread wide.
+    pub fn warnings(&self) -> Vec<String> {
+        self.repetition.warnings(&self.rows)
+    }
+
+    /// Every row ran and saved what it should have.
     pub fn all_ok(&self) -> bool {
         self.rows.iter().all(Row::is_ok)
     }

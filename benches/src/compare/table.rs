@@ -1,97 +1,207 @@
-//! The tables `flags-compare` prints on stdout. The comparison's: a line
-//! on the workload, one line per row (wall time, the bound, their ratio,
-//! the speedup over seq, peak memory, peak concurrency, flags saved,
-//! errors), then notes. The sweep's ([`render_sweep_table`]): one line per
-//! model and `m`, with CPU and memory per request.
+//! The tables `flags-compare` prints. The comparison's: a line on the
+//! workload and on how the runs were repeated, one line per row (the
+//! median wall time and its min–max, the bound, their ratio, the speedup
+//! over seq, the median CPU and its min–max, the median peak memory, peak
+//! concurrency, flags saved, errors), then notes. The sweep's ([`render_sweep_table`]): one line per
+//! model and `m`, with the CPU-aware bound, CPU and memory per request.
 //!
-//! Their shape is part of the interface: the tests read them cell by cell.
+//! Each table is made once as a [`Table`] of cells, then written as text
+//! columns here, as markdown ([`super::markdown`]) or as HTML
+//! ([`super::html`]). Their shape is part of the interface: the tests read
+//! them cell by cell.
+
+use std::time::Duration;
 
 use super::comparison::{Comparison, Row};
+use super::run::codes_phrase;
+use super::stats::Spread;
 use super::sweep::{Sweep, SweepStats, join};
+
+/// A table: a header and lines of cells, as many as the header has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// The column titles.
+    pub header: Vec<String>,
+    /// The lines, each a cell per column.
+    pub lines: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Columns of text: the first left-aligned, the others right-aligned,
+    /// each as wide as its widest cell, two spaces apart; a rule under the
+    /// header.
+    pub fn to_text(&self) -> String {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for line in &self.lines {
+            for (width, cell) in widths.iter_mut().zip(line) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let format_line = |cells: &[String]| {
+            let mut line = String::new();
+            for (column, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+                let width = *width;
+                if column == 0 {
+                    line.push_str(&format!("{cell:<width$}"));
+                } else {
+                    line.push_str(&format!("  {cell:>width$}"));
+                }
+            }
+            line.trim_end().to_string() + "\n"
+        };
+        let mut text = format_line(&self.header);
+        let rule_width = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        text.push_str(&"-".repeat(rule_width));
+        text.push('\n');
+        for line in &self.lines {
+            text.push_str(&format_line(line));
+        }
+        text
+    }
+}
 
 /// A memory size for the table: `12.3 MiB`.
 fn mebibytes(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// The table of a comparison, as printed on stdout: a header line on the
-/// workload, one line per row, and notes.
-pub fn render_table(comparison: &Comparison) -> String {
-    let code_count = comparison.country_codes.len();
-    let delay = comparison.delay.as_secs_f64();
-    let mut text = format!(
-        "{code_count} flags ({}), server delay {delay} s, -m {}\n\
+/// A duration for the table: `0.412 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{:.3} s", duration.as_secs_f64())
+}
+
+/// The spread of a row's runs, `0.401–0.455 s`, or `-` for a single run.
+fn spread_cell(wall: Option<Spread>, runs: usize) -> String {
+    match wall {
+        Some(wall) if runs > 1 => format!("{:.3}–{:.3} s", wall.min, wall.max),
+        _ => "-".to_string(),
+    }
+}
+
+/// The lines above a comparison's table: the workload, how the runs were
+/// repeated, and what the columns mean.
+pub fn comparison_heading(comparison: &Comparison) -> String {
+    format!(
+        "{} ({}), server delay {} s, -m {}; {}\n\
          bound = ceil(N / m) x delay: the least time m requests at a time can take \
-         (N x delay for seq)\n\n",
+         (N x delay for seq). CPU = user + system of the model's processes, the median of \
+         the runs' and their min–max; peak RSS is the median of the runs'.\n",
+        codes_phrase(&comparison.country_codes),
         codes_summary(&comparison.country_codes),
-        comparison.max_req
-    );
+        comparison.delay.as_secs_f64(),
+        comparison.max_req,
+        comparison.repetition.describe()
+    )
+}
+
+/// The comparison's table: one line per row.
+pub fn comparison_table(comparison: &Comparison) -> Table {
     let header = [
         "model",
         "m",
         "wall",
+        "min–max",
         "bound",
         "ratio",
         "speedup",
+        "CPU",
+        "CPU min–max",
         "peak RSS",
         "peak in flight",
         "saved",
         "errors",
     ];
     let seq_wall = comparison.seq_wall();
-    let mut lines: Vec<[String; 10]> = Vec::new();
+    let mut lines = Vec::new();
     for row in &comparison.rows {
-        let failed = row.failure.is_some();
-        let ratio = if row.bound.is_zero() || failed {
-            "-".to_string()
-        } else {
-            format!("{:.2}", row.wall.as_secs_f64() / row.bound.as_secs_f64())
-        };
-        let speedup = match seq_wall {
-            Some(seq) if !failed && !row.wall.is_zero() => {
-                format!("{:.1}x", seq.as_secs_f64() / row.wall.as_secs_f64())
+        let wall = row.wall();
+        let ratio = row
+            .ratio()
+            .map_or_else(|| "-".to_string(), |ratio| format!("{ratio:.2}"));
+        let speedup = match (seq_wall, row.median_wall()) {
+            (Some(seq), Some(wall)) if !wall.is_zero() => {
+                format!("{:.1}x", seq.as_secs_f64() / wall.as_secs_f64())
             }
             _ => "-".to_string(),
         };
-        let rss = match row.peak_rss_kib {
-            Some(kib) if row.processes > 1 => format!("{} ({}p)", mebibytes(kib), row.processes),
+        let rss = match row.peak_rss_kib() {
+            Some(kib) if row.processes() > 1 => {
+                format!("{} ({}p)", mebibytes(kib), row.processes())
+            }
             Some(kib) => mebibytes(kib),
             None => "-".to_string(),
         };
-        let [label, max_req, wall, bound] = run_cells(row);
-        lines.push([
+        let [label, max_req, wall_cell, bound] = run_cells(row);
+        lines.push(vec![
             label,
             max_req,
-            wall,
+            wall_cell,
+            spread_cell(wall, row.ran().count()),
             bound,
             ratio,
             speedup,
+            row.cpu().map_or_else(|| "-".to_string(), seconds),
+            spread_cell(row.cpu_spread(), row.ran().count()),
             rss,
-            row.peak_in_flight.to_string(),
-            row.saved.to_string(),
-            row.errors.to_string(),
+            row.peak_in_flight().to_string(),
+            row.saved().to_string(),
+            row.errors().to_string(),
         ]);
     }
-    text.push_str(&columns(&header, &lines));
-    if comparison.rows.iter().any(|row| row.processes > 1) {
-        text.push_str("\n(Np): N processes at once; peak RSS is the sum of their peaks.\n");
+    Table {
+        header: header.map(str::to_string).to_vec(),
+        lines,
+    }
+}
+
+/// The notes under a comparison's table: what `(Np)` means, each run
+/// that failed or saved something wrong, then the comparison's notes.
+pub fn comparison_notes(comparison: &Comparison) -> Vec<String> {
+    let mut notes = Vec::new();
+    if comparison.rows.iter().any(|row| row.processes() > 1) {
+        notes.push("(Np): N processes at once; peak RSS is the sum of their peaks.".to_string());
     }
     for row in &comparison.rows {
-        if let Some(failure) = &row.failure {
-            text.push_str(&format!("\n{} failed: {failure}\n", row.label));
+        notes.extend(row_problems(row, &row.label));
+    }
+    notes.extend(comparison.notes.iter().cloned());
+    notes
+}
+
+/// What went wrong in `row`'s runs, one note per failed run and one per
+/// problem (ten at most per run), each headed by `what`.
+fn row_problems(row: &Row, what: &str) -> Vec<String> {
+    let mut notes = Vec::new();
+    let several = row.samples.len() > 1;
+    for sample in &row.samples {
+        let what = if several {
+            format!("{what} (run {})", sample.round)
+        } else {
+            what.to_string()
+        };
+        if let Some(failure) = &sample.failure {
+            notes.push(format!("{what} failed: {failure}"));
         }
-        for problem in row.problems.iter().take(10) {
-            text.push_str(&format!("{}: {problem}\n", row.label));
+        for problem in sample.problems.iter().take(10) {
+            notes.push(format!("{what}: {problem}"));
         }
-        if row.problems.len() > 10 {
-            text.push_str(&format!(
-                "{}: and {} more problems\n",
-                row.label,
-                row.problems.len() - 10
+        if sample.problems.len() > 10 {
+            notes.push(format!(
+                "{what}: and {} more problems",
+                sample.problems.len() - 10
             ));
         }
     }
-    for note in &comparison.notes {
+    notes
+}
+
+/// The table of a comparison, as printed: the heading, one line per row,
+/// and notes.
+pub fn render_table(comparison: &Comparison) -> String {
+    let mut text = comparison_heading(comparison);
+    text.push('\n');
+    text.push_str(&comparison_table(comparison).to_text());
+    for note in comparison_notes(comparison) {
         text.push_str(&format!("\n{note}\n"));
     }
     text
@@ -105,62 +215,40 @@ fn codes_summary(country_codes: &[String]) -> String {
     }
 }
 
-/// Columns: the first left-aligned, the others right-aligned, each as wide
-/// as its widest cell, two spaces apart; a rule under the header.
-fn columns<const N: usize>(header: &[&str; N], lines: &[[String; N]]) -> String {
-    let mut widths = header.map(str::len);
-    for line in lines {
-        for (width, cell) in widths.iter_mut().zip(line) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let format_line = |cells: &[String]| {
-        let mut line = String::new();
-        for (column, (cell, width)) in cells.iter().zip(widths).enumerate() {
-            if column == 0 {
-                line.push_str(&format!("{cell:<width$}"));
-            } else {
-                line.push_str(&format!("  {cell:>width$}"));
-            }
-        }
-        line.trim_end().to_string() + "\n"
-    };
-    let mut text = format_line(&header.map(str::to_string));
-    let rule_width = widths.iter().sum::<usize>() + 2 * (N - 1);
-    text.push_str(&"-".repeat(rule_width));
-    text.push('\n');
-    for line in lines {
-        text.push_str(&format_line(line));
-    }
-    text
-}
-
 /// A number of microseconds, or `-`.
 fn micros(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_string(), |us| format!("{us:.0} µs"))
 }
 
-/// The sweep's table: a line on the workload, one line per run, grouped by
-/// model by ascending `m`; then, per model, where it leaves the bound and
-/// what a request in flight costs; then notes.
-pub fn render_sweep_table(sweep: &Sweep) -> String {
-    let code_count = sweep.country_codes.len();
-    let mut text = format!(
-        "Sweep: {code_count} flags ({}), server delay {} s, m = {}\n\
-         ratio = wall / (ceil(N / m) x delay); CPU/req = user + system of the model's processes \
-         (wait4) / N; server/req = the in-process server's threads, same run; \
+/// The lines above a sweep's table: the workload, how the runs were
+/// repeated, and what the columns mean.
+pub fn sweep_heading(sweep: &Sweep) -> String {
+    format!(
+        "Sweep: {} ({}), server delay {} s, m = {}; {}\n\
+         ratio = median wall / (ceil(N / m) x delay); CPU-aware bound = that bound + (the \
+         model's CPU + the server's CPU) / {} CPUs; CPU/req = user + system of the model's \
+         processes (wait4) / N; server/req = the in-process server's threads, same run; \
          peak PSS = peak RSS with each page shared between processes split among them; \
          KiB/in-flight = (peak RSS - peak RSS at the lowest m) / (peak in flight - its value \
-         there)\n\n",
+         there). CPU, memory and in flight are the medians of the runs'.\n",
+        codes_phrase(&sweep.country_codes),
         codes_summary(&sweep.country_codes),
         sweep.delay.as_secs_f64(),
         join(&sweep.max_reqs),
-    );
+        sweep.repetition.describe(),
+        sweep.repetition.cpus,
+    )
+}
+
+/// The sweep's table: one line per row, grouped by model by ascending `m`.
+pub fn sweep_table(sweep: &Sweep) -> Table {
     let header = [
         "model",
         "m",
         "wall",
+        "min–max",
         "bound",
+        "CPU-aware bound",
         "ratio",
         "CPU/req",
         "server/req",
@@ -173,86 +261,113 @@ pub fn render_sweep_table(sweep: &Sweep) -> String {
         "saved",
         "errors",
     ];
-    let mut lines: Vec<[String; 15]> = Vec::new();
-    let mut summary: Vec<[String; 5]> = Vec::new();
+    let mut lines = Vec::new();
     for name in sweep.names() {
-        let runs = sweep.runs_of(name);
-        for row in &runs {
-            let stats = sweep.stats(row);
-            lines.push(sweep_line(row, &stats));
+        for row in sweep.runs_of(name) {
+            lines.push(sweep_line(row, &sweep.stats(row)));
         }
-        summary.push(summary_line(sweep, &runs));
     }
-    text.push_str(&columns(&header, &lines));
-    text.push_str(
-        "\nPer model, over the runs above (KiB per request in flight: at the highest m whose \
-         peak in flight reached 90% of m):\n\n",
-    );
-    text.push_str(&columns(
-        &[
+    Table {
+        header: header.map(str::to_string).to_vec(),
+        lines,
+    }
+}
+
+/// The sweep's summary: per model, where it leaves the bound and what a
+/// request in flight costs.
+pub fn sweep_summary_table(sweep: &Sweep) -> Table {
+    Table {
+        header: [
             "model",
             "leaves the bound (ratio > 1.5) at m",
             "KiB per request in flight",
             "CPU per request",
             "server CPU per request",
-        ],
-        &summary,
-    ));
+        ]
+        .map(str::to_string)
+        .to_vec(),
+        lines: sweep
+            .names()
+            .into_iter()
+            .map(|name| summary_line(sweep, &sweep.runs_of(name)))
+            .collect(),
+    }
+}
+
+/// The line under the summary on what the rig itself cost.
+pub fn sweep_rig_note(sweep: &Sweep) -> String {
     let sampler: f64 = sweep
         .rows
         .iter()
-        .filter_map(|row| row.sampler_cpu)
+        .filter_map(Row::sampler_cpu)
         .map(|cpu| cpu.as_secs_f64())
         .sum();
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    text.push_str(&format!(
-        "\nThe rig shares the machine's {cpus} CPUs with each model: the server (server/req \
-         above) and the parent's memory sampler ({:.0} ms over the whole sweep).\n",
+    format!(
+        "The rig shares the machine's {} CPUs with each model: the server (server/req above) \
+         and the parent's memory sampler ({:.0} ms over the whole sweep).",
+        sweep.repetition.cpus,
         sampler * 1e3
-    ));
+    )
+}
+
+/// The notes under a sweep's tables: each run that failed or saved
+/// something wrong, then the sweep's notes.
+pub fn sweep_notes(sweep: &Sweep) -> Vec<String> {
+    let mut notes = Vec::new();
     for row in &sweep.rows {
-        if let Some(failure) = &row.failure {
-            text.push_str(&format!(
-                "\n{} (m = {}) failed: {failure}\n",
-                row.label, row.max_req
-            ));
-        }
-        for problem in row.problems.iter().take(3) {
-            text.push_str(&format!("{} (m = {}): {problem}\n", row.label, row.max_req));
-        }
+        notes.extend(row_problems(
+            row,
+            &format!("{} (m = {})", row.label, row.max_req),
+        ));
     }
-    for note in &sweep.notes {
+    notes.extend(sweep.notes.iter().cloned());
+    notes
+}
+
+/// The sweep's tables, as printed: the heading, one line per row, grouped
+/// by model by ascending `m`; then, per model, where it leaves the bound
+/// and what a request in flight costs; then notes.
+pub fn render_sweep_table(sweep: &Sweep) -> String {
+    let mut text = sweep_heading(sweep);
+    text.push('\n');
+    text.push_str(&sweep_table(sweep).to_text());
+    text.push_str(
+        "\nPer model, over the runs above (KiB per request in flight: at the highest m whose \
+         peak in flight reached 90% of m):\n\n",
+    );
+    text.push_str(&sweep_summary_table(sweep).to_text());
+    text.push_str(&format!("\n{}\n", sweep_rig_note(sweep)));
+    for note in sweep_notes(sweep) {
         text.push_str(&format!("\n{note}"));
     }
-    if !sweep.notes.is_empty() {
+    if !sweep_notes(sweep).is_empty() {
         text.push('\n');
     }
     text
 }
 
-/// The first cells of a run in either table: model, m, wall (or FAILED)
-/// and bound.
+/// The first cells of a row in either table: model, m, median wall (or
+/// FAILED) and bound.
 fn run_cells(row: &Row) -> [String; 4] {
     [
         row.label.clone(),
         row.max_req.to_string(),
-        if row.failure.is_some() {
-            "FAILED".to_string()
-        } else {
-            format!("{:.3} s", row.wall.as_secs_f64())
-        },
-        format!("{:.3} s", row.bound.as_secs_f64()),
+        row.median_wall()
+            .map_or_else(|| "FAILED".to_string(), seconds),
+        seconds(row.bound),
     ]
 }
 
-/// One run's cells.
-fn sweep_line(row: &Row, stats: &SweepStats) -> [String; 15] {
+/// One row's cells in the sweep's table.
+fn sweep_line(row: &Row, stats: &SweepStats) -> Vec<String> {
     let [label, max_req, wall, bound] = run_cells(row);
-    [
+    vec![
         label,
         max_req,
         wall,
+        spread_cell(stats.wall, row.ran().count()),
         bound,
+        stats.cpu_bound.map_or_else(|| "-".to_string(), seconds),
         stats
             .ratio
             .map_or_else(|| "-".to_string(), |ratio| format!("{ratio:.2}")),
@@ -267,17 +382,17 @@ fn sweep_line(row: &Row, stats: &SweepStats) -> [String; 15] {
         stats
             .rss_kib_per_in_flight
             .map_or_else(|| "-".to_string(), |kib| format!("{kib:.0}")),
-        row.peak_threads.to_string(),
-        row.processes.to_string(),
-        row.peak_in_flight.to_string(),
-        row.saved.to_string(),
-        row.errors.to_string(),
+        row.peak_threads().to_string(),
+        row.processes().to_string(),
+        row.peak_in_flight().to_string(),
+        row.saved().to_string(),
+        row.errors().to_string(),
     ]
 }
 
-/// A model's summary over its runs: the first `m` whose ratio is over 1.5,
+/// A model's summary over its rows: the first `m` whose ratio is over 1.5,
 /// the memory slope at its top `m`, and the range of its CPU per request.
-fn summary_line(sweep: &Sweep, runs: &[&Row]) -> [String; 5] {
+fn summary_line(sweep: &Sweep, runs: &[&Row]) -> Vec<String> {
     let stats: Vec<SweepStats> = runs.iter().map(|row| sweep.stats(row)).collect();
     let leaves = runs
         .iter()
@@ -303,7 +418,7 @@ fn summary_line(sweep: &Sweep, runs: &[&Row]) -> [String; 5] {
             format!("{low:.0} to {high:.0} µs")
         }
     };
-    [
+    vec![
         runs.first()
             .map_or_else(String::new, |row| row.label.clone()),
         leaves,

@@ -3,11 +3,13 @@
 //! chart draws told apart the way `flags_benches::chart` documents it, by
 //! colour: a row's bar is the only `rect` filled with its colour, its
 //! requests the only `polyline`s stroked with it, the bounds the only
-//! `polyline`s stroked with `BOUND`.
+//! `polyline`s stroked with `BOUND`, the whiskers the only ones stroked
+//! with `SPREAD`. In the sweep's chart, a model's marks share its colour
+//! and are told apart by width and opacity.
 
 #![allow(dead_code)]
 
-use flags_benches::chart::style::{BOUND, WALL_SWATCH, colour};
+use flags_benches::chart::style::{BOUND, SPREAD, WALL_SWATCH, colour};
 
 /// The namespace every SVG root element must be in.
 pub const SVG_NAMESPACE: &str = "http://www.w3.org/2000/svg";
@@ -25,10 +27,12 @@ pub struct Rect {
     pub fill: String,
 }
 
-/// A `polyline` element: its colour and its points, in pixels.
+/// A `polyline` element: its colour, width, opacity and points, in pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Polyline {
     pub stroke: String,
+    pub stroke_width: f64,
+    pub opacity: f64,
     pub points: Vec<(f64, f64)>,
 }
 
@@ -51,6 +55,21 @@ impl Polyline {
     /// Two points side by side.
     pub fn is_horizontal(&self) -> bool {
         self.points.len() == 2 && self.points[0].1 == self.points[1].1
+    }
+
+    /// A whisker: six points, a line between the middle two (as short as
+    /// a point when the runs agree) with a tick across each end.
+    pub fn is_whisker(&self) -> bool {
+        let points = &self.points;
+        points.len() == 6
+            && (points[2].0 == points[3].0 || points[2].1 == points[3].1)
+            && points[0] != points[1]
+            && points[4] != points[5]
+    }
+
+    /// The whisker's two ends (the middle two points).
+    pub fn whisker_ends(&self) -> ((f64, f64), (f64, f64)) {
+        (self.points[2], self.points[3])
     }
 }
 
@@ -87,6 +106,11 @@ pub fn bound_colour() -> String {
     hex(BOUND.0, BOUND.1, BOUND.2)
 }
 
+/// The colour of the whiskers, as written in the SVG.
+pub fn spread_colour() -> String {
+    hex(SPREAD.0, SPREAD.1, SPREAD.2)
+}
+
 /// The colour of the legend's "wall time" swatch, as written in the SVG.
 pub fn wall_swatch_colour() -> String {
     hex(WALL_SWATCH.0, WALL_SWATCH.1, WALL_SWATCH.2)
@@ -110,6 +134,46 @@ impl Svg {
             .iter()
             .filter(|line| line.stroke == colour)
             .collect()
+    }
+
+    /// Every whisker of the bars (the legend's included).
+    pub fn whiskers(&self) -> Vec<&Polyline> {
+        let colour = spread_colour();
+        self.polylines
+            .iter()
+            .filter(|line| line.stroke == colour)
+            .collect()
+    }
+
+    /// In the sweep's chart, the lines of the model with palette index
+    /// `index`: stroked with its colour, 2 pixels wide, opaque.
+    pub fn model_lines(&self, index: usize) -> Vec<&Polyline> {
+        self.of_colour(index)
+            .filter(|line| line.stroke_width == 2.0 && line.opacity == 1.0)
+            .collect()
+    }
+
+    /// In the sweep's chart, the dashes of a model's CPU-aware bound:
+    /// stroked with its colour, translucent.
+    pub fn dashes(&self, index: usize) -> Vec<&Polyline> {
+        self.of_colour(index)
+            .filter(|line| line.opacity < 1.0)
+            .collect()
+    }
+
+    /// In the sweep's chart, a model's whiskers: its colour, 1 pixel wide,
+    /// opaque, shaped as whiskers.
+    pub fn model_whiskers(&self, index: usize) -> Vec<&Polyline> {
+        self.of_colour(index)
+            .filter(|line| line.stroke_width == 1.0 && line.opacity == 1.0 && line.is_whisker())
+            .collect()
+    }
+
+    fn of_colour(&self, index: usize) -> impl Iterator<Item = &Polyline> {
+        let colour = row_colour(index);
+        self.polylines
+            .iter()
+            .filter(move |line| line.stroke == colour)
     }
 
     /// Every bound mark, in the bars and in the timelines.
@@ -198,6 +262,12 @@ pub fn parse_svg(text: &str) -> Result<Svg, String> {
                     .collect::<Result<Vec<(f64, f64)>, String>>()?;
                 svg.polylines.push(Polyline {
                     stroke: node.attribute("stroke").unwrap_or("").to_string(),
+                    stroke_width: node
+                        .attribute("stroke-width")
+                        .map_or(Ok(1.0), |_| number(node, "stroke-width"))?,
+                    opacity: node
+                        .attribute("opacity")
+                        .map_or(Ok(1.0), |_| number(node, "opacity"))?,
                     points,
                 });
             }

@@ -85,6 +85,11 @@ pub const FORKSERVER_PROCESS_NAME: &str = "forkserver";
 /// The fork server's greeting: its protocol's name and version.
 const GREETING: &str = "HELLO forkserver 1";
 
+/// The signals a terminal sends to the whole process group: Ctrl-C and the
+/// hang-up. The fork server ignores them, since the pool decides when it
+/// stops.
+const TERMINAL_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGHUP];
+
 /// The request for one worker; its two file descriptors ride on it.
 const FORK_REQUEST: &[u8] = b"FORK\n";
 
@@ -363,16 +368,17 @@ fn send_with_fds(
 /// point is that a fork of it is safe, and a fork of a threaded process is
 /// not.
 pub(super) fn serve_forks(worker_main: fn() -> i32) -> ! {
-    // Ctrl-C reaches the whole process group, this server included. It is
-    // not the server's to act on: the pool stops asking for workers and
-    // then closes the socket, and that ends the server. So it ignores
-    // SIGINT. (Its children set their own handling; see `become_worker`.)
-    //
-    // SAFETY: `signal` with `SIG_IGN` installs no handler function; this
-    // process has a single thread, so no other code races with it.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-    }
+    // Ctrl-C reaches the whole process group, this server included, and so
+    // does the SIGHUP of a terminal hanging up. Neither is the server's to
+    // act on: the pool stops asking for workers and then closes the
+    // socket, and that ends the server (as does the pool's death, which
+    // closes the socket too). So it ignores both, and keeps what it
+    // inherited for its children (see `become_worker`).
+    let inherited = TERMINAL_SIGNALS.map(|signal| {
+        // SAFETY: `signal` with `SIG_IGN` installs no handler function;
+        // this process has a single thread, so no other code races with it.
+        (signal, unsafe { libc::signal(signal, libc::SIG_IGN) })
+    });
     // Our stdin is the socket (see `ForkServer::start`), taken as a file
     // that is never closed (`ManuallyDrop`): descriptor 0 stays open for
     // the life of this process.
@@ -415,7 +421,7 @@ pub(super) fn serve_forks(worker_main: fn() -> i32) -> ! {
         // ours (the pool).
         let answer = match fork_as_sibling() {
             // In the child: become the worker. Never returns.
-            Ok(0) => become_worker(stdin, stdout, &program_name, worker_main),
+            Ok(0) => become_worker(stdin, stdout, &program_name, &inherited, worker_main),
             Ok(pid) => format!("FORKED {pid}"),
             Err(error) => format!("ERROR {error}"),
         };
@@ -532,16 +538,25 @@ fn become_worker(
     stdin: OwnedFd,
     stdout: OwnedFd,
     program_name: &[u8],
+    inherited: &[(libc::c_int, libc::sighandler_t)],
     worker_main: fn() -> i32,
 ) -> ! {
     set_process_name(program_name);
-    // Undo the server's SIGINT handling: the worker starts as a spawned
-    // one would, and sets its own (download workers route SIGINT to their
-    // Ctrl-C flag).
-    //
-    // SAFETY: as in `serve_forks`: no handler function, one thread.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    // Undo the server's ignoring of SIGINT and SIGHUP: the worker starts
+    // with what the server inherited, as a spawned worker would (the
+    // default, or SIGHUP ignored under `nohup`), and sets its own
+    // (download workers route both to their Ctrl-C flag).
+    for &(signal, disposition) in inherited {
+        if disposition == libc::SIG_ERR {
+            continue;
+        }
+        // SAFETY: as in `serve_forks`: `disposition` is what `signal`
+        // returned there, `SIG_DFL` or `SIG_IGN` (the server was started by
+        // exec, which resets every handler function to the default), so no
+        // handler function is installed; one thread.
+        unsafe {
+            libc::signal(signal, disposition);
+        }
     }
     // Put the pipes on descriptors 0 and 1. `dup2` replaces the server's
     // socket there, so this process no longer holds the socket, and

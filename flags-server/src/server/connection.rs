@@ -6,12 +6,20 @@
 //! - Each connection task first runs the TLS handshake when the server
 //!   speaks HTTPS, then ([`serve_http`]) lets hyper read requests off the
 //!   stream, plain or encrypted, and call [`handle`] for each; keep-alive
-//!   means one connection may carry many.
+//!   means one connection may carry many. A fault hyper cannot send ends
+//!   hyper's part, and the task writes the answer itself
+//!   ([`RawAnswer::write_to`]).
+//! - A connection drawn for [`Fault::NeverRead`] is never read at all
+//!   ([`ignore`]).
 //!
 //! What a connection costs is what the server costs: a run of `-e` at 676
 //! in flight opens 676 connections for one request each. So the per-
 //! connection work is kept to what hyper needs (see [`serve_http`] for the
-//! builder settings and why), and no timer is armed per connection.
+//! builder settings and why), and no timer is armed per connection unless
+//! the server has a header-read timeout.
+//!
+//! [`RawAnswer::write_to`]: super::raw::RawAnswer::write_to
+//! [`Fault::NeverRead`]: crate::Fault::NeverRead
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,11 +27,11 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 
+use super::raw::RawStream;
 use super::routes::{NoResponse, handle};
 use super::{Shared, stopped};
 use crate::stats::OpenConnection;
@@ -91,7 +99,9 @@ pub(super) async fn accept_loop(
 
 /// Serves one connection: over HTTPS, the TLS handshake first, then
 /// [`serve_http`] on the encrypted stream; over HTTP, [`serve_http`] on the
-/// socket itself.
+/// socket itself. A connection drawn for
+/// [`Fault::NeverRead`](crate::Fault::NeverRead) is left unread
+/// ([`ignore`]).
 pub(super) async fn serve_connection(
     stream: TcpStream,
     _open: OpenConnection,
@@ -99,6 +109,10 @@ pub(super) async fn serve_connection(
     shutdown: watch::Receiver<bool>,
     _finished: mpsc::Sender<Infallible>,
 ) {
+    if shared.never_reads() {
+        ignore(stream, &shared, shutdown).await;
+        return;
+    }
     // Small responses should leave at once rather than wait for more data.
     let _ = stream.set_nodelay(true);
     match shared.tls.clone() {
@@ -110,6 +124,20 @@ pub(super) async fn serve_connection(
     // `_open` and `_finished` are dropped when this function returns, by
     // whichever way: the connection leaves the open-connections gauge and
     // the completion channel.
+}
+
+/// [`Fault::NeverRead`](crate::Fault::NeverRead): hold the connection
+/// without reading a byte, until the header-read timeout (a request head
+/// that never came) or the shutdown, then close it.
+async fn ignore(stream: TcpStream, shared: &Shared, mut shutdown: watch::Receiver<bool>) {
+    let stop = stopped(&mut shutdown);
+    match shared.config.header_read_timeout {
+        Some(timeout) => {
+            let _ = tokio::time::timeout(timeout, stop).await;
+        }
+        None => stop.await,
+    }
+    drop(stream);
 }
 
 /// The HTTPS side of [`serve_connection`]: the handshake, then
@@ -144,30 +172,44 @@ async fn serve_tls(
 /// Serves HTTP/1.1 on one connection's stream, a plain socket or a TLS
 /// stream over one (the same code for both: hyper only needs something to
 /// read and write): hyper parses requests and calls [`handle`] for each,
-/// keeping the connection alive between them.
+/// keeping the connection alive between them. When [`handle`] asks for an
+/// answer written byte for byte, hyper's part ends without a byte written,
+/// and the stream is taken back from it for
+/// [`RawAnswer::write_to`](super::raw::RawAnswer::write_to).
 ///
 /// hyper's builder settings, and what each costs:
 ///
 /// - keep-alive on (the default), so a client's pooled connection carries
 ///   its next request without a new handshake.
-/// - `header_read_timeout(None)`, and so no timer: hyper's default would
-///   arm a 30 s timer per request head, a timer-wheel entry per connection
-///   and a close racing with the client's reuse of an idle connection.
+/// - `header_read_timeout` from [`ServerConfig::header_read_timeout`]: a
+///   connection must send each request head within it, counted from its
+///   start or from the end of its previous response, so it also closes a
+///   keep-alive connection idle that long. Only while a head is awaited: a request being
+///   answered (stalled, delayed, dripping) is not under it. It costs a
+///   timer per connection (an entry in the runtime's timer wheel) and a
+///   close that may race with a client reusing the idle connection, which
+///   clients here retry once; so in-process servers, for tests and
+///   benchmarks, go without it (`None`: no timer at all), and the
+///   standalone server sets 30 s.
 /// - vectored writes (hyper's default for a socket that supports them): the
 ///   head is written from hyper's buffer and the body straight from our
 ///   shared [`bytes::Bytes`] in one `writev`, never copied into a buffer.
 /// - `max_buf_size`, `half_close` and `pipeline_flush` stay at their
 ///   defaults: the first only caps a buffer's growth (requests here are
 ///   small), the other two would change how connections behave.
-async fn serve_http<S>(stream: S, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+///
+/// [`ServerConfig::header_read_timeout`]: crate::ServerConfig::header_read_timeout
+async fn serve_http<S: RawStream>(
+    stream: S,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let service_shutdown = shutdown.clone();
     // A server that closes each connection after its response (without
     // saying so in a `Connection: close`): each response's body tells this
     // when it is sent, and the connection is then closed below.
     let close_after_response = shared.config.close_after_response;
+    let header_read_timeout = shared.config.header_read_timeout;
     let sent = close_after_response.then(|| Arc::new(Notify::new()));
     let service_sent = sent.clone();
     let service = service_fn(move |request| {
@@ -181,41 +223,60 @@ where
             })
         }
     });
-    let connection = http1::Builder::new()
-        .keep_alive(true)
-        // Hyper's default closes a connection that has not sent a complete
-        // request head within 30 s, idle keep-alive ones included. A test
-        // rig wants the opposite: a client's pooled connection stays usable
-        // however long it idles (no race with a close from our side), and
-        // only the client or the shutdown ends it. With no timeout, hyper
-        // needs no timer either.
-        .header_read_timeout(None)
-        .serve_connection(TokioIo::new(stream), service);
-    let mut connection = std::pin::pin!(connection);
+    let mut builder = http1::Builder::new();
+    builder.keep_alive(true);
+    match header_read_timeout {
+        Some(timeout) => builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(timeout),
+        // With no timeout, hyper needs no timer either.
+        None => builder.header_read_timeout(None),
+    };
+    // Not pinned in place: the connection is `Unpin`, and owning it lets
+    // `into_parts` take the stream back for a raw answer.
+    let mut connection = builder.serve_connection(TokioIo::new(stream), service);
     let closed_after_response = async {
         match &sent {
             Some(sent) => sent.notified().await,
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
+    let ended = tokio::select! {
         // The client closed the connection, or an error (a cut body, a bad
-        // request) ended it: nothing more to do. Errors here are the
-        // client's business or on purpose, so they are not logged.
-        _ = connection.as_mut() => {}
+        // request, a header-read timeout, a raw answer) ended it. Errors
+        // here are the client's business or on purpose, so they are not
+        // logged.
+        ended = &mut connection => ended,
         // Shutdown: let hyper finish the response in progress and close the
         // connection (an idle keep-alive connection closes at once).
         () = stopped(&mut shutdown) => {
-            connection.as_mut().graceful_shutdown();
+            std::pin::Pin::new(&mut connection).graceful_shutdown();
             let _ = connection.await;
+            return;
         }
         // `close_after_response`: the first response is sent, its head
         // without `Connection: close`; hyper flushes it and closes. A client
         // that reuses the connection finds it closed.
         () = closed_after_response => {
-            connection.as_mut().graceful_shutdown();
+            std::pin::Pin::new(&mut connection).graceful_shutdown();
             let _ = connection.await;
+            return;
         }
+    };
+    // hyper keeps the service's error as the source of its own.
+    let raw = ended.err().and_then(|error| {
+        let source = std::error::Error::source(&error)?;
+        match source.downcast_ref::<NoResponse>()? {
+            NoResponse::Raw(handover) => handover.take(),
+            _ => None,
+        }
+    });
+    if let Some(raw) = raw {
+        // hyper wrote nothing of this answer and did not shut the stream
+        // down (it does so only after a response it sent): the stream is
+        // whole, to write to.
+        let stream = connection.into_parts().io.into_inner();
+        raw.write_to(stream, shutdown).await;
     }
 }
 

@@ -1,32 +1,45 @@
 //! The request handler: what each request gets, and the responses it is
 //! built from.
 //!
-//! [`handle`] is called by hyper once per request. It answers `/stats` at
-//! once; any other request is counted and in flight from here until its
-//! body is done with. A request under `/flags/` then draws its delay and
-//! fault ([`Shared::plan`]), waits out the delay on the delay timer
-//! ([`super::delay`]), and gets its fault or its flag.
+//! [`handle`] is called by hyper once per request. It answers `/stats` and
+//! `/stats/reset` at once; any other request is counted and in flight from
+//! here until its body is done with. A request under `/flags/` then draws
+//! its delay and fault ([`Shared::plan`]), waits out the delay on the delay
+//! timer ([`super::delay`]), and gets what its fault makes of it: an
+//! answer instead of the resource ([`fault_response`]), an answer hyper
+//! cannot send ([`RawAnswer`], written by the connection task), or the
+//! flag itself, shaped by the fault ([`flag_response`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{
-    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER,
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, LOCATION, RETRY_AFTER,
+    WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::watch;
 
 use super::content::{Resource, parse_resource};
+use super::raw::{Handover, PIXEL_GIF_BASE64, RawAnswer};
 use super::{Shared, stopped};
 use crate::body::{Delivery, FlagBody};
-use crate::config::Fault;
+use crate::config::{Fault, HUGE_HEAD_PADDING};
 use crate::stats::{InFlight, Stats};
 
-/// Why a request got no response: the connection is closed instead.
+/// The header a `POST /stats/reset` must carry, with the value `1`. A
+/// browser sends a header of its own making to another site only after a
+/// CORS preflight (`OPTIONS`), which this server never grants: so no web
+/// page can reset the statistics behind a measurement's back, as a plain
+/// cross-site form could.
+pub const RESET_HEADER: &str = "x-flags-reset";
+
+/// Why a request got no response from hyper: the connection is closed
+/// instead, or answered byte for byte.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum NoResponse {
     /// A stalled request, abandoned at shutdown.
@@ -38,12 +51,17 @@ pub(super) enum NoResponse {
     /// [`Fault::Hangup`]: the connection is closed unanswered.
     #[error("hung up on purpose")]
     HungUp,
+    /// A fault hyper cannot send: the connection task writes it to the
+    /// socket itself (see [`super::raw`]).
+    #[error("answered byte for byte")]
+    Raw(Handover),
 }
 
 impl Shared {
     /// Draws the wait and the fault of one request. Both random draws are
     /// made for every request, whatever the script says, so a seed gives the
-    /// same sequence with or without scripts.
+    /// same sequence with or without scripts. A [`Fault::Delay`] replaces
+    /// the wait.
     fn plan(&self, resource: Option<Resource>) -> (Duration, Option<Fault>) {
         let scripted = match resource {
             Some(Resource::Flag(code)) => self
@@ -57,11 +75,49 @@ impl Shared {
         let mut rng = self.rng();
         let wait = self.config.delay.sample(&mut rng);
         let random = self.config.draw_fault(&mut rng);
-        match scripted {
-            Some(Fault::Delay(scripted_wait)) => (scripted_wait, Some(Fault::Delay(scripted_wait))),
-            Some(fault) => (wait, Some(fault)),
-            None => (wait, random),
+        match scripted.or(random) {
+            Some(Fault::Delay(fault_wait)) => (fault_wait, Some(Fault::Delay(fault_wait))),
+            fault => (wait, fault),
         }
+    }
+
+    /// Where a redirect fault sends the request for `path`, or `None` for
+    /// any other fault. Those that point back at the same path number
+    /// their hops, so that no two `Location`s are the same.
+    fn location(&self, fault: Fault, request: &Request<Incoming>) -> Option<String> {
+        let back = || {
+            let hop = self.redirects.fetch_add(1, Ordering::Relaxed) + 1;
+            format!("{}?hop={hop}", request.uri().path())
+        };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Some(match fault {
+            Fault::Redirect | Fault::RedirectWith(_) | Fault::RedirectDrip => back(),
+            Fault::RedirectWithSpace => format!("{}&note=a b", back()),
+            Fault::RedirectToDefaultPort => format!("{scheme}://{}{}", host(request), back()),
+            Fault::RedirectToHttps => format!("https://{}{}", host(request), back()),
+            Fault::RedirectToFile => "file:///etc/passwd".to_owned(),
+            Fault::RedirectToData => format!("data:image/gif;base64,{PIXEL_GIF_BASE64}"),
+            _ => return None,
+        })
+    }
+}
+
+/// The host a request asked for in its `Host` header, without its port
+/// (`localhost` when it named none).
+fn host(request: &Request<Incoming>) -> &str {
+    let named = request
+        .headers()
+        .get(HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("localhost");
+    without_port(named)
+}
+
+/// `localhost` of `localhost:8000`, `[::1]` of `[::1]:8000`.
+fn without_port(host: &str) -> &str {
+    match host.find(']') {
+        Some(end) => &host[..=end],
+        None => host.split(':').next().unwrap_or(host),
     }
 }
 
@@ -81,10 +137,7 @@ pub(super) async fn handle(
         (&Method::GET | &Method::HEAD, "/stats") => {
             return Ok(stats_response(shared.recorder.snapshot()));
         }
-        (&Method::POST, "/stats/reset") => {
-            shared.recorder.reset();
-            return Ok(stats_response(shared.recorder.snapshot()));
-        }
+        (_, "/stats/reset") => return Ok(reset_response(&request, &shared)),
         _ => {}
     }
 
@@ -115,9 +168,10 @@ pub(super) async fn handle(
     if let Some(fault @ Fault::Delay(_)) = fault {
         in_flight.set_fault(fault.name());
     }
-    // A redirect names the path it answers; no other answer needs the
-    // path from here on (the resource holds its code by value).
-    let redirect_path = (fault == Some(Fault::Redirect)).then(|| path.to_owned());
+    // A redirect names where it leads, from the request; no other answer
+    // needs the request from here on (the resource holds its code by
+    // value).
+    let location = fault.and_then(|fault| shared.location(fault, &request));
     // Let go of the request now, before any wait: its head (the URI, the
     // headers) borrows hyper's read buffer, and dropping it a delay later
     // touches memory gone cold in the meantime (measured: the drop cost
@@ -134,32 +188,16 @@ pub(super) async fn handle(
             return Err(NoResponse::ShuttingDown);
         }
     }
-    if let Some(fault @ Fault::Status(code)) = fault {
-        in_flight.set_fault(fault.name());
-        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Ok(text_response(status, in_flight));
-    }
-    if let Some(fault @ Fault::Busy(seconds)) = fault {
-        in_flight.set_fault(fault.name());
-        let mut response = text_response(StatusCode::SERVICE_UNAVAILABLE, in_flight);
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
-        return Ok(response);
-    }
-    // Only a `Fault::Redirect` kept its path.
-    if let Some(path) = redirect_path {
-        in_flight.set_fault(Fault::Redirect.name());
-        let hop = shared.redirects.fetch_add(1, Ordering::Relaxed) + 1;
-        return Ok(redirect_response(&path, hop, in_flight));
-    }
-    if fault == Some(Fault::Html) {
-        in_flight.set_fault(Fault::Html.name());
-        in_flight.set_status(StatusCode::OK.as_u16());
-        let page = Bytes::from_static(b"<html><body><h1>Please log in</h1></body></html>\n");
-        let body = FlagBody::new(page, Delivery::Whole, Some(in_flight));
-        return Ok(response(StatusCode::OK, "text/html; charset=utf-8", body));
-    }
+
+    // The faults that answer instead of the resource, whether it exists
+    // or not.
+    let in_flight = match fault {
+        Some(fault) => match fault_response(fault, location, in_flight, &shutdown) {
+            Ok(response) => return Ok(response),
+            Err(in_flight) => in_flight,
+        },
+        None => in_flight,
+    };
 
     let Some(resource) = resource else {
         return Ok(text_response(StatusCode::NOT_FOUND, in_flight));
@@ -171,6 +209,121 @@ pub(super) async fn handle(
     let Some((content, content_type)) = loaded else {
         return Ok(text_response(StatusCode::NOT_FOUND, in_flight));
     };
+    // The faults hyper cannot send, around a body that exists.
+    let in_flight = match fault {
+        Some(fault) => match RawAnswer::for_fault(fault, &content, content_type, in_flight) {
+            Ok(raw) => return Err(NoResponse::Raw(raw)),
+            Err(in_flight) => in_flight,
+        },
+        None => in_flight,
+    };
+    Ok(flag_response(
+        fault,
+        content,
+        content_type,
+        in_flight,
+        &shared,
+        &shutdown,
+    ))
+}
+
+/// The answer of a fault that replaces the resource (a status, a
+/// redirect, a page that is no flag), counted under its name; for a fault
+/// that shapes the resource's own answer, the guard back, untouched.
+fn fault_response(
+    fault: Fault,
+    location: Option<String>,
+    mut in_flight: InFlight,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Response<FlagBody>, InFlight> {
+    let replaces = matches!(
+        fault,
+        Fault::Status(_)
+            | Fault::Busy(_)
+            | Fault::BusyUntil(_)
+            | Fault::BasicAuth
+            | Fault::DripNotFound
+            | Fault::Html
+            | Fault::NotGif
+    ) || location.is_some();
+    if !replaces {
+        return Err(in_flight);
+    }
+    in_flight.set_fault(fault.name());
+    Ok(match fault {
+        Fault::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            text_response(status, in_flight)
+        }
+        Fault::Busy(seconds) => {
+            let retry_after = HeaderValue::from(seconds);
+            with_header(busy_response(in_flight), RETRY_AFTER, retry_after)
+        }
+        Fault::BusyUntil(seconds) => {
+            let date = SystemTime::now() + Duration::from_secs(seconds.into());
+            // An HTTP date is letters, digits, spaces, commas and colons:
+            // the fallback is never used.
+            let retry_after = HeaderValue::try_from(httpdate::fmt_http_date(date))
+                .unwrap_or_else(|_| HeaderValue::from_static("0"));
+            with_header(busy_response(in_flight), RETRY_AFTER, retry_after)
+        }
+        Fault::BasicAuth => {
+            let challenge = HeaderValue::from_static("Basic realm=\"flags\"");
+            let response = text_response(StatusCode::UNAUTHORIZED, in_flight);
+            with_header(response, WWW_AUTHENTICATE, challenge)
+        }
+        Fault::DripNotFound => {
+            dripping_text_response(StatusCode::NOT_FOUND, in_flight, shutdown.clone())
+        }
+        Fault::Html => {
+            in_flight.set_status(StatusCode::OK.as_u16());
+            let page = Bytes::from_static(b"<html><body><h1>Please log in</h1></body></html>\n");
+            let body = FlagBody::new(page, Delivery::Whole, Some(in_flight));
+            response(StatusCode::OK, "text/html; charset=utf-8", body)
+        }
+        Fault::NotGif => {
+            in_flight.set_status(StatusCode::OK.as_u16());
+            // A PNG's signature, then text: an image, but no GIF.
+            let bytes = Bytes::from_static(b"\x89PNG\r\n\x1a\nnot a GIF, whatever its type says\n");
+            let body = FlagBody::new(bytes, Delivery::Whole, Some(in_flight));
+            response(StatusCode::OK, "image/gif", body)
+        }
+        // Only a redirect has a location.
+        _ => {
+            let status = match fault {
+                Fault::RedirectWith(code) => {
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::FOUND)
+                }
+                Fault::RedirectToDefaultPort | Fault::RedirectToHttps => {
+                    StatusCode::MOVED_PERMANENTLY
+                }
+                _ => StatusCode::FOUND,
+            };
+            // Hyper only accepts visible ASCII and spaces in a header, which
+            // is all a `Location` here holds: the fallback is never used.
+            let location = HeaderValue::try_from(location.unwrap_or_default())
+                .unwrap_or_else(|_| HeaderValue::from_static("/"));
+            let response = if fault == Fault::RedirectDrip {
+                dripping_text_response(status, in_flight, shutdown.clone())
+            } else {
+                text_response(status, in_flight)
+            };
+            with_header(response, LOCATION, location)
+        }
+    })
+}
+
+/// The resource's own answer, shaped by `fault` if it is one of those that
+/// send the flag otherwise: cut, slow, oversized, chunked, relabelled,
+/// padded.
+fn flag_response(
+    fault: Option<Fault>,
+    content: Bytes,
+    content_type: &'static str,
+    mut in_flight: InFlight,
+    shared: &Shared,
+    shutdown: &watch::Receiver<bool>,
+) -> Response<FlagBody> {
     // The body faults apply only to a body that exists.
     let delivery = match fault {
         Some(Fault::Drop) => Delivery::DropAfterHeaders,
@@ -183,22 +336,26 @@ pub(super) async fn handle(
         _ if shared.config.slow_body => Delivery::Slow,
         _ => Delivery::Whole,
     };
-    // Each fault is counted once: a gzip label on a body that `slow_body`
-    // sends slowly counts as `gzip` below and as `slow_body` here.
-    match (&delivery, fault) {
-        (Delivery::Whole, _) => {}
-        (Delivery::Slow, None | Some(Fault::Delay(_) | Fault::Gzip | Fault::LongHead(_))) => {
-            in_flight.set_fault(Fault::SlowBody.name())
-        }
-        (_, Some(fault)) => in_flight.set_fault(fault.name()),
-        (_, None) => {}
-    }
+    let padding = match fault {
+        Some(Fault::LongHead(bytes)) => Some(bytes),
+        Some(Fault::HugeHead) => Some(HUGE_HEAD_PADDING),
+        _ => None,
+    };
     let gzip = fault == Some(Fault::Gzip);
-    if gzip {
-        in_flight.set_fault(Fault::Gzip.name());
-    }
-    if let Some(fault @ Fault::LongHead(_)) = fault {
-        in_flight.set_fault(fault.name());
+    // Each fault is counted once: a gzip label on a body that `slow_body`
+    // sends slowly counts as `gzip` and as `slow_body`; a delay was
+    // counted before its wait.
+    match fault {
+        Some(Fault::Gzip | Fault::LongHead(_) | Fault::HugeHead | Fault::Delay(_)) | None => {
+            if matches!(delivery, Delivery::Slow) {
+                in_flight.set_fault(Fault::SlowBody.name());
+            }
+            if let Some(fault @ (Fault::Gzip | Fault::LongHead(_) | Fault::HugeHead)) = fault {
+                in_flight.set_fault(fault.name());
+            }
+        }
+        Some(fault) if !matches!(delivery, Delivery::Whole) => in_flight.set_fault(fault.name()),
+        Some(_) => {}
     }
     in_flight.set_status(StatusCode::OK.as_u16());
     let drips = matches!(delivery, Delivery::Drip);
@@ -213,13 +370,23 @@ pub(super) async fn handle(
             .headers_mut()
             .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    if let Some(Fault::LongHead(bytes)) = fault {
+    if let Some(bytes) = padding {
         // Letters only: always a valid header value.
         let padding = HeaderValue::try_from("a".repeat(bytes))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         response.headers_mut().insert("x-padding", padding);
     }
-    Ok(response)
+    response
+}
+
+/// `response` with one more header.
+fn with_header(
+    mut response: Response<FlagBody>,
+    name: hyper::header::HeaderName,
+    value: HeaderValue,
+) -> Response<FlagBody> {
+    response.headers_mut().insert(name, value);
+    response
 }
 
 /// A response with its status, type and length headers (no length for a
@@ -233,18 +400,6 @@ fn response(status: StatusCode, content_type: &'static str, body: FlagBody) -> R
     if let Some(length) = length {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     }
-    response
-}
-
-/// `302 Found` back to the same path, as `{path}?hop={hop}`: an absolute
-/// path, which every client resolves against the URL it asked for.
-fn redirect_response(path: &str, hop: u64, in_flight: InFlight) -> Response<FlagBody> {
-    // Hyper only accepts a path made of URI characters, all of which may
-    // stand in a header: the fallback is never used.
-    let location = HeaderValue::try_from(format!("{path}?hop={hop}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("/"));
-    let mut response = text_response(StatusCode::FOUND, in_flight);
-    response.headers_mut().insert(LOCATION, location);
     response
 }
 
@@ -281,6 +436,48 @@ fn text_response(status: StatusCode, mut in_flight: InFlight) -> Response<FlagBo
     response
 }
 
+/// A 503 whose `Retry-After` the caller sets.
+fn busy_response(mut in_flight: InFlight) -> Response<FlagBody> {
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    in_flight.set_status(status.as_u16());
+    let body = FlagBody::new(status_text(status), Delivery::Whole, Some(in_flight));
+    response(status, "text/plain; charset=utf-8", body)
+}
+
+/// A short text response whose body drips, a byte every
+/// [`DRIP_INTERVAL`](crate::DRIP_INTERVAL), until the client goes away or
+/// the server shuts down.
+fn dripping_text_response(
+    status: StatusCode,
+    mut in_flight: InFlight,
+    shutdown: watch::Receiver<bool>,
+) -> Response<FlagBody> {
+    in_flight.set_status(status.as_u16());
+    let body = FlagBody::new(status_text(status), Delivery::Drip, Some(in_flight))
+        .until_shutdown(shutdown);
+    response(status, "text/plain; charset=utf-8", body)
+}
+
+/// `POST /stats/reset` with [`RESET_HEADER`]`: 1` zeroes the statistics
+/// and answers them; anything else there (another method, an `OPTIONS`
+/// preflight, a POST without the header) is 403, and changes nothing.
+fn reset_response(request: &Request<Incoming>, shared: &Shared) -> Response<FlagBody> {
+    let allowed = request.method() == Method::POST
+        && request
+            .headers()
+            .get(RESET_HEADER)
+            .is_some_and(|value| value.as_bytes() == b"1");
+    if !allowed {
+        let text = Bytes::from_static(
+            b"403 Forbidden: POST /stats/reset needs the header X-Flags-Reset: 1\n",
+        );
+        let body = FlagBody::new(text, Delivery::Whole, None);
+        return response(StatusCode::FORBIDDEN, "text/plain; charset=utf-8", body);
+    }
+    shared.recorder.reset();
+    stats_response(shared.recorder.snapshot())
+}
+
 /// The statistics as pretty JSON.
 fn stats_response(stats: Stats) -> Response<FlagBody> {
     // `Stats` holds only numbers, strings and maps keyed by numbers or
@@ -294,6 +491,16 @@ fn stats_response(stats: Stats) -> Response<FlagBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `Host` loses its port, an IPv6 one keeps its brackets.
+    #[test]
+    fn hosts_lose_their_ports() {
+        assert_eq!(without_port("localhost:8000"), "localhost");
+        assert_eq!(without_port("localhost"), "localhost");
+        assert_eq!(without_port("127.0.0.1:80"), "127.0.0.1");
+        assert_eq!(without_port("[::1]:8000"), "[::1]");
+        assert_eq!(without_port("[::1]"), "[::1]");
+    }
 
     /// The `'static` texts say what the written-out ones would.
     #[test]

@@ -126,12 +126,24 @@ impl RawResponse {
 /// Sends one request with `Connection: close` and reads until the server
 /// closes the connection.
 pub fn raw_request(addr: SocketAddr, method: &str, path: &str) -> io::Result<RawResponse> {
+    raw_request_with(addr, method, path, &[])
+}
+
+/// [`raw_request`] with more header lines, such as `("X-Flags-Reset", "1")`.
+pub fn raw_request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<RawResponse> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(PATIENCE))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
     let mut received = Vec::new();
     let mut buffer = [0_u8; 16 * 1024];
     let mut ended_with_error = false;
