@@ -149,6 +149,46 @@ pub fn download_many_hyper(job: &DownloadJob) -> Result<StatusCounter, SetupErro
     download_many_with_options(job, &options)
 }
 
+/// The async model, as the binary, the tests and the benches run it.
+pub static ASYNC: AsyncModel = AsyncModel;
+
+/// The [`Model`](flags_core::Model) of this crate: tasks on one thread,
+/// at most `-m` requests at a time.
+#[derive(Debug)]
+pub struct AsyncModel;
+
+impl flags_core::Model for AsyncModel {
+    type Options = AsyncOptions;
+
+    fn name(&self) -> &'static str {
+        "async"
+    }
+
+    fn about(&self) -> &'static str {
+        "Download flags as tokio tasks on one thread, at most -m requests at a time."
+    }
+
+    fn default_max_req(&self) -> usize {
+        default_max_req()
+    }
+
+    fn max_max_req(&self) -> usize {
+        MAX_MAX_REQ
+    }
+
+    fn worker_cost(&self) -> flags_core::limits::WorkerCost {
+        WORKER_COST
+    }
+
+    fn download_many(
+        &self,
+        job: &DownloadJob,
+        options: &AsyncOptions,
+    ) -> Result<StatusCounter, SetupError> {
+        download_many_with_options(job, options)
+    }
+}
+
 /// Build a tokio runtime and an HTTP client, then run
 /// [`download_many_async`] to the end on them: the book's `asyncio.run`.
 ///

@@ -18,6 +18,8 @@
 //! - [`cli`]: the shared command line and the [`DownloadJob`] it yields.
 //! - [`interrupt`]: what Ctrl-C, SIGTERM and SIGHUP do.
 //! - [`limits`]: how many workers the process limits leave room for.
+//! - [`model`]: the [`Model`] interface every model implements, and
+//!   [`Variant`], a model with some of its options set.
 //! - [`run`]: what every binary's `main` calls.
 //! - [`script`]: the `main` of the plain scripts in each model's `examples/`.
 //!
@@ -30,6 +32,7 @@ pub mod countries;
 pub mod fetch;
 pub mod interrupt;
 pub mod limits;
+pub mod model;
 pub mod progress;
 pub mod redirect;
 pub mod report;
@@ -46,6 +49,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 pub use cli::{DownloadJob, NoOptions, ParsedArgs};
+pub use model::{AnyModel, Model, Variant};
 pub use progress::Progress;
 pub use status::{DownloadStatus, FlagOutcome, FlagResult, StatusCounter};
 
@@ -119,30 +123,25 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 /// Run a model from the command line, as the book's `flags2_common.main`:
-/// parse the arguments, print the initial report, call `download_many`,
-/// print the final report, and return the exit status (0 when no code
-/// ended in error, 1 otherwise or when the server cannot be reached, 2 for
-/// a usage error, 130 after Ctrl-C or SIGTERM, 129 after SIGHUP).
+/// parse the arguments (the common ones and the model's own
+/// [`Model::Options`]), print the initial report, call
+/// [`Model::download_many`], print the final report, and return the exit
+/// status (0 when no code ended in error, 1 otherwise or when the server
+/// cannot be reached, 2 for a usage error, 130 after Ctrl-C or SIGTERM, 129
+/// after SIGHUP).
 ///
-/// `default_max_req` is the model's default `-m`; `max_max_req` caps it;
-/// `worker_cost` is what one of its workers takes from the process limits
-/// (`ulimit -v`, `-d`, `-n`): when they leave room for fewer workers than
-/// `-m` asks, `-m` is lowered before the banner, which states what is used,
-/// and one line on stderr says which limit decided.
-pub fn run<F>(
-    download_many: F,
-    default_max_req: usize,
-    max_max_req: usize,
-    worker_cost: limits::WorkerCost,
-) -> ExitCode
-where
-    F: FnOnce(&DownloadJob) -> Result<StatusCounter, SetupError>,
-{
-    run_with_options(
-        |job: &DownloadJob, _: &NoOptions| download_many(job),
-        default_max_req,
-        max_max_req,
-        worker_cost,
+/// When the process limits (`ulimit -v`, `-d`, `-n`) leave room for fewer
+/// of the model's workers ([`Model::worker_cost`]) than `-m` asks, `-m` is
+/// lowered before the banner, which states what is used, and one line on
+/// stderr says which limit decided. A model with worker programs of its
+/// own becomes one here, first thing ([`Model::serve_if_worker`]).
+pub fn run<M: Model>(model: &M) -> ExitCode {
+    model.serve_if_worker();
+    run_with_options::<M::Options, _>(
+        |job, options| model.download_many(job, options),
+        model.default_max_req(),
+        model.max_max_req(),
+        model.worker_cost(),
     )
 }
 

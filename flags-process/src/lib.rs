@@ -165,6 +165,51 @@ pub fn download_many_spawn(job: &DownloadJob) -> Result<StatusCounter, SetupErro
     download_many_with_options(job, &options)
 }
 
+/// The process-pool model, as the binary, the tests and the benches run
+/// it.
+pub static PROCESS: ProcessModel = ProcessModel;
+
+/// The [`Model`](flags_core::Model) of this crate: a pool of worker
+/// processes running this very program.
+#[derive(Debug)]
+pub struct ProcessModel;
+
+impl flags_core::Model for ProcessModel {
+    type Options = ProcessOptions;
+
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn about(&self) -> &'static str {
+        "Download flags with a pool of worker processes fed over pipes."
+    }
+
+    fn default_max_req(&self) -> usize {
+        default_max_req()
+    }
+
+    fn max_max_req(&self) -> usize {
+        MAX_MAX_REQ
+    }
+
+    fn worker_cost(&self) -> flags_core::limits::WorkerCost {
+        WORKER_COST
+    }
+
+    fn download_many(
+        &self,
+        job: &DownloadJob,
+        options: &ProcessOptions,
+    ) -> Result<StatusCounter, SetupError> {
+        download_many_with_options(job, options)
+    }
+
+    fn serve_if_worker(&self) {
+        worker_main_if_requested();
+    }
+}
+
 /// [`download_many`] with the model's own options: `flags-process
 /// --start-method spawn|forkserver`.
 pub fn download_many_with_options(

@@ -3,13 +3,7 @@
 //! spawn`. See the library.
 
 fn main() -> std::process::ExitCode {
-    // First thing: when this process is one of the pool's workers, serve
-    // and exit here, before the command line is parsed.
-    flags_process::worker_main_if_requested();
-    flags_core::run_with_options::<flags_process::ProcessOptions, _>(
-        flags_process::download_many_with_options,
-        flags_process::default_max_req(),
-        flags_process::MAX_MAX_REQ,
-        flags_process::WORKER_COST,
-    )
+    // `run` first lets a worker (or the fork server) serve and exit, before
+    // the command line is parsed.
+    flags_core::run(&flags_process::PROCESS)
 }

@@ -47,6 +47,45 @@ pub const MAX_MAX_REQ: usize = 1;
 /// for [`flags_core::run`]: one connection at a time.
 pub const WORKER_COST: flags_core::limits::WorkerCost = flags_core::limits::WorkerCost::task();
 
+/// The sequential model, as the binary, the tests and the benches run it.
+pub static SEQ: SeqModel = SeqModel;
+
+/// The [`Model`](flags_core::Model) of this crate: one request at a time.
+#[derive(Debug)]
+pub struct SeqModel;
+
+impl flags_core::Model for SeqModel {
+    type Options = flags_core::NoOptions;
+
+    fn name(&self) -> &'static str {
+        "seq"
+    }
+
+    fn about(&self) -> &'static str {
+        "Download flags one after another: the sequential baseline."
+    }
+
+    fn default_max_req(&self) -> usize {
+        default_max_req()
+    }
+
+    fn max_max_req(&self) -> usize {
+        MAX_MAX_REQ
+    }
+
+    fn worker_cost(&self) -> flags_core::limits::WorkerCost {
+        WORKER_COST
+    }
+
+    fn download_many(
+        &self,
+        job: &DownloadJob,
+        _options: &flags_core::NoOptions,
+    ) -> Result<StatusCounter, SetupError> {
+        download_many(job)
+    }
+}
+
 /// Download every flag of `job`, one after another, and count the outcomes.
 ///
 /// Returns `Err` only when the run cannot start (the HTTP client cannot be

@@ -196,6 +196,46 @@ where
     Ok(counter)
 }
 
+/// The thread-pool model, as the binary, the tests and the benches run it.
+pub static THREADPOOL: ThreadpoolModel = ThreadpoolModel;
+
+/// The [`Model`](flags_core::Model) of this crate: a pool of threads,
+/// `--executor` and `--client` chosen by [`ThreadpoolOptions`].
+#[derive(Debug)]
+pub struct ThreadpoolModel;
+
+impl flags_core::Model for ThreadpoolModel {
+    type Options = ThreadpoolOptions;
+
+    fn name(&self) -> &'static str {
+        "threadpool"
+    }
+
+    fn about(&self) -> &'static str {
+        "Download flags with a pool of threads, each doing its own blocking I/O."
+    }
+
+    fn default_max_req(&self) -> usize {
+        default_max_req()
+    }
+
+    fn max_max_req(&self) -> usize {
+        MAX_MAX_REQ
+    }
+
+    fn worker_cost(&self) -> flags_core::limits::WorkerCost {
+        WORKER_COST
+    }
+
+    fn download_many(
+        &self,
+        job: &DownloadJob,
+        options: &ThreadpoolOptions,
+    ) -> Result<StatusCounter, SetupError> {
+        download_many_with_options(job, options)
+    }
+}
+
 /// Run `job` with the pool and the client `options` choose: what the binary
 /// calls.
 pub fn download_many_with_options(
