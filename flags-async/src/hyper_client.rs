@@ -44,8 +44,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use flags_core::fetch::FetchError;
 use flags_core::fetch::{BodyBuffer, ClientOptions, ResponseHead};
-use flags_core::retry::{FetchError, error_chain, is_stale_connection};
+use flags_core::retry::{error_chain, is_stale_connection};
 use flags_core::{DownloadJob, SetupError};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Bytes, Incoming};

@@ -63,11 +63,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use flags_core::fetch::FetchError;
 use flags_core::fetch::{
     BodyBuffer, ClientOptions, DRAIN_WINDOW, MAX_DRAIN_BYTES, ResponseHead, check_gif,
 };
 use flags_core::redirect;
-use flags_core::retry::{FetchError, RetryPolicy, error_chain, is_stale_connection};
+use flags_core::retry::{RetryPolicy, error_chain, is_stale_connection};
 use flags_core::save::{NameClaims, country_file_name, flag_file_name, save_flag};
 use flags_core::url::{flag_url, metadata_url};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
@@ -697,7 +698,7 @@ async fn get_flag_and_file_name(
     options: &AsyncOptions,
     names: &NameClaims,
 ) -> Result<(Vec<u8>, String), Stop> {
-    let policy = job.retry_policy();
+    let policy = flags_core::retry::RetryPolicy::for_job(job);
     // The first request, under a permit of its own.
     let image = with_permit_and_retries(semaphore, &policy, || {
         get_flag(client, &job.base_url, country_code)

@@ -17,8 +17,8 @@ use std::time::Duration;
 use common::{capture_one_request, in_private_network, tls_server_on};
 use flags_async::{AsyncOptions, download_many, download_many_async, get_flag, http_client};
 use flags_core::fetch::ClientOptions;
+use flags_core::fetch::FetchError;
 use flags_core::redirect;
-use flags_core::retry::FetchError;
 use flags_core::{DownloadJob, FlagResult, StatusCounter};
 use flags_server::{Fault, FlagServer, ServerConfig};
 

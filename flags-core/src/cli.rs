@@ -13,7 +13,7 @@ use clap::{ArgMatches, Args, Command, FromArgMatches};
 
 use crate::UsageError;
 use crate::codes::{CodeSelection, expand_cc_args};
-use crate::retry::{MAX_RETRY_WAIT, RetryPolicy};
+use crate::job::{DownloadJob, MAX_RETRY_WAIT};
 use crate::url::{ServerChoice, resolve_server};
 
 /// The options of every model binary, as `docs/interface.md` describes them.
@@ -62,80 +62,6 @@ pub struct CommonArgs {
 /// take.
 #[derive(Debug, Clone, Default, Args)]
 pub struct NoOptions {}
-
-/// Everything a model's `download_many` needs to know about one run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DownloadJob {
-    /// The codes to download, upper case, sorted, without duplicates.
-    pub country_codes: Vec<String>,
-    /// Where flags are found, without a trailing `/`.
-    pub base_url: String,
-    /// where flags are saved; it exists and can be written to.
-    pub dest_dir: PathBuf,
-    /// The concurrency to use: min(`-m`, the model's maximum, the number of
-    /// codes), and at least 1.
-    pub max_req: usize,
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Retries after a failed attempt (not for 404).
-    pub retries: u32,
-    /// Print one line per code.
-    pub verbose: bool,
-    /// `--cacert`: a PEM file of CA certificates to trust for https, on top
-    /// of the usual web roots (checked to hold at least one certificate).
-    pub ca_cert: Option<PathBuf>,
-    /// The longest wait before a retry, also when a `Retry-After` asks for
-    /// more ([`RetryPolicy::max_delay`]): [`MAX_RETRY_WAIT`] (5 s) from the
-    /// command line, which has no option for it. A test sets a lower one,
-    /// so that a server asking for minutes costs it milliseconds.
-    pub max_retry_wait: Duration,
-}
-
-impl DownloadJob {
-    /// A job with the command line's defaults: one request at a time, a
-    /// 3.1 s timeout, no retry, quiet.
-    pub fn new(
-        country_codes: Vec<String>,
-        base_url: impl Into<String>,
-        dest_dir: impl Into<PathBuf>,
-    ) -> Self {
-        Self {
-            country_codes,
-            base_url: base_url.into(),
-            dest_dir: dest_dir.into(),
-            max_req: 1,
-            timeout: Duration::from_secs_f64(3.1),
-            retries: 0,
-            verbose: false,
-            ca_cert: None,
-            max_retry_wait: MAX_RETRY_WAIT,
-        }
-    }
-
-    /// The same job with another concurrency.
-    pub fn with_max_req(mut self, max_req: usize) -> Self {
-        self.max_req = max_req.max(1);
-        self
-    }
-
-    /// The retry policy of `--retries`, its waits capped at
-    /// [`max_retry_wait`](Self::max_retry_wait).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use flags_core::DownloadJob;
-    /// let mut job = DownloadJob::new(vec!["BR".into()], "http://localhost:8000/flags", "downloaded");
-    /// assert_eq!(job.retry_policy().max_delay, Duration::from_secs(5));
-    /// job.max_retry_wait = Duration::from_millis(200);
-    /// assert_eq!(job.retry_policy().max_delay, Duration::from_millis(200));
-    /// ```
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            max_delay: self.max_retry_wait,
-            ..RetryPolicy::new(self.retries)
-        }
-    }
-}
 
 /// A parsed command line: the server, the job, and the model's own options.
 #[derive(Debug, Clone)]
@@ -220,20 +146,7 @@ where
 /// holds no PEM certificate, is a usage error now rather than one error per
 /// flag later.
 fn check_ca_file(path: &std::path::Path) -> Result<(), String> {
-    read_ca_file(path).map(drop)
-}
-
-/// Read a `--cacert` file: its bytes, if it can be read and holds at least
-/// one PEM certificate. Each HTTP client then parses the certificates
-/// itself; the message says why the file cannot be used.
-pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let pem = std::fs::read(path).map_err(|error| error.to_string())?;
-    let marker: &[u8] = b"-----BEGIN CERTIFICATE-----";
-    if pem.windows(marker.len()).any(|window| window == marker) {
-        Ok(pem)
-    } else {
-        Err("no PEM certificate in the file".to_string())
-    }
+    crate::fetch::CaFile::read_pem(path).map(drop)
 }
 
 /// Parse `-m` and `-l`: a whole number, at least 1.

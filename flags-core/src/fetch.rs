@@ -20,14 +20,63 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use crate::retry::{FetchError, parse_retry_after};
 use crate::url::lookup_host;
 use crate::{DownloadJob, SetupError};
 
 /// The largest body accepted, 10 MiB; a larger one is an error.
 pub const MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Why fetching one URL failed. Model-independent: the HTTP client's own
+/// error is turned into a one-line message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// 404: there is no such flag. Never retried.
+    #[error("HTTP 404 Not Found")]
+    NotFound,
+    /// Any other status than 200.
+    #[error("HTTP {code} {reason}")]
+    Status {
+        /// The status code.
+        code: u16,
+        /// Its reason phrase, like `I'm a teapot`.
+        reason: String,
+        /// The server's `Retry-After` as a wait from when the answer came
+        /// ([`parse_retry_after`]), when it sent one that can be read.
+        retry_after: Option<Duration>,
+    },
+    /// The body is longer than [`MAX_BODY_BYTES`].
+    #[error("body over the {} MiB cap", MAX_BODY_BYTES / 1024 / 1024)]
+    TooLarge,
+    /// The request did not complete: timeout, refused, reset, truncated.
+    #[error("{0}")]
+    Transport(String),
+    /// A 200 whose body is not a GIF image: an HTML page from a proxy or a
+    /// captive portal, say. Never saved as a flag.
+    #[error("not a GIF image (Content-Type {content_type})")]
+    NotGif {
+        /// What the server said the body was, `none` when it did not say.
+        content_type: String,
+    },
+    /// A body in a `Content-Encoding` the client did not ask for (it asks
+    /// for none): refused before reading, since it could not be checked
+    /// against the cap, nor saved as it is.
+    #[error("Content-Encoding {0} was not asked for")]
+    Encoding(String),
+    /// A redirect that is not followed: to another scheme than http or
+    /// https, without a `Location`, or past the limit
+    /// ([`crate::redirect`]).
+    #[error("{0}")]
+    Redirect(String),
+}
+
+impl FetchError {
+    /// Whether trying again may help: everything but a 404.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, FetchError::NotFound)
+    }
+}
 
 /// The longest a client waits for the rest of a body it will not use (a
 /// 404 page, a redirect's text) before dropping it with its connection.
@@ -47,7 +96,7 @@ pub const DRAIN_WINDOW: Duration = Duration::from_millis(50);
 ///
 /// ```
 /// use flags_core::fetch::check_status;
-/// use flags_core::retry::FetchError;
+/// use flags_core::fetch::FetchError;
 /// assert_eq!(check_status(200, "OK", None), Ok(()));
 /// assert_eq!(check_status(404, "Not Found", None), Err(FetchError::NotFound));
 /// let busy = check_status(503, "Service Unavailable", Some("2")).unwrap_err();
@@ -70,7 +119,7 @@ pub fn check_status(code: u16, reason: &str, retry_after: Option<&str>) -> Resul
 ///
 /// ```
 /// use flags_core::fetch::body_capacity;
-/// use flags_core::retry::FetchError;
+/// use flags_core::fetch::FetchError;
 /// assert_eq!(body_capacity(Some(1234)), Ok(1234));
 /// assert_eq!(body_capacity(Some(11 << 20)), Err(FetchError::TooLarge));
 /// assert_eq!(body_capacity(None), Ok(0));
@@ -263,7 +312,7 @@ fn is_visible_ascii(byte: u8) -> bool {
 ///
 /// ```
 /// use flags_core::fetch::BodyBuffer;
-/// use flags_core::retry::FetchError;
+/// use flags_core::fetch::FetchError;
 /// let mut body = BodyBuffer::new(Some(6)).unwrap();
 /// body.push(b"GIF").unwrap();
 /// body.push(b"89a").unwrap();
@@ -315,14 +364,27 @@ pub struct CaFile {
 }
 
 impl CaFile {
-    /// Read `path` ([`read_ca_file`](crate::cli::read_ca_file)); a file
-    /// that cannot be read or holds no certificate cannot build a client.
+    /// Read `path` ([`read_pem`](CaFile::read_pem)); a file that cannot be
+    /// read or holds no certificate cannot build a client.
     pub fn read(path: &Path) -> Result<CaFile, SetupError> {
-        let pem = crate::cli::read_ca_file(path).map_err(|reason| refused(path, reason))?;
+        let pem = CaFile::read_pem(path).map_err(|reason| refused(path, reason))?;
         Ok(CaFile {
             path: path.to_path_buf(),
             pem,
         })
+    }
+
+    /// Read a `--cacert` file: its bytes, if it can be read and holds at
+    /// least one PEM certificate. Each HTTP client then parses the
+    /// certificates itself; the message says why the file cannot be used.
+    pub fn read_pem(path: &Path) -> Result<Vec<u8>, String> {
+        let pem = std::fs::read(path).map_err(|error| error.to_string())?;
+        let marker: &[u8] = b"-----BEGIN CERTIFICATE-----";
+        if pem.windows(marker.len()).any(|window| window == marker) {
+            Ok(pem)
+        } else {
+            Err("no PEM certificate in the file".to_string())
+        }
     }
 
     /// The error for a file whose certificates the client refuses:
@@ -407,4 +469,53 @@ impl ClientOptions {
             keepalive_probes: false,
         })
     }
+}
+
+/// Read a `Retry-After` header as the wait it asks for from now: either of
+/// its two forms (RFC 9110, section 10.2.3), a number of seconds or an
+/// HTTP date ([`parse_retry_after_at`]). Anything else is `None`: the usual
+/// backoff applies.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(flags_core::fetch::parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+/// assert_eq!(flags_core::fetch::parse_retry_after("soon"), None);
+/// // A date in the past: no wait asked for.
+/// assert_eq!(
+///     flags_core::fetch::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+///     Some(Duration::ZERO)
+/// );
+/// ```
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    parse_retry_after_at(value, SystemTime::now())
+}
+
+/// [`parse_retry_after`] with `now` given: a number of seconds is that
+/// wait; an HTTP date (the preferred `Sun, 06 Nov 1994 08:49:37 GMT`, or
+/// the two obsolete forms, read by the `httpdate` crate) is the time from
+/// `now` until then, and zero when it is already past.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use flags_core::fetch::parse_retry_after_at;
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_774); // 08:49:34
+/// let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+/// assert_eq!(parse_retry_after_at(date, now), Some(Duration::from_secs(3)));
+/// assert_eq!(
+///     parse_retry_after_at("Sunday, 06-Nov-94 08:49:37 GMT", now),
+///     Some(Duration::from_secs(3))
+/// );
+/// assert_eq!(parse_retry_after_at("Sun Nov  6 08:49:37 1994", now), Some(Duration::from_secs(3)));
+/// let later = now + Duration::from_secs(60);
+/// assert_eq!(parse_retry_after_at(date, later), Some(Duration::ZERO));
+/// assert_eq!(parse_retry_after_at("-1", now), None);
+/// ```
+pub fn parse_retry_after_at(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    // An error here means the date is before `now`: retry now.
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }

@@ -12,10 +12,11 @@
 //! - [`status`]: [`DownloadStatus`], [`FlagOutcome`] and [`StatusCounter`].
 //! - [`fetch`]: how every HTTP client judges a response (status, body cap,
 //!   GIF, encoding) and what it is built with, on plain values.
-//! - [`retry`]: [`FetchError`](retry::FetchError) and the backoff policy.
+//! - [`retry`]: the backoff policy, and one line for a client's error.
 //! - [`report`]: the lines printed before and after a run.
 //! - [`progress`]: the progress bar or the `-v` lines.
-//! - [`cli`]: the shared command line and the [`DownloadJob`] it yields.
+//! - [`job`]: the [`DownloadJob`], what a model is asked to do.
+//! - [`cli`]: the shared command line, which yields a [`DownloadJob`].
 //! - [`interrupt`]: what Ctrl-C, SIGTERM and SIGHUP do.
 //! - [`limits`]: how many workers the process limits leave room for.
 //! - [`model`]: the [`Model`] interface every model implements, and
@@ -31,6 +32,7 @@ pub mod codes;
 pub mod countries;
 pub mod fetch;
 pub mod interrupt;
+pub mod job;
 pub mod limits;
 pub mod model;
 pub mod progress;
@@ -48,7 +50,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-pub use cli::{DownloadJob, NoOptions, ParsedArgs};
+pub use cli::{NoOptions, ParsedArgs};
+pub use job::DownloadJob;
 pub use model::{AnyModel, Model, Variant};
 pub use progress::Progress;
 pub use status::{DownloadStatus, FlagOutcome, FlagResult, StatusCounter};

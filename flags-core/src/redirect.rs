@@ -20,7 +20,7 @@
 
 use url::Url;
 
-use crate::retry::FetchError;
+use crate::fetch::FetchError;
 
 /// Redirects followed before giving up, as curl and reqwest do by default.
 pub const MAX_REDIRECTS: u32 = 10;

@@ -3,65 +3,10 @@
 //! The models differ in how they wait (a thread sleeps, a task awaits a
 //! timer), not in what they decide: that lives here, once.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::fetch::MAX_BODY_BYTES;
-
-/// Why fetching one URL failed. Model-independent: the HTTP client's own
-/// error is turned into a one-line message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    /// 404: there is no such flag. Never retried.
-    #[error("HTTP 404 Not Found")]
-    NotFound,
-    /// Any other status than 200.
-    #[error("HTTP {code} {reason}")]
-    Status {
-        /// The status code.
-        code: u16,
-        /// Its reason phrase, like `I'm a teapot`.
-        reason: String,
-        /// The server's `Retry-After` as a wait from when the answer came
-        /// ([`parse_retry_after`]), when it sent one that can be read.
-        retry_after: Option<Duration>,
-    },
-    /// The body is longer than [`MAX_BODY_BYTES`].
-    #[error("body over the {} MiB cap", MAX_BODY_BYTES / 1024 / 1024)]
-    TooLarge,
-    /// The request did not complete: timeout, refused, reset, truncated.
-    #[error("{0}")]
-    Transport(String),
-    /// A 200 whose body is not a GIF image: an HTML page from a proxy or a
-    /// captive portal, say. Never saved as a flag.
-    #[error("not a GIF image (Content-Type {content_type})")]
-    NotGif {
-        /// What the server said the body was, `none` when it did not say.
-        content_type: String,
-    },
-    /// A body in a `Content-Encoding` the client did not ask for (it asks
-    /// for none): refused before reading, since it could not be checked
-    /// against the cap, nor saved as it is.
-    #[error("Content-Encoding {0} was not asked for")]
-    Encoding(String),
-    /// A redirect that is not followed: to another scheme than http or
-    /// https, without a `Location`, or past the limit
-    /// ([`crate::redirect`]).
-    #[error("{0}")]
-    Redirect(String),
-}
-
-impl FetchError {
-    /// Whether trying again may help: everything but a 404.
-    pub fn is_retryable(&self) -> bool {
-        !matches!(self, FetchError::NotFound)
-    }
-}
-
-/// The longest wait before a retry unless a job says otherwise
-/// ([`DownloadJob::max_retry_wait`](crate::DownloadJob::max_retry_wait)),
-/// also for a `Retry-After` that asks for more: a run is not held for
-/// minutes by one server's say-so.
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+use crate::fetch::FetchError;
+use crate::job::{DownloadJob, MAX_RETRY_WAIT};
 
 /// `--retries`: how many times to try again, and how long to wait.
 ///
@@ -83,6 +28,25 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The retry policy of a job: its `--retries`, its waits capped at
+    /// [`DownloadJob::max_retry_wait`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flags_core::DownloadJob;
+    /// use flags_core::retry::RetryPolicy;
+    /// let mut job = DownloadJob::new(vec!["BR".into()], "http://localhost:8000/flags", "downloaded");
+    /// assert_eq!(RetryPolicy::for_job(&job).max_delay, Duration::from_secs(5));
+    /// job.max_retry_wait = Duration::from_millis(200);
+    /// assert_eq!(RetryPolicy::for_job(&job).max_delay, Duration::from_millis(200));
+    /// ```
+    pub fn for_job(job: &DownloadJob) -> RetryPolicy {
+        RetryPolicy {
+            max_delay: job.max_retry_wait,
+            ..RetryPolicy::new(job.retries)
+        }
+    }
+
     /// A policy with `retries` retries, waiting 50 ms, 100 ms, 200 ms ...
     /// up to [`MAX_RETRY_WAIT`].
     pub fn new(retries: u32) -> Self {
@@ -103,7 +67,8 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use flags_core::retry::{FetchError, RetryPolicy};
+    /// use flags_core::retry::RetryPolicy;
+    /// use flags_core::fetch::FetchError;
     /// let policy = RetryPolicy::new(3);
     /// let timeout = FetchError::Transport("timed out".into());
     /// let wait = policy.delay(2, &timeout);
@@ -132,55 +97,6 @@ impl RetryPolicy {
             _ => backoff,
         }
     }
-}
-
-/// Read a `Retry-After` header as the wait it asks for from now: either of
-/// its two forms (RFC 9110, section 10.2.3), a number of seconds or an
-/// HTTP date ([`parse_retry_after_at`]). Anything else is `None`: the usual
-/// backoff applies.
-///
-/// ```
-/// use std::time::Duration;
-/// assert_eq!(flags_core::retry::parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
-/// assert_eq!(flags_core::retry::parse_retry_after("soon"), None);
-/// // A date in the past: no wait asked for.
-/// assert_eq!(
-///     flags_core::retry::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-///     Some(Duration::ZERO)
-/// );
-/// ```
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    parse_retry_after_at(value, SystemTime::now())
-}
-
-/// [`parse_retry_after`] with `now` given: a number of seconds is that
-/// wait; an HTTP date (the preferred `Sun, 06 Nov 1994 08:49:37 GMT`, or
-/// the two obsolete forms, read by the `httpdate` crate) is the time from
-/// `now` until then, and zero when it is already past.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use flags_core::retry::parse_retry_after_at;
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_774); // 08:49:34
-/// let date = "Sun, 06 Nov 1994 08:49:37 GMT";
-/// assert_eq!(parse_retry_after_at(date, now), Some(Duration::from_secs(3)));
-/// assert_eq!(
-///     parse_retry_after_at("Sunday, 06-Nov-94 08:49:37 GMT", now),
-///     Some(Duration::from_secs(3))
-/// );
-/// assert_eq!(parse_retry_after_at("Sun Nov  6 08:49:37 1994", now), Some(Duration::from_secs(3)));
-/// let later = now + Duration::from_secs(60);
-/// assert_eq!(parse_retry_after_at(date, later), Some(Duration::ZERO));
-/// assert_eq!(parse_retry_after_at("-1", now), None);
-/// ```
-pub fn parse_retry_after_at(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = httpdate::parse_http_date(value).ok()?;
-    // An error here means the date is before `now`: retry now.
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Whether an I/O error on sending a request says that the connection was
@@ -311,7 +227,10 @@ pub fn in_body(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
+    use crate::fetch::{parse_retry_after, parse_retry_after_at};
 
     /// An error with an optional cause: the layers that reqwest, hyper and
     /// ureq wrap around what happened.

@@ -121,7 +121,10 @@ fn options_and_defaults() {
     );
     // No option for the cap on retry waits: 5 s, the same as `new`'s.
     assert_eq!(defaults.max_retry_wait, Duration::from_secs(5));
-    assert_eq!(defaults.retry_policy().max_delay, Duration::from_secs(5));
+    assert_eq!(
+        flags_core::retry::RetryPolicy::for_job(&defaults).max_delay,
+        Duration::from_secs(5)
+    );
     assert_eq!(
         defaults.max_retry_wait,
         DownloadJob::new(Vec::new(), "http://localhost:8000/flags", "downloaded").max_retry_wait

@@ -76,7 +76,7 @@ pub mod protocol;
 
 use std::io::{self, BufRead, Write};
 
-use flags_core::retry::FetchError;
+use flags_core::fetch::FetchError;
 use flags_core::save::{self, TemporaryFlag, flag_file_name};
 use flags_core::{DownloadJob, Progress, SetupError, StatusCounter, interrupt};
 use flags_seq::HttpClient;

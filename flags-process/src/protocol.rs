@@ -180,7 +180,7 @@ impl JobSettings {
     /// ```
     pub fn task_deadline(&self) -> Duration {
         // The policy the worker's `download_one` follows.
-        let policy = self.to_job().retry_policy();
+        let policy = flags_core::retry::RetryPolicy::for_job(&self.to_job());
         let attempts = self.retries.saturating_add(1);
         // Saturating: `--timeout` may be huge; the pool compares with
         // `elapsed()`, so `Duration::MAX` simply means "never".

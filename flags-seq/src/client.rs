@@ -37,12 +37,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use flags_core::fetch::FetchError;
 use flags_core::fetch::{
     CaFile, DRAIN_WINDOW, MAX_BODY_BYTES, MAX_DRAIN_BYTES, ResponseHead, body_capacity, check_body,
     check_gif,
 };
 use flags_core::redirect::{self, MAX_REDIRECTS};
-use flags_core::retry::{FetchError, error_chain, in_body, is_stale_connection_kind};
+use flags_core::retry::{error_chain, in_body, is_stale_connection_kind};
 use flags_core::url::{flag_url, lookup_host};
 use flags_core::{DownloadJob, SetupError};
 use ureq::config::Config;

@@ -26,7 +26,7 @@
 
 pub mod client;
 
-use flags_core::retry::FetchError;
+use flags_core::fetch::FetchError;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
 
@@ -145,7 +145,7 @@ pub fn fetch_one<C>(
 where
     C: BlockingClient + ?Sized,
 {
-    let policy = job.retry_policy();
+    let policy = flags_core::retry::RetryPolicy::for_job(job);
     let mut attempt = 0;
     loop {
         // Blocks this thread for the whole request, body included.

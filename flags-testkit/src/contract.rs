@@ -1,8 +1,9 @@
 //! The contract every model must keep, as one reusable check.
 //!
-//! Each model crate's `tests/contract.rs` calls [`check_model`] with its own
-//! `download_many` (a [`DownloadMany`]: the one signature every model has,
-//! passed as a plain function); the same servers, codes, faults and
+//! Each model crate's `tests/contract.rs` calls [`check_model`] with each
+//! of its variants (a [`Variant`]: the model, through the one
+//! [`flags_core::Model`] interface, with some of its options set); the
+//! same servers, codes, faults and
 //! expectations are used for all of them, so "same totals" means the same
 //! thing everywhere.
 //!
@@ -16,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use flags_core::save::{TEMP_PREFIX, flag_file_name};
-use flags_core::{DownloadJob, DownloadMany, SetupError, StatusCounter};
+use flags_core::{DownloadJob, SetupError, StatusCounter, Variant};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig, builtin_flag};
 
 #[cfg(unix)]
@@ -67,19 +68,15 @@ pub fn faulted_codes(timeout: Duration) -> Vec<(&'static str, Fault)> {
 /// Run every scenario of the contract on one model. `max_req` is the
 /// concurrency the model is asked for; `model_max` is the most the model
 /// ever uses (1 for the sequential model).
-pub fn check_model(
-    download_many: DownloadMany,
-    max_req: usize,
-    model_max: usize,
-) -> Result<(), String> {
-    check_mixed_outcomes(download_many, max_req)?;
-    check_peak_concurrency(download_many, max_req, model_max)?;
-    check_retries(download_many, max_req)?;
-    check_overwrite(download_many, max_req)?;
-    check_redirects_and_chunked(download_many, max_req)?;
-    check_wrong_bodies(download_many, max_req)?;
-    check_retry_after_floor(download_many, max_req)?;
-    check_closing_server(download_many, max_req)?;
+pub fn check_model(variant: &Variant, max_req: usize, model_max: usize) -> Result<(), String> {
+    check_mixed_outcomes(variant, max_req)?;
+    check_peak_concurrency(variant, max_req, model_max)?;
+    check_retries(variant, max_req)?;
+    check_overwrite(variant, max_req)?;
+    check_redirects_and_chunked(variant, max_req)?;
+    check_wrong_bodies(variant, max_req)?;
+    check_retry_after_floor(variant, max_req)?;
+    check_closing_server(variant, max_req)?;
     Ok(())
 }
 
@@ -152,7 +149,7 @@ pub fn check_saved_files(scenario: &str, dest: &Path, codes: &[&str]) -> Result<
 
 /// 200s, 404s, and one of each fault: the counts add up, errors are exactly
 /// the faulted codes, and only the good flags are saved, intact.
-pub fn check_mixed_outcomes(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_mixed_outcomes(variant: &Variant, max_req: usize) -> Result<(), String> {
     let timeout = Duration::from_millis(600);
     let faulted = faulted_codes(timeout);
     let mut config = ServerConfig::default();
@@ -174,7 +171,7 @@ pub fn check_mixed_outcomes(download_many: DownloadMany, max_req: usize) -> Resu
         not_found: MISSING_CODES.len(),
         error: faulted.len(),
     };
-    expect_counter("mixed outcomes", download_many(&job), expected)?;
+    expect_counter("mixed outcomes", variant.download_many(&job), expected)?;
     check_saved_files("mixed outcomes", dest.path(), &GOOD_CODES)?;
     let stats = server.stats();
     if stats.requests != codes.len() as u64 {
@@ -191,7 +188,7 @@ pub fn check_mixed_outcomes(download_many: DownloadMany, max_req: usize) -> Resu
 /// min(`max_req`, `model_max`) requests at once: the model uses the
 /// concurrency it was given, no less and no more.
 pub fn check_peak_concurrency(
-    download_many: DownloadMany,
+    variant: &Variant,
     max_req: usize,
     model_max: usize,
 ) -> Result<(), String> {
@@ -212,7 +209,7 @@ pub fn check_peak_concurrency(
         ok: codes.len(),
         ..StatusCounter::default()
     };
-    expect_counter("peak concurrency", download_many(&job), expected)?;
+    expect_counter("peak concurrency", variant.download_many(&job), expected)?;
     check_saved_files("peak concurrency", dest.path(), &codes)?;
     let peak = server.stats().peak_in_flight;
     if peak != expected_peak as u64 {
@@ -225,7 +222,7 @@ pub fn check_peak_concurrency(
 
 /// `--retries 3` turns a flaky flag (two 503s, then 200) into a success,
 /// and a 404 is asked for once only.
-pub fn check_retries(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_retries(variant: &Variant, max_req: usize) -> Result<(), String> {
     let mut config = ServerConfig::default();
     config.scripted.insert(
         "br".to_string(),
@@ -242,7 +239,7 @@ pub fn check_retries(download_many: DownloadMany, max_req: usize) -> Result<(), 
         not_found: 1,
         error: 0,
     };
-    expect_counter("retries", download_many(&job), expected)?;
+    expect_counter("retries", variant.download_many(&job), expected)?;
     check_saved_files("retries", dest.path(), &["BR", "JP", "US"])?;
     let log = server.request_log();
     let asked = |code: &str| {
@@ -261,7 +258,7 @@ pub fn check_retries(download_many: DownloadMany, max_req: usize) -> Result<(), 
 
 /// A second run over the same folder replaces the flags with whole new
 /// copies and leaves nothing else behind.
-pub fn check_overwrite(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_overwrite(variant: &Variant, max_req: usize) -> Result<(), String> {
     let server = start(ServerConfig::default())?;
     let dest = temp_dir()?;
     let codes = ["BR", "CN"];
@@ -272,7 +269,7 @@ pub fn check_overwrite(download_many: DownloadMany, max_req: usize) -> Result<()
         ok: 2,
         ..StatusCounter::default()
     };
-    expect_counter("overwrite", download_many(&job), expected)?;
+    expect_counter("overwrite", variant.download_many(&job), expected)?;
     check_saved_files("overwrite", dest.path(), &codes)
 }
 
@@ -386,7 +383,7 @@ pub fn check_write_failure(model: &ModelBinary<'_>) -> Result<(), String> {
 /// debug build on a loaded 2-core machine may need more than 0.2 s to open
 /// 676 connections, and then the first requests end before the last start,
 /// which says nothing about the model.
-pub fn check_load(download_many: DownloadMany) -> Result<(), String> {
+pub fn check_load(variant: &Variant) -> Result<(), String> {
     let config = ServerConfig {
         delay: Delay::Fixed(Duration::from_secs(1)),
         ..ServerConfig::default()
@@ -407,7 +404,7 @@ pub fn check_load(download_many: DownloadMany) -> Result<(), String> {
         not_found: codes.len() - all.len(),
         error: 0,
     };
-    expect_counter("load", download_many(&job), expected)?;
+    expect_counter("load", variant.download_many(&job), expected)?;
     check_saved_files("load", dest.path(), &all)?;
     let peak = server.stats().peak_in_flight;
     if peak != codes.len() as u64 {

@@ -15,9 +15,10 @@
 //!   the files in `--dest`.
 //! - [`net`]: a port nothing listens on.
 //!
-//! A model's `tests/contract.rs` passes its `download_many` as a plain
-//! function and asserts that no promise was broken:
-//! `assert_eq!(check_model(flags_seq::download_many, 4, MAX_MAX_REQ), Ok(()))`.
+//! A model's `tests/contract.rs` passes each of its variants (a
+//! [`flags_core::Variant`]: the model with some of its options set) and
+//! asserts that no promise was broken:
+//! `assert_eq!(check_model(&SEQ_VARIANT, 4, 1), Ok(()))`.
 //!
 //! # Invariants
 //!
@@ -26,9 +27,8 @@
 //!   workspace contains a line of it (`cargo tree -e normal` of any shipped
 //!   crate does not name it).
 //! - It depends on the server and on `flags-core`, never on a model: the
-//!   models are judged from the outside, through the one
-//!   [`flags_core::DownloadMany`] signature and their binaries' command
-//!   lines, so the same check means the same thing for each of them.
+//!   models are judged from the outside, through the
+//!   [`flags_core::Model`] interface and their binaries' command lines, so the same check means the same thing for each of them.
 //! - A check returns `Err` with a description of the first broken promise
 //!   and lets the test assert; a helper that cannot go on (a port it
 //!   cannot bind, a signal it cannot send) panics, as a test would.

@@ -15,9 +15,10 @@ use std::io::Read;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use flags_core::fetch::FetchError;
 use flags_core::fetch::{BodyBuffer, ClientOptions, MAX_BODY_BYTES, ResponseHead, check_gif};
 use flags_core::redirect;
-use flags_core::retry::{FetchError, error_chain, in_body, is_stale_connection};
+use flags_core::retry::{error_chain, in_body, is_stale_connection};
 use flags_core::url::flag_url;
 use flags_core::{DownloadJob, SetupError};
 use flags_seq::BlockingClient;

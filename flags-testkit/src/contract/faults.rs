@@ -22,7 +22,7 @@
 
 use std::time::Duration;
 
-use flags_core::{DownloadJob, DownloadMany, StatusCounter};
+use flags_core::{DownloadJob, StatusCounter, Variant};
 use flags_server::{
     DRIP_INTERVAL, FAULT_MODES, Fault, FaultMode, FlagServer, Outcome, RequestRecord, ServerConfig,
     Stats, fault_mode,
@@ -114,14 +114,10 @@ const SETTLE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Every fault mode on one model: the fault matrix's row for it. Every
 /// mode is tried; the error lists each mode that failed, one per line.
-pub fn check_fault_matrix(
-    download_many: DownloadMany,
-    max_req: usize,
-    client: Client,
-) -> Result<(), String> {
+pub fn check_fault_matrix(variant: &Variant, max_req: usize, client: Client) -> Result<(), String> {
     let failures: Vec<String> = client
         .modes()
-        .filter_map(|mode| check_fault_mode(download_many, max_req, client, mode).err())
+        .filter_map(|mode| check_fault_mode(variant, max_req, client, mode).err())
         .collect();
     if failures.is_empty() {
         Ok(())
@@ -137,23 +133,23 @@ pub fn check_fault_matrix(
 /// is tried once, end to end, where a private network can be had (see
 /// the module's documentation).
 pub fn check_fault_mode(
-    download_many: DownloadMany,
+    variant: &Variant,
     max_req: usize,
     client: Client,
     mode: &FaultMode,
 ) -> Result<(), String> {
     if mode.needs_default_port() {
         #[cfg(target_os = "linux")]
-        return default_port::check_default_port(download_many, max_req, mode);
+        return default_port::check_default_port(variant, max_req, mode);
         #[cfg(not(target_os = "linux"))]
         return Ok(());
     }
     if mode.fault == Fault::Hangup {
-        return check_fresh_hangup(download_many, client.tells_fresh())
+        return check_fresh_hangup(variant, client.tells_fresh())
             .map_err(|error| format!("{}: {error}", mode.name));
     }
-    check_at_random(download_many, max_req, client, mode)?;
-    check_scripted(download_many, max_req, client, mode)
+    check_at_random(variant, max_req, client, mode)?;
+    check_scripted(variant, max_req, client, mode)
 }
 
 /// `--timeout` for a mode: a slow body takes about 0.3 s, which a loaded
@@ -172,7 +168,7 @@ fn timeout_for(mode: &FaultMode) -> Duration {
 /// The random pass: about [`RATE`] of the requests of 23 codes meet the
 /// fault, no retry; every code's outcome is the one its requests earned.
 fn check_at_random(
-    download_many: DownloadMany,
+    variant: &Variant,
     max_req: usize,
     client: Client,
     mode: &FaultMode,
@@ -195,7 +191,8 @@ fn check_at_random(
     codes.extend(MISSING_CODES);
     let mut job = job_for(&codes, &server, dest.path(), max_req);
     job.timeout = timeout_for(mode);
-    let counter = download_many(&job)
+    let counter = variant
+        .download_many(&job)
         .map_err(|error| format!("{scenario}: download_many failed to start: {error}"))?;
     let stats = settled(&server, scenario)?;
     let log = server.request_log();
@@ -316,7 +313,7 @@ fn outcome_of(client: Client, code: &str, records: &[&RequestRecord]) -> Result<
 /// The scripted pass: the fault on a few codes (twice each, or once on
 /// one code for the modes that ask for a long wait) and `--retries 3`.
 fn check_scripted(
-    download_many: DownloadMany,
+    variant: &Variant,
     max_req: usize,
     client: Client,
     mode: &FaultMode,
@@ -349,7 +346,8 @@ fn check_scripted(
     // the job's cap: a low one keeps the matrix quick, and the retry must
     // still wait that long.
     job.max_retry_wait = RETRY_AFTER_FLOOR;
-    let counter = download_many(&job)
+    let counter = variant
+        .download_many(&job)
         .map_err(|error| format!("{scenario}: download_many failed to start: {error}"))?;
     let stats = settled(&server, &scenario)?;
     let log = server.request_log();

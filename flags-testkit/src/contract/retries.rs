@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use flags_core::{DownloadMany, StatusCounter};
+use flags_core::{StatusCounter, Variant};
 use flags_server::{Fault, ServerConfig};
 
 use super::{ModelBinary, expect_counter, job_for, start, temp_dir};
@@ -14,7 +14,7 @@ use crate::report::parse_final_report;
 /// `--retries 4`: exactly 5 requests, and at least the backoff's least
 /// waits between them (25 + 50 + 100 + 200 ms: half of each doubling
 /// ceiling, the jitter's floor), not a tight loop.
-pub fn check_retry_after_floor(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_retry_after_floor(variant: &Variant, max_req: usize) -> Result<(), String> {
     let scenario = "Retry-After: 0";
     let mut config = ServerConfig::default();
     config
@@ -29,7 +29,7 @@ pub fn check_retry_after_floor(download_many: DownloadMany, max_req: usize) -> R
         error: 1,
         ..StatusCounter::default()
     };
-    expect_counter(scenario, download_many(&job), expected)?;
+    expect_counter(scenario, variant.download_many(&job), expected)?;
     let elapsed = started.elapsed();
     let requests = server.request_log().len();
     if requests != 5 {

@@ -3,7 +3,7 @@
 //! length (`Transfer-Encoding: chunked`: read to their end, and cut off at
 //! the 10 MiB cap while reading).
 
-use flags_core::{DownloadMany, StatusCounter};
+use flags_core::{StatusCounter, Variant};
 use flags_server::{Fault, ServerConfig};
 
 use super::{check_saved_files, expect_counter, job_for, start, temp_dir};
@@ -12,10 +12,7 @@ use super::{check_saved_files, expect_counter, job_for, start, temp_dir};
 /// redirect, chunked and over the cap: the right flags are saved,
 /// byte-identical, the loop and the oversized body are errors, and the
 /// loop was followed no further than the limit.
-pub fn check_redirects_and_chunked(
-    download_many: DownloadMany,
-    max_req: usize,
-) -> Result<(), String> {
+pub fn check_redirects_and_chunked(variant: &Variant, max_req: usize) -> Result<(), String> {
     let scenario = "redirects and chunked bodies";
     let mut config = ServerConfig::default();
     let scripts = [
@@ -38,7 +35,7 @@ pub fn check_redirects_and_chunked(
         not_found: 1,
         error: 2,
     };
-    expect_counter(scenario, download_many(&job), expected)?;
+    expect_counter(scenario, variant.download_many(&job), expected)?;
     check_saved_files(scenario, dest.path(), &["BR", "CN", "DE", "NG", "US"])?;
     let asked_jp = server
         .request_log()
@@ -58,7 +55,7 @@ pub fn check_redirects_and_chunked(
 /// A 200 that is not a flag: an HTML page, and a body in a
 /// `Content-Encoding` nobody asked for. Both are errors and nothing is
 /// saved for them; the flags around them are saved intact.
-pub fn check_wrong_bodies(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_wrong_bodies(variant: &Variant, max_req: usize) -> Result<(), String> {
     let scenario = "wrong bodies";
     let mut config = ServerConfig::default();
     config.scripted.insert("eg".to_string(), vec![Fault::Html]);
@@ -72,7 +69,7 @@ pub fn check_wrong_bodies(download_many: DownloadMany, max_req: usize) -> Result
         not_found: 0,
         error: 2,
     };
-    expect_counter(scenario, download_many(&job), expected)?;
+    expect_counter(scenario, variant.download_many(&job), expected)?;
     check_saved_files(scenario, dest.path(), &["BR", "JP"])
 }
 
@@ -85,7 +82,7 @@ pub fn check_wrong_bodies(download_many: DownloadMany, max_req: usize) -> Result
 /// The race it looks for is real but not certain in each run: with the
 /// retry switched off, this check failed 3 runs of 3 on the async model
 /// and 1 of 2 on the std pool (debug builds).
-pub fn check_closing_server(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_closing_server(variant: &Variant, max_req: usize) -> Result<(), String> {
     let scenario = "a server that closes after each response";
     let config = ServerConfig {
         close_after_response: true,
@@ -105,7 +102,7 @@ pub fn check_closing_server(download_many: DownloadMany, max_req: usize) -> Resu
         not_found: super::MISSING_CODES.len(),
         error: 0,
     };
-    expect_counter(scenario, download_many(&job), expected)?;
+    expect_counter(scenario, variant.download_many(&job), expected)?;
     check_saved_files(scenario, dest.path(), &good)?;
     let stats = server.stats();
     if stats.requests != codes.len() as u64 {
@@ -126,7 +123,7 @@ pub fn check_closing_server(download_many: DownloadMany, max_req: usize) -> Resu
 /// hyper) takes it for a closed keep-alive connection and sends it once
 /// more on a new one, which the server answers: two requests, the flag
 /// saved. Either way, never more than one such resend.
-pub fn check_fresh_hangup(download_many: DownloadMany, tells_fresh: bool) -> Result<(), String> {
+pub fn check_fresh_hangup(variant: &Variant, tells_fresh: bool) -> Result<(), String> {
     let scenario = "a hang-up on a new connection";
     let mut config = ServerConfig::default();
     config
@@ -156,7 +153,7 @@ pub fn check_fresh_hangup(download_many: DownloadMany, tells_fresh: bool) -> Res
             &["BR"],
         )
     };
-    expect_counter(scenario, download_many(&job), expected)?;
+    expect_counter(scenario, variant.download_many(&job), expected)?;
     check_saved_files(scenario, dest.path(), saved)?;
     let stats = server.stats();
     if stats.requests != requests {

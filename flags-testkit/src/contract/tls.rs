@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use flags_core::{DownloadMany, StatusCounter};
+use flags_core::{StatusCounter, Variant};
 use flags_server::{FlagServer, ServerConfig, TlsIdentity};
 
 use super::{
@@ -46,7 +46,7 @@ fn wrong_ca(dir: &Path) -> Result<PathBuf, String> {
 
 /// Over https with `--cacert`: the same totals and the same bytes as over
 /// plain HTTP. With the wrong CA: every code is an error, nothing saved.
-pub fn check_tls(download_many: DownloadMany, max_req: usize) -> Result<(), String> {
+pub fn check_tls(variant: &Variant, max_req: usize) -> Result<(), String> {
     let certificates = temp_dir()?;
     let (server, pem_path) = tls_server(certificates.path())?;
     let dest = temp_dir()?;
@@ -59,7 +59,7 @@ pub fn check_tls(download_many: DownloadMany, max_req: usize) -> Result<(), Stri
         not_found: MISSING_CODES.len(),
         error: 0,
     };
-    expect_counter("tls", download_many(&job), expected)?;
+    expect_counter("tls", variant.download_many(&job), expected)?;
     check_saved_files("tls", dest.path(), &GOOD_CODES)?;
 
     let wrong_dest = temp_dir()?;
@@ -69,7 +69,11 @@ pub fn check_tls(download_many: DownloadMany, max_req: usize) -> Result<(), Stri
         error: codes.len(),
         ..StatusCounter::default()
     };
-    expect_counter("tls with the wrong CA", download_many(&job), expected)?;
+    expect_counter(
+        "tls with the wrong CA",
+        variant.download_many(&job),
+        expected,
+    )?;
     check_saved_files("tls with the wrong CA", wrong_dest.path(), &[])
 }
 

@@ -15,7 +15,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use flags_core::{DownloadJob, DownloadMany, StatusCounter};
+use flags_core::{DownloadJob, StatusCounter, Variant};
 use flags_server::{Fault, FaultMode, FlagServer, ServerConfig, TlsIdentity};
 
 use super::{flag_path, settled};
@@ -28,17 +28,17 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// the model, in a private network namespace; `Ok` without running it
 /// where no namespace can be had.
 pub(super) fn check_default_port(
-    download_many: DownloadMany,
+    variant: &Variant,
     max_req: usize,
     mode: &FaultMode,
 ) -> Result<(), String> {
-    let mode = *mode;
+    let (variant, mode) = (*variant, *mode);
     // A thread of its own: the namespace is the thread's, and it ends
     // with the thread, leaving the test's own threads where they were.
     let joined = std::thread::Builder::new()
         .name("private-network".to_owned())
         .spawn(move || match enter_private_network() {
-            Ok(true) => check_in_private_network(download_many, max_req, &mode),
+            Ok(true) => check_in_private_network(&variant, max_req, &mode),
             Ok(false) => Ok(()),
             Err(error) => Err(format!("{}: {error}", mode.name)),
         })
@@ -51,7 +51,7 @@ pub(super) fn check_default_port(
 /// The check itself, in the namespace: `BR` is redirected to the default
 /// port, `DE` and `ZZ` are answered where they are asked.
 fn check_in_private_network(
-    download_many: DownloadMany,
+    variant: &Variant,
     max_req: usize,
     mode: &FaultMode,
 ) -> Result<(), String> {
@@ -94,7 +94,7 @@ fn check_in_private_network(
         not_found: 1,
         error: 0,
     };
-    expect_counter(scenario, download_many(&job), expected)?;
+    expect_counter(scenario, variant.download_many(&job), expected)?;
     check_saved_files(scenario, dest.path(), &["BR", "DE"])?;
     settled(&origin, scenario)?;
     settled(&named, scenario)?;
