@@ -1,7 +1,9 @@
-//! The criterion suite: every model on the same workloads, through the one
-//! harness of `flags_benches::harness`.
+//! The criterion suite: every default row of `flags_benches::models` (seq,
+//! threadpool, rayon, threads, async, process: each a
+//! [`flags_core::Variant`]) on the same workloads, through the one harness
+//! of `flags_benches::harness`.
 //!
-//! One group per workload, one benchmark per model in it, one in-process
+//! One group per workload, one benchmark per row in it, one in-process
 //! flag server per group:
 //!
 //! - `12-flags-50ms-delay`: 12 flags, a fixed 50 ms delay, `-m 4`. Waiting
@@ -25,8 +27,9 @@
 //! the server's flag (a wrong result stops the suite with a panic).
 //!
 //! Sizes: 10 samples (criterion's minimum) of flat sampling, 1 s of warm-up
-//! and a few seconds of measurement per model, so the whole suite takes
-//! about four minutes on two cores (4 min 3 s measured, the build aside;
+//! and a few seconds of measurement per row, so the whole suite takes
+//! a few minutes on two cores (4 min 3 s measured with the five rows before
+//! threads, the build aside;
 //! the high-m group is the longest, as the process pool at 256 starts 256
 //! workers on every iteration);
 //! `cargo bench -- --test` runs each benchmark once.
@@ -35,7 +38,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use flags_benches::harness::run_model;
-use flags_benches::models::{ALL_MODELS, Model};
+use flags_benches::models::{DEFAULT_VARIANTS, Variant};
 use flags_core::DownloadJob;
 use flags_core::countries::{all_cc, every_cc};
 use flags_server::{Delay, FlagServer, ServerConfig};
@@ -99,16 +102,16 @@ const WORKLOADS: [Workload; 3] = [
     },
 ];
 
-/// The models of `workload`, each with the `-m` it runs at: every value of
-/// the workload's list capped by the model, each once.
-fn benchmarks(workload: &Workload, code_count: usize) -> Vec<(&'static Model, usize)> {
+/// The rows of `workload`, each with the `-m` it runs at: every value of
+/// the workload's list capped by the variant, each once.
+fn benchmarks(workload: &Workload, code_count: usize) -> Vec<(&'static Variant, usize)> {
     let mut runs = Vec::new();
-    for model in &ALL_MODELS {
-        if workload.concurrent_only && model.max_max_req <= 1 {
+    for variant in &DEFAULT_VARIANTS {
+        if workload.concurrent_only && variant.model.max_max_req() <= 1 {
             continue;
         }
         for &max_req in workload.max_reqs {
-            let run = (model, model.actual_max_req(max_req, code_count));
+            let run = (variant, variant.actual_max_req(max_req, code_count));
             if !runs.contains(&run) {
                 runs.push(run);
             }
@@ -136,16 +139,16 @@ fn bench_workload(criterion: &mut Criterion, workload: &Workload) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(workload.measurement_time);
     let several_m = workload.max_reqs.len() > 1;
-    for (model, max_req) in benchmarks(workload, codes.len()) {
+    for (variant, max_req) in benchmarks(workload, codes.len()) {
         // The destination is replaced by a fresh folder on every run.
         let job =
             DownloadJob::new(codes.clone(), server.base_url(), "unused").with_max_req(max_req);
         // One benchmark per model, or per model and m when there are
         // several.
         let id = if several_m {
-            BenchmarkId::new(model.name, format!("m={max_req}"))
+            BenchmarkId::new(variant.name, format!("m={max_req}"))
         } else {
-            BenchmarkId::from_parameter(model.name)
+            BenchmarkId::from_parameter(variant.name)
         };
         group.bench_with_input(id, &job, |bencher, job| {
             bencher.iter_custom(|iterations| {
@@ -153,7 +156,7 @@ fn bench_workload(criterion: &mut Criterion, workload: &Workload) {
                 for _ in 0..iterations {
                     // Keep the server's request log short between runs.
                     server.reset_stats();
-                    let outcome = run_model(model, job)
+                    let outcome = run_model(variant, job)
                         .unwrap_or_else(|error| panic!("{}: {error}", workload.name));
                     timed += outcome.elapsed;
                 }
@@ -168,7 +171,7 @@ fn bench_workload(criterion: &mut Criterion, workload: &Workload) {
 fn main() {
     // The process model re-runs this executable as its workers: when this
     // process is one of them, it serves its parent and exits here.
-    flags_process::worker_main_if_requested();
+    flags_benches::models::serve_if_worker();
     let mut criterion = Criterion::default().configure_from_args();
     for workload in &WORKLOADS {
         bench_workload(&mut criterion, workload);

@@ -1,11 +1,11 @@
 //! One model in a child process of its own, and what the parent measures
 //! of it.
 //!
-//! Why a child each: peak memory is a property of a process. Run five models
+//! Why a child each: peak memory is a property of a process. Run six models
 //! one after another in one process and the last one inherits the peak of
 //! the others (an allocator rarely gives memory back). So `flags-compare`
 //! re-runs its own executable once per model in a hidden mode,
-//! `--run-model NAME`, which calls that model's library `download_many`
+//! `--run-model NAME`, which calls that variant's `download_many`
 //! and prints one line with the count. Re-running itself means no other
 //! binary has to be built: `cargo run --release` is enough.
 //!
@@ -20,8 +20,8 @@
 //! - **peak RSS**, the high-water mark of resident memory (`VmHWM` in
 //!   `/proc/{pid}/status`, Linux only). The child reads its own at the very
 //!   end and prints it on its result line; meanwhile the parent samples the
-//!   child and all its descendants every [`RSS_SAMPLE_INTERVAL`] or more
-//!   ([`crate::sampler`]) and keeps each process's latest high-water mark.
+//!   child and all its descendants every `SAMPLE_INTERVAL` or more
+//!   (`crate::sampler`) and keeps each process's latest high-water mark.
 //!   The figure reported is the larger of the child's own mark and the sum
 //!   over the tree, so the process pool is charged for its workers too;
 //! - **peak PSS**, the proportional set size (`Pss:` in
@@ -47,26 +47,23 @@ use std::time::{Duration, Instant};
 use flags_core::{DownloadJob, StatusCounter};
 
 use crate::cpu::{CpuTimes, wait_with_cpu};
-use crate::models::{Model, model_by_name};
+use crate::models::{Variant, variant_by_name};
 use crate::sampler::Sampler;
 
 /// The hidden first argument that makes `flags-compare` run one model and
 /// exit.
-pub const RUN_MODEL_FLAG: &str = "--run-model";
+pub(crate) const RUN_MODEL_FLAG: &str = "--run-model";
 
 /// The prefix of the one line a child prints on stdout, followed by
 /// `ok=N not_found=N error=N` and, on Linux, `vm_hwm_kib=N`.
-pub const RESULT_PREFIX: &str = "flags-compare-result";
+pub(crate) const RESULT_PREFIX: &str = "flags-compare-result";
 
-/// How often the process tree's memory is sampled at most, on Linux.
-pub const RSS_SAMPLE_INTERVAL: Duration = crate::sampler::SAMPLE_INTERVAL;
-
-/// The arguments that make the child run `model` on `job`: the hidden flag,
-/// then every field of the job, then the codes after `--`.
-pub fn child_args(model: &Model, job: &DownloadJob) -> Vec<OsString> {
+/// The arguments that make the child run `variant` on `job`: the hidden
+/// flag, then every field of the job, then the codes after `--`.
+pub fn child_args(variant: &Variant, job: &DownloadJob) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![
         RUN_MODEL_FLAG.into(),
-        model.name.into(),
+        variant.name.into(),
         "--base-url".into(),
         job.base_url.clone().into(),
         "--dest".into(),
@@ -87,8 +84,10 @@ pub fn child_args(model: &Model, job: &DownloadJob) -> Vec<OsString> {
 pub struct BadChildArgs(String);
 
 /// Parse the arguments after `argv[0]` of a child, as [`child_args`] writes
-/// them: the model and its job.
-pub fn parse_child_args(args: &[OsString]) -> Result<(&'static Model, DownloadJob), BadChildArgs> {
+/// them: the variant and its job.
+pub fn parse_child_args(
+    args: &[OsString],
+) -> Result<(&'static Variant, DownloadJob), BadChildArgs> {
     let bad = |what: &str| BadChildArgs(what.to_string());
     let text = |index: usize| -> Result<String, BadChildArgs> {
         args.get(index)
@@ -100,7 +99,7 @@ pub fn parse_child_args(args: &[OsString]) -> Result<(&'static Model, DownloadJo
         return Err(bad("the first argument must be --run-model"));
     }
     let name = text(1)?;
-    let model = model_by_name(&name).ok_or_else(|| bad(&format!("no model {name:?}")))?;
+    let variant = variant_by_name(&name).ok_or_else(|| bad(&format!("no model {name:?}")))?;
     let mut job = DownloadJob::new(Vec::new(), String::new(), PathBuf::new());
     let mut index = 2;
     loop {
@@ -134,22 +133,22 @@ pub fn parse_child_args(args: &[OsString]) -> Result<(&'static Model, DownloadJo
         .iter()
         .map(|code| code.to_string_lossy().into_owned())
         .collect();
-    Ok((model, job))
+    Ok((variant, job))
 }
 
-/// The `main` of a child: run the model's `download_many` on the job of
+/// The `main` of a child: run the variant's `download_many` on the job of
 /// the command line, in this process, and print the count on stdout as
 /// [`format_result_line`] writes it. Exit status 0 when the model ran
 /// (whatever it counted), 1 when it could not start, 2 for bad arguments.
-pub fn child_main(args: &[OsString]) -> ExitCode {
-    let (model, job) = match parse_child_args(args) {
+pub(crate) fn child_main(args: &[OsString]) -> ExitCode {
+    let (variant, job) = match parse_child_args(args) {
         Ok(parsed) => parsed,
         Err(error) => {
             eprintln!("flags-compare: {error}");
             return ExitCode::from(flags_core::EXIT_USAGE);
         }
     };
-    match (model.download_many)(&job) {
+    match variant.download_many(&job) {
         Ok(counter) => {
             let mut stdout = io::stdout().lock();
             let report = ChildReport {
@@ -164,7 +163,7 @@ pub fn child_main(args: &[OsString]) -> ExitCode {
             }
         }
         Err(error) => {
-            eprintln!("flags-compare: {}: {error}", model.name);
+            eprintln!("flags-compare: {}: {error}", variant.name);
             ExitCode::from(flags_core::EXIT_ERROR)
         }
     }
@@ -172,29 +171,16 @@ pub fn child_main(args: &[OsString]) -> ExitCode {
 
 /// What a child reports on its result line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChildReport {
+pub(crate) struct ChildReport {
     /// What the model counted.
-    pub counter: StatusCounter,
+    pub(crate) counter: StatusCounter,
     /// The child's own peak resident memory in KiB, read just before it
     /// printed this (Linux only).
-    pub vm_hwm_kib: Option<u64>,
+    pub(crate) vm_hwm_kib: Option<u64>,
 }
 
 /// The line a child prints with its report.
-///
-/// ```
-/// use flags_benches::child::{ChildReport, format_result_line, parse_result_line};
-/// use flags_core::StatusCounter;
-/// let report = ChildReport {
-///     counter: StatusCounter { ok: 38, not_found: 1, error: 1 },
-///     vm_hwm_kib: Some(9216),
-/// };
-/// let line = format_result_line(&report);
-/// assert_eq!(line, "flags-compare-result ok=38 not_found=1 error=1 vm_hwm_kib=9216");
-/// assert_eq!(parse_result_line(&format!("noise\n{line}\n")), Some(report));
-/// assert_eq!(parse_result_line("ok=1"), None);
-/// ```
-pub fn format_result_line(report: &ChildReport) -> String {
+pub(crate) fn format_result_line(report: &ChildReport) -> String {
     let counter = &report.counter;
     let mut line = format!(
         "{RESULT_PREFIX} ok={} not_found={} error={}",
@@ -207,7 +193,7 @@ pub fn format_result_line(report: &ChildReport) -> String {
 }
 
 /// Find the result line in a child's stdout and read the report back.
-pub fn parse_result_line(stdout: &str) -> Option<ChildReport> {
+pub(crate) fn parse_result_line(stdout: &str) -> Option<ChildReport> {
     let line = stdout
         .lines()
         .rev()
@@ -237,49 +223,52 @@ pub fn parse_result_line(stdout: &str) -> Option<ChildReport> {
 }
 
 /// This process's peak resident memory so far, in KiB (Linux only).
-pub fn own_vm_hwm_kib() -> Option<u64> {
+pub(crate) fn own_vm_hwm_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     flags_core::limits::proc_status_field(&status, "VmHWM:")
 }
 
 /// What the parent saw of one child process.
 #[derive(Debug)]
-pub struct ChildRun {
+pub(crate) struct ChildRun {
     /// When the child was spawned (just before the `fork`).
-    pub spawned_at: Instant,
+    pub(crate) spawned_at: Instant,
     /// From the spawn to the moment it was reaped.
-    pub wall: Duration,
-    /// How it ended.
-    pub status: ExitStatus,
+    pub(crate) wall: Duration,
+    pub(crate) status: ExitStatus,
     /// The CPU time of the child and every descendant it reaped, from
     /// `wait4` (`None` where there is no `wait4`).
-    pub cpu: Option<CpuTimes>,
+    pub(crate) cpu: Option<CpuTimes>,
     /// The sum of the peak resident memory of every process of the child's
     /// tree, in KiB, as sampled (see the module's header); `None` when
     /// nothing could be sampled.
-    pub sampled_rss_kib: Option<u64>,
+    pub(crate) sampled_rss_kib: Option<u64>,
     /// The largest sum, in one sample, of the proportional set size of every
     /// process of the child's tree, in KiB; `None` when it could not be read.
-    pub sampled_pss_kib: Option<u64>,
+    pub(crate) sampled_pss_kib: Option<u64>,
     /// The most processes seen at once in the child's tree (1 for a model
     /// that spawns none; 0 when not sampled).
-    pub peak_processes: usize,
+    pub(crate) peak_processes: usize,
     /// The most threads seen at once in the child's tree, summed over its
     /// processes (0 when not sampled).
-    pub peak_threads: usize,
+    pub(crate) peak_threads: usize,
     /// The CPU time the parent's sampling thread spent watching it.
-    pub sampler_cpu: Option<Duration>,
+    pub(crate) sampler_cpu: Option<Duration>,
     /// Everything the child wrote on stdout.
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Everything the child wrote on stderr.
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 /// Run `program` with `args` as a child process and measure it. Its stdout
 /// and stderr go to files in `scratch_dir` (so that nothing can block on a
 /// full pipe, and so that a progress bar never draws on the terminal) and
 /// are read back once it has exited.
-pub fn run_child(program: &Path, args: &[OsString], scratch_dir: &Path) -> io::Result<ChildRun> {
+pub(crate) fn run_child(
+    program: &Path,
+    args: &[OsString],
+    scratch_dir: &Path,
+) -> io::Result<ChildRun> {
     let stdout_path = scratch_dir.join("stdout.txt");
     let stderr_path = scratch_dir.join("stderr.txt");
     let mut command = Command::new(program);
@@ -311,4 +300,28 @@ pub fn run_child(program: &Path, args: &[OsString], scratch_dir: &Path) -> io::R
         stdout: std::fs::read_to_string(&stdout_path)?,
         stderr: std::fs::read_to_string(&stderr_path)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn format_result_line_examples() {
+        use crate::child::{ChildReport, format_result_line, parse_result_line};
+        use flags_core::StatusCounter;
+        let report = ChildReport {
+            counter: StatusCounter {
+                ok: 38,
+                not_found: 1,
+                error: 1,
+            },
+            vm_hwm_kib: Some(9216),
+        };
+        let line = format_result_line(&report);
+        assert_eq!(
+            line,
+            "flags-compare-result ok=38 not_found=1 error=1 vm_hwm_kib=9216"
+        );
+        assert_eq!(parse_result_line(&format!("noise\n{line}\n")), Some(report));
+        assert_eq!(parse_result_line("ok=1"), None);
+    }
 }

@@ -2,13 +2,13 @@
 //! every descendant it reaped) from `wait4`, and the in-process server's
 //! from its threads' `/proc/self/task/{tid}/schedstat`.
 //!
-//! - **A child's CPU** ([`wait_with_cpu`]): `wait4` reaps the child and
+//! - **A child's CPU** (`wait_with_cpu`): `wait4` reaps the child and
 //!   hands back its `rusage`, which on Linux is `RUSAGE_BOTH` of the child:
 //!   its own user and system time plus those of every descendant it waited
 //!   for. The process pool waits for its workers, so they are in it; a
 //!   descendant left running and reparented to `init` would not be (none
 //!   of the models leaves one).
-//! - **The server's CPU** ([`ServerCpu`]): the flag server runs in the
+//! - **The server's CPU** (`ServerCpu`): the flag server runs in the
 //!   `flags-compare` process, on a thread named `flags-server` (its accept
 //!   loop) and tokio workers named `flags-server-worker` (its blocking pool
 //!   threads carry the same name). Their CPU, user and system together, is
@@ -36,7 +36,7 @@ pub struct CpuTimes {
 
 impl CpuTimes {
     /// User plus system.
-    pub fn total(&self) -> Duration {
+    pub(crate) fn total(&self) -> Duration {
         self.user + self.system
     }
 }
@@ -45,7 +45,7 @@ impl CpuTimes {
 /// the CPU time of it and every descendant it reaped. The `Child` must not
 /// be waited for again.
 #[cfg(unix)]
-pub fn wait_with_cpu(child: &mut Child) -> io::Result<(ExitStatus, Option<CpuTimes>)> {
+pub(crate) fn wait_with_cpu(child: &mut Child) -> io::Result<(ExitStatus, Option<CpuTimes>)> {
     use std::os::unix::process::ExitStatusExt;
 
     let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
@@ -73,7 +73,7 @@ pub fn wait_with_cpu(child: &mut Child) -> io::Result<(ExitStatus, Option<CpuTim
 
 /// Without `wait4`: the exit status alone.
 #[cfg(not(unix))]
-pub fn wait_with_cpu(child: &mut Child) -> io::Result<(ExitStatus, Option<CpuTimes>)> {
+pub(crate) fn wait_with_cpu(child: &mut Child) -> io::Result<(ExitStatus, Option<CpuTimes>)> {
     Ok((child.wait()?, None))
 }
 
@@ -88,7 +88,7 @@ fn timeval(value: libc::timeval) -> Duration {
 /// The CPU time the calling thread has used so far, user plus system
 /// (`getrusage(RUSAGE_THREAD)`, Linux only).
 #[cfg(target_os = "linux")]
-pub fn this_thread_cpu() -> Option<Duration> {
+pub(crate) fn this_thread_cpu() -> Option<Duration> {
     // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: the pointer is to a live local of the right type.
@@ -98,18 +98,18 @@ pub fn this_thread_cpu() -> Option<Duration> {
 
 /// Not known off Linux.
 #[cfg(not(target_os = "linux"))]
-pub fn this_thread_cpu() -> Option<Duration> {
+pub(crate) fn this_thread_cpu() -> Option<Duration> {
     None
 }
 
 /// The name every thread of the in-process flag server starts with, as
 /// `/proc/self/task/{tid}/comm` shows it (cut to 15 bytes:
 /// `flags-server-wo`).
-pub const SERVER_THREAD_PREFIX: &str = "flags-server";
+pub(crate) const SERVER_THREAD_PREFIX: &str = "flags-server";
 
 /// The CPU time of each thread of the in-process server, at one moment.
 #[derive(Debug, Clone, Default)]
-pub struct ServerCpu {
+pub(crate) struct ServerCpu {
     /// Nanoseconds on the CPU, by thread id.
     by_thread: BTreeMap<u64, u64>,
     /// False when `/proc/self/task` could not be read.
@@ -118,7 +118,7 @@ pub struct ServerCpu {
 
 impl ServerCpu {
     /// Read the CPU time of every server thread of this process now.
-    pub fn now() -> ServerCpu {
+    pub(crate) fn now() -> ServerCpu {
         let mut snapshot = ServerCpu::default();
         let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
             return snapshot;
@@ -141,7 +141,7 @@ impl ServerCpu {
 
     /// The CPU the server's threads used from `earlier` to `self`: a thread
     /// started in between counts from zero.
-    pub fn since(&self, earlier: &ServerCpu) -> Option<Duration> {
+    pub(crate) fn since(&self, earlier: &ServerCpu) -> Option<Duration> {
         if !(self.known && earlier.known) {
             return None;
         }

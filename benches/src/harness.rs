@@ -5,7 +5,7 @@
 //! results are checked after timing, so a model that is fast because it
 //! skipped work is caught, and the check itself costs the timing nothing.
 //! The criterion suite calls [`run_model`]; `flags-compare` runs each model
-//! in a child process and calls [`inspect_dest`] on the folder the child
+//! in a child process and calls `inspect_dest` on the folder the child
 //! wrote.
 
 use std::collections::BTreeSet;
@@ -17,32 +17,32 @@ use std::time::{Duration, Instant};
 use flags_core::save::flag_file_name;
 use flags_core::{DownloadJob, SetupError, StatusCounter};
 
-use crate::models::Model;
+use crate::models::Variant;
 
 /// What a destination folder holds after a run, compared file by file with
 /// the flags the built-in server serves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SavedFlags {
+pub(crate) struct SavedFlags {
     /// Flags saved byte for byte identical to the server's.
-    pub identical: usize,
+    pub(crate) identical: usize,
     /// Codes the server has a flag for: how many files there should be.
-    pub expected: usize,
+    pub(crate) expected: usize,
     /// Everything that is not as it should be, one line each: a missing or
     /// different flag, a file for a code the server does not have, a file
     /// that is no flag at all (such as a leftover temporary file).
-    pub problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
 }
 
 impl SavedFlags {
     /// Every expected flag is there, identical, and nothing else is.
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.problems.is_empty() && self.identical == self.expected
     }
 
     /// Add a problem when the model's own count disagrees with the folder:
     /// it must count as OK exactly the flags it saved, and count every code
     /// once.
-    pub fn check_counter(&mut self, counter: &StatusCounter, code_count: usize) {
+    pub(crate) fn check_counter(&mut self, counter: &StatusCounter, code_count: usize) {
         if counter.ok != self.identical {
             self.problems.push(format!(
                 "the model counted {} flags OK but {} identical files are saved",
@@ -63,7 +63,7 @@ impl SavedFlags {
 /// identical; no other file may be there.
 ///
 /// Fails only when the folder cannot be read.
-pub fn inspect_dest(dest_dir: &Path, country_codes: &[String]) -> io::Result<SavedFlags> {
+pub(crate) fn inspect_dest(dest_dir: &Path, country_codes: &[String]) -> io::Result<SavedFlags> {
     let mut found: BTreeSet<String> = BTreeSet::new();
     for entry in std::fs::read_dir(dest_dir)? {
         found.insert(entry?.file_name().to_string_lossy().into_owned());
@@ -109,9 +109,9 @@ pub struct RunOutcome {
     /// folder, not checking it.
     pub elapsed: Duration,
     /// What the model counted.
-    pub counter: StatusCounter,
+    pub(crate) counter: StatusCounter,
     /// What it saved.
-    pub saved: SavedFlags,
+    pub(crate) saved: SavedFlags,
 }
 
 /// Why a harnessed run failed.
@@ -175,16 +175,7 @@ impl fmt::Display for Problems<'_> {
 /// development VM's disk, creating 194 files in a fresh folder took from
 /// 50 to 220 ms from one run to the next, more than the models differ by;
 /// on `/dev/shm` the same benchmark is stable to a few percent.
-///
-/// ```
-/// let scratch = flags_benches::harness::scratch_dir("flags-doc-").unwrap();
-/// let path = scratch.path().to_path_buf();
-/// assert!(path.is_dir());
-/// assert!(path.file_name().unwrap().to_string_lossy().starts_with("flags-doc-"));
-/// drop(scratch);
-/// assert!(!path.exists());
-/// ```
-pub fn scratch_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
+pub(crate) fn scratch_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(prefix);
     if std::env::var_os("TMPDIR").is_none() {
@@ -195,14 +186,14 @@ pub fn scratch_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
     builder.tempdir()
 }
 
-/// Run `model` on `job` in this process, into a fresh temporary folder
-/// from [`scratch_dir`] (`job.dest_dir` is replaced), then check the folder
+/// Run `variant` on `job` in this process, into a fresh temporary folder
+/// from `scratch_dir` (`job.dest_dir` is replaced), then check the folder
 /// and the count.
 ///
 /// Only the call to `download_many` is timed. The run is an error when the
 /// model cannot start or when anything it saved or counted is wrong (see
-/// [`SavedFlags`]); the temporary folder is removed either way.
-pub fn run_model(model: &Model, job: &DownloadJob) -> Result<RunOutcome, HarnessError> {
+/// `SavedFlags`); the temporary folder is removed either way.
+pub fn run_model(variant: &Variant, job: &DownloadJob) -> Result<RunOutcome, HarnessError> {
     let dest = scratch_dir("flags-bench-").map_err(|source| HarnessError::TempDir {
         path: std::env::temp_dir(),
         source,
@@ -212,10 +203,10 @@ pub fn run_model(model: &Model, job: &DownloadJob) -> Result<RunOutcome, Harness
         ..job.clone()
     };
     let start = Instant::now();
-    let result = (model.download_many)(&job);
+    let result = variant.download_many(&job);
     let elapsed = start.elapsed();
     let counter = result.map_err(|source| HarnessError::Setup {
-        model: model.name,
+        model: variant.name,
         source,
     })?;
     let mut saved =
@@ -226,7 +217,7 @@ pub fn run_model(model: &Model, job: &DownloadJob) -> Result<RunOutcome, Harness
     saved.check_counter(&counter, job.country_codes.len());
     if !saved.is_complete() {
         return Err(HarnessError::WrongResults {
-            model: model.name,
+            model: variant.name,
             problems: saved.problems,
         });
     }
@@ -235,4 +226,22 @@ pub fn run_model(model: &Model, job: &DownloadJob) -> Result<RunOutcome, Harness
         counter,
         saved,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scratch_dir_examples() {
+        let scratch = crate::harness::scratch_dir("flags-doc-").unwrap();
+        let path = scratch.path().to_path_buf();
+        assert!(path.is_dir());
+        assert!(
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("flags-doc-")
+        );
+        drop(scratch);
+        assert!(!path.exists());
+    }
 }

@@ -19,11 +19,11 @@ use flags_core::url::flag_url;
 use crate::child::{ChildRun, run_child};
 
 /// The most transfers curl runs at once, whatever `--parallel-max` asks.
-pub const CURL_PARALLEL_MAX: usize = 300;
+pub(crate) const CURL_PARALLEL_MAX: usize = 300;
 
 /// The first line of `curl --version` when curl is on the `PATH` and runs,
 /// e.g. `curl 7.88.1 (x86_64-pc-linux-gnu) ...`; `None` otherwise.
-pub fn curl_version() -> Option<String> {
+pub(crate) fn curl_version() -> Option<String> {
     let output = Command::new("curl")
         .arg("--version")
         .stdin(Stdio::null())
@@ -40,11 +40,7 @@ pub fn curl_version() -> Option<String> {
 }
 
 /// A string as a double-quoted value of a curl config file.
-///
-/// ```
-/// assert_eq!(flags_benches::peer::quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
-/// ```
-pub fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let mut quoted = String::from("\"");
     for character in value.chars() {
         if matches!(character, '"' | '\\') {
@@ -59,7 +55,7 @@ pub fn quote(value: &str) -> String {
 /// The curl config file that downloads `country_codes` from `base_url`
 /// into `dest_dir`: a `url` and an `output` line per flag, saved as
 /// `{CC}.gif` like the models do.
-pub fn curl_config(country_codes: &[String], base_url: &str, dest_dir: &Path) -> String {
+pub(crate) fn curl_config(country_codes: &[String], base_url: &str, dest_dir: &Path) -> String {
     let mut config = String::new();
     for country_code in country_codes {
         let output = dest_dir.join(flag_file_name(country_code));
@@ -75,7 +71,7 @@ pub fn curl_config(country_codes: &[String], base_url: &str, dest_dir: &Path) ->
 /// Run `curl --parallel` on `country_codes`, at most `max_req` at a time,
 /// as a measured child process. The config file and curl's output go to
 /// `scratch_dir`.
-pub fn run_curl(
+pub(crate) fn run_curl(
     country_codes: &[String],
     base_url: &str,
     dest_dir: &Path,
@@ -96,4 +92,12 @@ pub fn run_curl(
         config_path.into_os_string(),
     ];
     run_child(Path::new("curl"), &args, scratch_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quote_examples() {
+        assert_eq!(crate::peer::quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+    }
 }

@@ -38,43 +38,34 @@
 use std::time::Duration;
 
 /// How often the tree is sampled, at most.
-pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
+pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 /// The sampler sleeps at least this many times the CPU time a sample took.
-pub const SLEEP_PER_WORK: u32 = 9;
+pub(crate) const SLEEP_PER_WORK: u32 = 9;
 
 /// What the sampler saw of a tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Sampled {
+pub(crate) struct Sampled {
     /// The sum of every process's latest high-water mark, in KiB; `None`
     /// when nothing could be read.
-    pub rss_kib: Option<u64>,
+    pub(crate) rss_kib: Option<u64>,
     /// The largest sum, in one sample, of every process's proportional set
     /// size, in KiB; `None` when no `smaps_rollup` could be read (never 0).
-    pub pss_kib: Option<u64>,
+    pub(crate) pss_kib: Option<u64>,
     /// The most processes alive in one sample (0 when not sampled).
-    pub peak_processes: usize,
+    pub(crate) peak_processes: usize,
     /// The most threads alive in one sample, summed over the processes
     /// (0 when not sampled).
-    pub peak_threads: usize,
-    /// How many samples were taken.
-    pub samples: usize,
+    pub(crate) peak_threads: usize,
+    pub(crate) samples: usize,
     /// The CPU time the sampling thread used (Linux only).
-    pub sampler_cpu: Option<Duration>,
+    pub(crate) sampler_cpu: Option<Duration>,
 }
 
-pub use flags_core::limits::proc_status_field as status_field;
+pub(crate) use flags_core::limits::proc_status_field as status_field;
 
 /// The `Pss:` of a `/proc/{pid}/smaps_rollup` text, in KiB (not `Pss_Anon:`
 /// and the like).
-///
-/// ```
-/// use flags_benches::sampler::rollup_pss_kib;
-/// let rollup = "55d0c0000000-7ffd00000000 ---p 00000000 00:00 0  [rollup]\n\
-///               Rss:    4480 kB\nPss:    1210 kB\nPss_Anon:  600 kB\n";
-/// assert_eq!(rollup_pss_kib(rollup), Some(1210));
-/// assert_eq!(rollup_pss_kib(""), None);
-/// ```
-pub fn rollup_pss_kib(rollup: &str) -> Option<u64> {
+pub(crate) fn rollup_pss_kib(rollup: &str) -> Option<u64> {
     status_field(rollup, "Pss:")
 }
 
@@ -272,5 +263,17 @@ mod imp {
         pub(crate) fn stop(self) -> Sampled {
             Sampled::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rollup_pss_kib_examples() {
+        use crate::sampler::rollup_pss_kib;
+        let rollup = "55d0c0000000-7ffd00000000 ---p 00000000 00:00 0  [rollup]\n\
+                      Rss:    4480 kB\nPss:    1210 kB\nPss_Anon:  600 kB\n";
+        assert_eq!(rollup_pss_kib(rollup), Some(1210));
+        assert_eq!(rollup_pss_kib(""), None);
     }
 }

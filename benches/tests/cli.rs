@@ -11,7 +11,7 @@ use flags_benches::child::{child_args, parse_child_args};
 use flags_benches::compare::{
     CompareOptions, Destination, SweepOptions, default_models, parse_args,
 };
-use flags_benches::models::{ALL_MODELS, EXTRA_MODELS, model_by_name};
+use flags_benches::models::{every_variant, variant_by_name};
 use flags_core::DownloadJob;
 use flags_testkit::process::KillOnDrop;
 
@@ -42,7 +42,7 @@ fn defaults() {
     assert_eq!(options.command, ["flags-compare"]);
     assert_eq!(
         names(&options),
-        ["seq", "threadpool", "rayon", "async", "process"]
+        ["seq", "threadpool", "rayon", "threads", "async", "process"]
     );
     assert_eq!(options.models, default_models());
     assert_eq!(options.out, PathBuf::from("flags-compare.svg"));
@@ -67,7 +67,7 @@ fn default_run_ends_with_a_short_sweep() {
     assert_eq!(sweep.max_reqs, [1, 10, 100, 676]);
     assert_eq!(
         sweep_names(&sweep),
-        ["threadpool", "rayon", "async", "process"]
+        ["threadpool", "rayon", "threads", "async", "process"]
     );
     assert_eq!(sweep.out, PathBuf::from("flags-compare-sweep.svg"));
     assert!(!sweep.peer_curl);
@@ -200,7 +200,7 @@ fn sweep_options() {
     assert_eq!(sweep.max_reqs, [1, 3, 10, 30, 100, 300, 676]);
     assert_eq!(
         sweep_names(&sweep),
-        ["threadpool", "rayon", "async", "process"]
+        ["threadpool", "rayon", "threads", "async", "process"]
     );
     assert_eq!(sweep.out, PathBuf::from("flags-compare-sweep.svg"));
 
@@ -383,7 +383,7 @@ fn help_exits_zero() {
 /// every field of the job.
 #[test]
 fn child_arguments_round_trip() {
-    for model in ALL_MODELS.iter().chain(&EXTRA_MODELS) {
+    for variant in every_variant() {
         let job = DownloadJob {
             timeout: Duration::from_millis(3_250),
             ..DownloadJob::new(
@@ -393,9 +393,9 @@ fn child_arguments_round_trip() {
             )
             .with_max_req(7)
         };
-        let args = child_args(model, &job);
-        let (parsed_model, parsed_job) = parse_child_args(&args).expect("parses back");
-        assert_eq!(parsed_model, model);
+        let args = child_args(variant, &job);
+        let (parsed_variant, parsed_job) = parse_child_args(&args).expect("parses back");
+        assert_eq!(parsed_variant, variant);
         assert_eq!(parsed_job, job);
     }
 }
@@ -403,7 +403,7 @@ fn child_arguments_round_trip() {
 /// A mangled child command line is refused, not guessed at.
 #[test]
 fn bad_child_arguments_are_refused() {
-    let seq = model_by_name("seq").expect("seq exists");
+    let seq = variant_by_name("seq").expect("seq exists");
     let job = DownloadJob::new(vec!["BR".to_string()], "http://127.0.0.1:9/flags", "/tmp/x");
     let good = child_args(seq, &job);
     let mangle = |index: usize, value: &str| {

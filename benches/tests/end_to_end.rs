@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use flags_benches::chart::render_svg;
 use flags_benches::compare::{CompareOptions, chart_of, render_table, run_comparison};
-use flags_benches::models::model_by_name;
+use flags_benches::models::variant_by_name;
 
 use common::parse_svg;
 
@@ -23,7 +23,7 @@ fn tiny_options(models: &[&str]) -> CompareOptions {
         max_req: 3,
         models: models
             .iter()
-            .map(|name| model_by_name(name).expect("a model"))
+            .map(|name| variant_by_name(name).expect("a model"))
             .collect(),
         out: "unused.svg".into(),
         peer_curl: false,

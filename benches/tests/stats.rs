@@ -11,7 +11,7 @@ use flags_benches::compare::stats::{
 use flags_benches::compare::sweep::{plan_by_m, schedule_by_m};
 use flags_benches::compare::{Repetition, Row, Sample};
 use flags_benches::cpu::CpuTimes;
-use flags_benches::models::model_by_name;
+use flags_benches::models::variant_by_name;
 
 /// The median is the middle value, or the mean of the two middle ones;
 /// the spread is the least and the most; order does not matter.
@@ -223,7 +223,7 @@ fn runs_are_interleaved() {
 /// again.
 #[test]
 fn a_sweep_interleaves_m_by_m() {
-    let models = ["threadpool", "process"].map(|name| model_by_name(name).expect("a model"));
+    let models = ["threadpool", "process"].map(|name| variant_by_name(name).expect("a model"));
     let groups = plan_by_m(&models, false, &[1, 300, 676], 676);
     let names: Vec<Vec<(&str, usize)>> = groups
         .iter()

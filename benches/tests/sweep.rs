@@ -15,7 +15,7 @@ use flags_benches::compare::sweep::plan;
 use flags_benches::compare::{
     Sweep, SweepOptions, colour_index, render_sweep_table, run_sweep, sweep_chart_of,
 };
-use flags_benches::models::model_by_name;
+use flags_benches::models::variant_by_name;
 use flags_core::countries::all_cc;
 
 use common::{bound_colour, parse_svg, row_colour};
@@ -50,7 +50,7 @@ fn options(models: &[&str], max_reqs: &[usize], code_count: usize) -> SweepOptio
         max_reqs: max_reqs.to_vec(),
         models: models
             .iter()
-            .map(|name| model_by_name(name).expect("a model"))
+            .map(|name| variant_by_name(name).expect("a model"))
             .collect(),
         peer_curl: false,
         out: "unused.svg".into(),
@@ -79,7 +79,7 @@ fn swept(options: &SweepOptions) -> Sweep {
 /// panel with a whisker per point and a dashed CPU-aware bound.
 #[test]
 fn every_run_is_accounted_for() {
-    let models = ["threadpool", "rayon", "async", "process"];
+    let models = ["threadpool", "rayon", "threads", "async", "process"];
     let options = SweepOptions {
         runs: 2,
         ..options(&models, &[1, 4], 8)
@@ -97,14 +97,14 @@ fn every_run_is_accounted_for() {
     assert_eq!(sweep.rows.len(), expected.len(), "{sweep:#?}");
     assert_eq!(seen, expected);
     assert_eq!(sweep.names(), models);
-    // At m = 1: the four models (runs 1 to 4), again (5 to 8); then m = 4.
+    // At m = 1: the five rows (runs 1 to 5), again (6 to 10); then m = 4.
     for (index, row) in sweep.rows.iter().enumerate() {
         let orders: Vec<(usize, usize)> = row.samples.iter().map(|s| (s.round, s.order)).collect();
         assert_eq!(
             orders,
             [
-                (1, index % 4 + 1 + index / 4 * 8),
-                (2, index % 4 + 5 + index / 4 * 8)
+                (1, index % 5 + 1 + index / 5 * 10),
+                (2, index % 5 + 6 + index / 5 * 10)
             ],
             "{} m={}",
             row.name,
@@ -195,7 +195,7 @@ fn every_run_is_accounted_for() {
         .iter()
         .map(|run| run["order"].as_u64().unwrap_or(0))
         .collect();
-    assert_eq!(orders, (1..=16).collect::<Vec<u64>>());
+    assert_eq!(orders, (1..=20).collect::<Vec<u64>>());
     for run in results {
         for field in RUN_FIELDS {
             assert!(run.get(field).is_some(), "{field} missing from {run}");
@@ -297,7 +297,8 @@ fn std_pool_memory_grows_with_its_threads() {
 /// runs a capped value once, and goes m by m.
 #[test]
 fn the_plan_caps_and_deduplicates() {
-    let models = ["seq", "threadpool", "process"].map(|name| model_by_name(name).expect("a model"));
+    let models =
+        ["seq", "threadpool", "process"].map(|name| variant_by_name(name).expect("a model"));
     let runs = plan(&models, true, &[1, 10, 300, 676], 676);
     let named: Vec<(&str, usize)> = runs.iter().map(|run| (run.name(), run.max_req)).collect();
     assert_eq!(

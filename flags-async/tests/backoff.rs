@@ -10,10 +10,10 @@
 //!
 //! The client has no timeout and no idle-connection timer: on a paused
 //! clock, any timer pending while a request waits on its socket would fire
-//! at once and spoil the request or the sum. Each test runs on both
-//! clients: the model's waits are the same whichever sends the requests.
+//! at once and spoil the request or the sum.
 
-use flags_async::{AsyncOptions, HttpClient, HyperClient, download_one};
+use flags_async::{AsyncOptions, HttpClient, download_one};
+use flags_core::save::NameClaims;
 use flags_core::{DownloadJob, DownloadStatus};
 use flags_server::{Fault, FlagServer, ServerConfig};
 use tokio::sync::Semaphore;
@@ -21,7 +21,7 @@ use tokio::time::{Duration, Instant};
 
 /// A reqwest client without timers (the clock is paused), for both of its
 /// parts.
-fn reqwest_client(_job: &DownloadJob) -> HttpClient {
+fn client_without_timers() -> HttpClient {
     let build = || {
         reqwest::Client::builder()
             .pool_idle_timeout(None)
@@ -31,30 +31,12 @@ fn reqwest_client(_job: &DownloadJob) -> HttpClient {
     HttpClient::from_clients(build(), build())
 }
 
-/// A hyper client without timers: no deadline (and its pool has no
-/// timer at all).
-fn hyper_client(job: &DownloadJob) -> HttpClient {
-    HttpClient::from_hyper(HyperClient::without_timers(job).expect("a client without timers"))
-}
-
-/// How each test gets its client, for the job it runs.
-type MakeClient = fn(&DownloadJob) -> HttpClient;
-
-/// Both clients, each test runs on each.
-const CLIENTS: [(&str, MakeClient); 2] = [("reqwest", reqwest_client), ("hyper", hyper_client)];
-
 /// BR fails twice with a 500, then succeeds. Its waits are 25..50 ms then
 /// 50..100 ms (the default policy: 50 ms, doubled, with jitter), and it
 /// holds no permit while it waits: another task asking for the only permit
 /// gets it as soon as BR's first attempt ends, before any time has passed.
 #[tokio::test(start_paused = true)]
 async fn backoff_follows_the_policy_and_releases_the_permit() {
-    for (name, make_client) in CLIENTS {
-        backoff_on(name, make_client).await;
-    }
-}
-
-async fn backoff_on(name: &str, make_client: MakeClient) {
     let mut config = ServerConfig::default();
     config.scripted.insert(
         "br".to_string(),
@@ -64,9 +46,10 @@ async fn backoff_on(name: &str, make_client: MakeClient) {
     let dest = tempfile::tempdir().expect("a temporary folder");
     let mut job = DownloadJob::new(vec!["BR".into()], server.base_url(), dest.path());
     job.retries = 3;
-    let client = make_client(&job);
+    let client = client_without_timers();
     let semaphore = Semaphore::new(1);
     let options = AsyncOptions::default();
+    let names = NameClaims::default();
     let start = Instant::now();
     // Another task that wants the permit: it says when it got it.
     let other_task = async {
@@ -76,52 +59,53 @@ async fn backoff_on(name: &str, make_client: MakeClient) {
 
     // `join!` polls BR first, so BR takes the permit and the other waits.
     let (brazil, permit_came_after) = tokio::join!(
-        download_one(&client, &semaphore, "BR", &job, &options),
+        download_one(&client, &semaphore, "BR", &job, &options, &names),
         other_task,
     );
     let waited = start.elapsed();
 
     assert_eq!(
         brazil.map(|outcome| outcome.status()),
-        Some(DownloadStatus::Ok),
-        "{name}"
+        Some(DownloadStatus::Ok)
     );
     assert!(
         (Duration::from_millis(75)..=Duration::from_millis(150)).contains(&waited),
-        "{name}: the two waits added up to {waited:?}"
+        "the two waits added up to {waited:?}"
     );
     // Holding the permit while waiting would make this at least 25 ms.
     assert!(
         permit_came_after < Duration::from_millis(25),
-        "{name}: {permit_came_after:?}"
+        "{permit_came_after:?}"
     );
-    assert_eq!(server.stats().requests, 3, "{name}");
+    assert_eq!(server.stats().requests, 3);
 }
 
 /// A 404 is never retried and costs no wait, whatever `--retries` says.
 #[tokio::test(start_paused = true)]
 async fn not_found_is_not_retried() {
-    for (name, make_client) in CLIENTS {
-        not_found_is_not_retried_on(name, make_client).await;
-    }
-}
-
-async fn not_found_is_not_retried_on(name: &str, make_client: MakeClient) {
     let server = FlagServer::start(ServerConfig::default()).expect("the server starts");
     let dest = tempfile::tempdir().expect("a temporary folder");
     let mut job = DownloadJob::new(vec!["ZZ".into()], server.base_url(), dest.path());
     job.retries = 5;
-    let client = make_client(&job);
+    let client = client_without_timers();
     let semaphore = Semaphore::new(1);
 
     let start = Instant::now();
-    let outcome = download_one(&client, &semaphore, "ZZ", &job, &AsyncOptions::default()).await;
+    let options = AsyncOptions::default();
+    let outcome = download_one(
+        &client,
+        &semaphore,
+        "ZZ",
+        &job,
+        &options,
+        &NameClaims::default(),
+    )
+    .await;
 
     assert_eq!(
         outcome.map(|outcome| outcome.status()),
-        Some(DownloadStatus::NotFound),
-        "{name}"
+        Some(DownloadStatus::NotFound)
     );
-    assert_eq!(start.elapsed(), Duration::ZERO, "{name}");
-    assert_eq!(server.stats().requests, 1, "{name}");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(server.stats().requests, 1);
 }

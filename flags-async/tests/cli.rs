@@ -7,14 +7,6 @@ use std::process::{Command, Output};
 use flags_server::{Fault, FlagServer, ServerConfig, builtin_flag};
 use flags_testkit::report::without_elapsed;
 
-/// The two ways to run the binary: reqwest (no option) and hyper.
-const CLIENTS: [&[&str]; 2] = [&[], &["--client", "hyper"]];
-
-/// `client`'s options followed by `args`.
-fn with_client<'a>(client: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {
-    client.iter().chain(args).copied().collect()
-}
-
 /// Run the binary with `args`, saving into `dest`, against `server`.
 fn run(server: &FlagServer, dest: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flags-async"))
@@ -26,24 +18,13 @@ fn run(server: &FlagServer, dest: &Path, args: &[&str]) -> Output {
 }
 
 /// `--metadata BR JP`: the report in the contract's shape, exit status 0,
-/// and the flags saved as `Brazil.gif` and `Japan.gif`, intact; on both
-/// clients.
+/// and the flags saved as `Brazil.gif` and `Japan.gif`, intact.
 #[test]
 fn metadata_option_saves_flags_by_country_name() {
-    for client in CLIENTS {
-        metadata_saves_flags_by_country_name(client);
-    }
-}
-
-fn metadata_saves_flags_by_country_name(client: &[&str]) {
     let server = FlagServer::start(ServerConfig::default()).expect("the server starts");
     let dest = tempfile::tempdir().expect("a temporary folder");
 
-    let output = run(
-        &server,
-        dest.path(),
-        &with_client(client, &["--metadata", "JP", "BR"]),
-    );
+    let output = run(&server, dest.path(), &["--metadata", "JP", "BR"]);
 
     assert_eq!(output.status.code(), Some(0));
     let expected = format!(
@@ -55,7 +36,7 @@ fn metadata_saves_flags_by_country_name(client: &[&str]) {
     assert_eq!(
         without_elapsed(&stdout),
         Some(expected.as_str()),
-        "{client:?}: {stdout}"
+        "{stdout}"
     );
     for (code, file_name) in [("br", "Brazil.gif"), ("jp", "Japan.gif")] {
         let saved = std::fs::read(dest.path().join(file_name)).expect("the flag was saved");
@@ -65,15 +46,9 @@ fn metadata_saves_flags_by_country_name(client: &[&str]) {
 
 /// `-v` prints one line per code in the shared wording (`BR OK`,
 /// `ZZ not found`, `AR error: HTTP 418 I'm a teapot`), all before the
-/// report, and an error makes the exit status 1; on both clients.
+/// report, and an error makes the exit status 1.
 #[test]
 fn verbose_lines_and_exit_status_on_error() {
-    for client in CLIENTS {
-        verbose_lines_and_exit_status(client);
-    }
-}
-
-fn verbose_lines_and_exit_status(client: &[&str]) {
     let mut config = ServerConfig::default();
     config
         .scripted
@@ -81,13 +56,9 @@ fn verbose_lines_and_exit_status(client: &[&str]) {
     let server = FlagServer::start(config).expect("the server starts");
     let dest = tempfile::tempdir().expect("a temporary folder");
 
-    let output = run(
-        &server,
-        dest.path(),
-        &with_client(client, &["-v", "BR", "AR", "ZZ"]),
-    );
+    let output = run(&server, dest.path(), &["-v", "BR", "AR", "ZZ"]);
 
-    assert_eq!(output.status.code(), Some(1), "{client:?}");
+    assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut lines: Vec<&str> = stdout
         .lines()
@@ -98,8 +69,7 @@ fn verbose_lines_and_exit_status(client: &[&str]) {
     lines.sort();
     assert_eq!(
         lines,
-        ["AR error: HTTP 418 I'm a teapot", "BR OK", "ZZ not found"],
-        "{client:?}"
+        ["AR error: HTTP 418 I'm a teapot", "BR OK", "ZZ not found"]
     );
     assert!(
         stdout.contains("  1 flag downloaded.\n  1 not found.\n  1 error.\n"),
@@ -139,14 +109,14 @@ fn default_and_capped_concurrency() {
     assert_eq!(capped.status.code(), Some(0));
 }
 
-/// A usage error (`-m 0`, a client that is not one of the two) exits with
-/// status 2 and the usage on stderr.
+/// A usage error (`-m 0`; `--client`, which this model does not have: its
+/// one client is reqwest) exits with status 2 and the usage on stderr.
 #[test]
 fn usage_error_exits_2() {
     let server = FlagServer::start(ServerConfig::default()).expect("the server starts");
     let dest = tempfile::tempdir().expect("a temporary folder");
 
-    for args in [&["-m", "0"][..], &["--client", "curl"]] {
+    for args in [&["-m", "0"][..], &["--client", "hyper"]] {
         let output = run(&server, dest.path(), args);
 
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -154,12 +124,6 @@ fn usage_error_exits_2() {
         assert!(stderr.contains("Usage:"), "{args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?}");
     }
-    let output = run(&server, dest.path(), &["--client", "curl"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("reqwest") && stderr.contains("hyper"),
-        "the two clients are named: {stderr}"
-    );
 }
 
 /// Ctrl-C mid-run (the semaphore is closed, requests in flight finish and
@@ -173,35 +137,16 @@ fn binary_keeps_the_contract() {
     assert_eq!(flags_testkit::contract::check_binary(&model), Ok(()));
 }
 
-/// The same checks with `--client hyper`: Ctrl-C, a backoff wait cut
-/// short, unwritable output, a hidden password, process limits, failing
-/// writes.
-#[test]
-fn binary_on_hyper_keeps_the_contract() {
-    let model = flags_testkit::contract::ModelBinary {
-        program: std::path::Path::new(env!("CARGO_BIN_EXE_flags-async")),
-        extra_args: &["--client", "hyper"],
-    };
-    assert_eq!(flags_testkit::contract::check_binary(&model), Ok(()));
-}
-
 /// A server named by host name rather than IP address (the client looks
 /// `localhost` up once, before the run, and gives every connection that
-/// answer): the flags arrive as with an IP address, on both clients.
+/// answer): the flags arrive as with an IP address.
 #[test]
 fn server_named_by_host_name() {
-    for client in CLIENTS {
-        server_named_by_host_name_on(client);
-    }
-}
-
-fn server_named_by_host_name_on(client: &[&str]) {
     let server = FlagServer::start(ServerConfig::default()).expect("the server starts");
     let dest = tempfile::tempdir().expect("a temporary folder");
     let by_name = server.base_url().replace("127.0.0.1", "localhost");
 
     let output = Command::new(env!("CARGO_BIN_EXE_flags-async"))
-        .args(client)
         .args(["-m", "20", "-s", &by_name, "-d"])
         .arg(dest.path())
         .output()

@@ -4,17 +4,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use flags_async::{
-    AsyncOptions, ClientKind, download_many_async, download_many_with_options, http_client,
-};
+use flags_async::{ASYNC, AsyncOptions, HttpClient, download_many};
 use flags_core::save::{BIDI_FORMATTING, TEMP_PREFIX, country_file_name, is_default_ignorable};
-use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult, StatusCounter};
+use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult, Model, StatusCounter};
 use flags_server::{Delay, FlagServer, ServerConfig, builtin_flag};
 
-const WITH_METADATA: AsyncOptions = AsyncOptions {
-    metadata: true,
-    client: ClientKind::Reqwest,
-};
+const WITH_METADATA: AsyncOptions = AsyncOptions { metadata: true };
 
 /// Every file name in `dir`, with its bytes.
 fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -65,18 +60,15 @@ fn run_with_names(
 /// Run `--metadata` on `job`, and return the count with every outcome, as
 /// `-v` would print them.
 fn run_with_outcomes(job: &DownloadJob) -> (StatusCounter, Vec<FlagOutcome>) {
-    let client = http_client(job).expect("a client");
+    let client = HttpClient::new(job).expect("a client");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     let mut outcomes = Vec::new();
-    let counter = runtime.block_on(download_many_async(
-        job,
-        client,
-        &WITH_METADATA,
-        |outcome| outcomes.push(outcome),
-    ));
+    let counter = runtime.block_on(download_many(job, client, &WITH_METADATA, |outcome| {
+        outcomes.push(outcome)
+    }));
     (counter, outcomes)
 }
 
@@ -151,7 +143,9 @@ fn hostile_country_names_are_errors_and_never_escape_dest() {
     codes.sort();
     let job = DownloadJob::new(codes, server.base_url(), &dest).with_max_req(2);
 
-    let counter = download_many_with_options(&job, &WITH_METADATA).expect("the run starts");
+    let counter = ASYNC
+        .download_many(&job, &WITH_METADATA)
+        .expect("the run starts");
 
     assert_eq!(
         counter,
@@ -215,7 +209,9 @@ fn missing_or_failing_metadata_saves_nothing() {
     let codes = vec!["BR".to_string(), "NM".to_string(), "ZZ".to_string()];
     let job = DownloadJob::new(codes, server.base_url(), dest.path()).with_max_req(3);
 
-    let counter = download_many_with_options(&job, &WITH_METADATA).expect("the run starts");
+    let counter = ASYNC
+        .download_many(&job, &WITH_METADATA)
+        .expect("the run starts");
 
     assert_eq!(
         counter,
@@ -249,7 +245,9 @@ fn metadata_requests_share_the_same_cap() {
         .collect();
     let job = DownloadJob::new(codes.clone(), server.base_url(), dest.path()).with_max_req(3);
 
-    let counter = download_many_with_options(&job, &WITH_METADATA).expect("the run starts");
+    let counter = ASYNC
+        .download_many(&job, &WITH_METADATA)
+        .expect("the run starts");
 
     assert_eq!(
         counter,

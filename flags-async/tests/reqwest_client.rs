@@ -2,8 +2,10 @@
 //! the addresses looked up once at the start answer for the server's host,
 //! never for a port, so a URL lands on the port it names (or its scheme's
 //! default); redirects follow the one rule of every client, in the same
-//! words; a 404's body is read so that its connection is reused, but not
-//! waited for; a folded header is unfolded.
+//! words; every fault of the server reads as the contract says; a request
+//! on a reused connection closed under it is sent again on a new one; a
+//! 404's body is read so that its connection is reused, but not waited
+//! for; a folded header is unfolded.
 //!
 //! The tests that need ports 80 and 443 run in a private network namespace
 //! of their own, as root only (CI runs as root); elsewhere they say that
@@ -15,11 +17,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{capture_one_request, in_private_network, tls_server_on};
-use flags_async::{AsyncOptions, download_many, download_many_async, get_flag, http_client};
+use flags_async::{ASYNC, AsyncOptions, HttpClient, download_many, get_flag};
 use flags_core::fetch::ClientOptions;
 use flags_core::fetch::FetchError;
 use flags_core::redirect;
-use flags_core::{DownloadJob, FlagResult, StatusCounter};
+use flags_core::{DownloadJob, FlagResult, Model, SetupError, StatusCounter};
 use flags_server::{Fault, FlagServer, ServerConfig};
 
 /// A job for `codes` from `base_url`, with a deadline that only guards
@@ -31,10 +33,15 @@ fn job(codes: &[&str], base_url: &str, dest: &std::path::Path) -> DownloadJob {
     job
 }
 
+/// Run `job` as the binary would, with the default options.
+fn run(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
+    ASYNC.download_many(job, &AsyncOptions::default())
+}
+
 /// One GET of `country_code`'s flag from `base_url`, on the reqwest client
 /// built for `job` (whose base URL may be another one).
 fn fetch_on(job: &DownloadJob, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError> {
-    let client = http_client(job).expect("a client");
+    let client = HttpClient::new(job).expect("a client");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -100,7 +107,7 @@ fn a_404_keeps_its_connection() {
     let dest = tempfile::tempdir().expect("a temporary folder");
     let job = job(&["BR", "XA", "ZA"], &server.base_url(), dest.path());
 
-    let counter = flags_async::download_many(&job).expect("the run starts");
+    let counter = run(&job).expect("the run starts");
 
     assert_eq!(
         counter,
@@ -129,7 +136,7 @@ fn a_redirect_to_a_default_port_leaves_the_base_port() {
 
     // Refused on a machine where nothing listens on 80 and 443; answered
     // by whatever does. Never by this server.
-    let _ = download_many(&job);
+    let _ = run(&job);
 
     assert_eq!(server.stats().requests, 2);
 }
@@ -166,7 +173,7 @@ fn a_redirect_lands_on_the_default_port_it_names() {
         std::fs::create_dir(&job.dest_dir).expect("a folder for the flags");
         job.ca_cert = Some(ca_file);
 
-        let counter = download_many(&job).expect("the run starts");
+        let counter = run(&job).expect("the run starts");
 
         assert_eq!(
             counter,
@@ -202,7 +209,7 @@ fn a_redirect_elsewhere_carries_no_credentials_and_no_referer() {
             );
             let job = job(&["DE"], &base_url, dest.path());
 
-            let counter = download_many(&job).expect("the run starts");
+            let counter = run(&job).expect("the run starts");
 
             assert_eq!(
                 counter,
@@ -230,20 +237,29 @@ fn outcomes(
     codes: &[&str],
     faults: &[(&str, Vec<Fault>)],
 ) -> (BTreeMap<String, String>, FlagServer) {
+    outcomes_with(codes, faults, |job| job)
+}
+
+/// [`outcomes`], with `adjust` applied to the job first.
+fn outcomes_with(
+    codes: &[&str],
+    faults: &[(&str, Vec<Fault>)],
+    adjust: impl FnOnce(DownloadJob) -> DownloadJob,
+) -> (BTreeMap<String, String>, FlagServer) {
     let mut config = ServerConfig::default();
     for (code, faults) in faults {
         config.scripted.insert(code.to_string(), faults.clone());
     }
     let server = FlagServer::start(config).expect("a server");
     let dest = tempfile::tempdir().expect("a temporary folder");
-    let job = job(codes, &server.base_url(), dest.path());
-    let client = http_client(&job).expect("a client");
+    let job = adjust(job(codes, &server.base_url(), dest.path()));
+    let client = HttpClient::new(&job).expect("a client");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     let mut lines = BTreeMap::new();
-    runtime.block_on(download_many_async(
+    runtime.block_on(download_many(
         &job,
         client,
         &AsyncOptions::default(),
@@ -344,4 +360,85 @@ fn a_folded_header_is_unfolded() {
 
     assert_eq!(lines["BR"], "OK");
     assert_eq!(server.stats().faults.get("folded_head"), Some(&1));
+}
+
+/// Every fault the client meets most often (418, 503, stall, drip,
+/// truncated, dropped, huge, huge chunked, redirect loop, HTML, gzip,
+/// redirect + chunked), at once, with a short deadline: each outcome line
+/// reads as the contract says, in the same words as the blocking client's.
+#[test]
+fn every_fault_reads_as_the_contract_says() {
+    let faults = [
+        ("ar", vec![Fault::Status(418)]),
+        ("bd", vec![Fault::Status(503)]),
+        ("ca", vec![Fault::Stall]),
+        ("de", vec![Fault::Drip]),
+        ("eg", vec![Fault::Truncate]),
+        ("fr", vec![Fault::Huge]),
+        ("gh", vec![Fault::Drop]),
+        ("in", vec![Fault::HugeChunked]),
+        ("jp", vec![Fault::Redirect; 100]),
+        ("ke", vec![Fault::Html]),
+        ("mx", vec![Fault::Gzip]),
+        ("ng", vec![Fault::Redirect, Fault::Chunked]),
+    ];
+    let codes = [
+        "AR", "BD", "BR", "CA", "DE", "EG", "FR", "GH", "IN", "JP", "KE", "MX", "NG", "ZZ",
+    ];
+    let (lines, _server) = outcomes_with(&codes, &faults, |mut job| {
+        job.timeout = Duration::from_millis(800);
+        job.with_max_req(14)
+    });
+
+    assert_eq!(lines.len(), 14, "{lines:?}");
+    let expected = [
+        ("AR", "HTTP 418 I'm a teapot"),
+        ("BR", "OK"),
+        ("CA", "operation timed out"),
+        ("FR", "body over the 10 MiB cap"),
+        // reqwest's own line would be `error following redirect for url
+        // (...?hop=11): too many redirects`.
+        ("JP", "more than 10 redirects"),
+        (
+            "KE",
+            "not a GIF image (Content-Type text/html; charset=utf-8)",
+        ),
+        ("MX", "Content-Encoding gzip was not asked for"),
+        ("NG", "OK"),
+        ("ZZ", "not found"),
+    ];
+    for (code, line) in expected {
+        assert_eq!(lines.get(code).map(String::as_str), Some(line), "{code}");
+    }
+}
+
+/// `-m 1`, BR then CN: CN goes out on BR's kept-alive connection, which the
+/// server closes without answering; the client sends CN again, once, on a
+/// new connection, so both flags are saved and nothing is an error.
+#[test]
+fn a_request_on_a_closed_reused_connection_is_sent_again() {
+    // CN's first request is hung up on without a byte (`Fault::Hangup`);
+    // its next one is answered.
+    let mut config = ServerConfig::default();
+    config
+        .scripted
+        .insert("cn".to_string(), vec![Fault::Hangup]);
+    let server = FlagServer::start(config).expect("the test server starts");
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let job = job(&["BR", "CN"], &server.base_url(), dest.path()).with_max_req(1);
+
+    let counter = run(&job).expect("the run starts");
+
+    assert_eq!(
+        counter,
+        StatusCounter {
+            ok: 2,
+            ..StatusCounter::default()
+        }
+    );
+    // The scenario happened: CN was hung up on once (on BR's kept-alive
+    // connection, the only one a client at `-m 1` has), then sent again.
+    let stats = server.stats();
+    assert_eq!(stats.faults.get("hangup"), Some(&1));
+    assert_eq!(stats.requests, 3);
 }

@@ -56,11 +56,6 @@ pub use model::{AnyModel, Model, Variant};
 pub use progress::Progress;
 pub use status::{DownloadStatus, FlagOutcome, FlagResult, StatusCounter};
 
-/// A model's `download_many`: every model crate exposes one with this
-/// signature, so the comparison, the benches and the contract checks hold
-/// any model as one value of this type.
-pub type DownloadMany = fn(&DownloadJob) -> Result<StatusCounter, SetupError>;
-
 /// A bad command line: reported with the usage, exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsageError {
@@ -140,7 +135,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// own becomes one here, first thing ([`Model::serve_if_worker`]).
 pub fn run<M: Model>(model: &M) -> ExitCode {
     model.serve_if_worker();
-    run_with_options::<M::Options, _>(
+    run_parsed::<M::Options, _>(
         |job, options| model.download_many(job, options),
         model.default_max_req(),
         model.max_max_req(),
@@ -148,9 +143,9 @@ pub fn run<M: Model>(model: &M) -> ExitCode {
     )
 }
 
-/// [`run`] for a model with command-line options of its own, declared by
-/// `E`: `download_many` is the model's `download_many_with_options`.
-pub fn run_with_options<E, F>(
+/// [`run`] on plain parts: the model's own options `E`, its
+/// `download_many`, its concurrency and its worker's cost.
+fn run_parsed<E, F>(
     download_many: F,
     default_max_req: usize,
     max_max_req: usize,

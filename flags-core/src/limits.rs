@@ -252,19 +252,14 @@ enum Resource {
 /// cannot be read).
 #[cfg(unix)]
 fn limit(resource: Resource) -> Option<u64> {
+    use rustix::process::{Resource as Which, getrlimit};
     let which = match resource {
-        Resource::AddressSpace => libc::RLIMIT_AS,
-        Resource::Data => libc::RLIMIT_DATA,
-        Resource::Files => libc::RLIMIT_NOFILE,
+        Resource::AddressSpace => Which::As,
+        Resource::Data => Which::Data,
+        Resource::Files => Which::Nofile,
     };
-    let mut value = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `getrlimit` writes one `rlimit` into the pointer we pass,
-    // which points to a live local of that type.
-    let status = unsafe { libc::getrlimit(which, &mut value) };
-    (status == 0 && value.rlim_cur != libc::RLIM_INFINITY).then_some(value.rlim_cur)
+    // `None`: no limit (RLIM_INFINITY).
+    getrlimit(which).current
 }
 
 /// No limits are read where there is no `getrlimit`.

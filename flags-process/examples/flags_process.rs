@@ -22,8 +22,9 @@ use flags_core::DownloadJob;
 use flags_core::countries::POP20_CC;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::script::{SCRIPT_DEST_DIR, ScriptError};
+use flags_process::pool::line::hello_line;
 use flags_process::pool::{ProcessPool, WorkerProtocol, serve_if_requested};
-use flags_process::protocol::{ProtocolError, hello_line};
+use flags_process::protocol::ProtocolError;
 // The blocking client every blocking script shares, and its `get_flag`:
 // one GET, its I/O done on the calling thread.
 use flags_seq::{BlockingClient, HttpClient, http_client};
@@ -48,6 +49,7 @@ struct Script(String);
 impl WorkerProtocol for Script {
     type Task = &'static str;
     type Outcome = Result<String, String>;
+    type Error = ProtocolError;
     const NAME: &'static str = "flags-script";
     const VERSION: u32 = 1;
     fn setup_line(&self) -> Option<String> {

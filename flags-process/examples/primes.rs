@@ -23,8 +23,9 @@ use std::process::ExitCode;
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use flags_process::pool::line::hello_line;
 use flags_process::pool::{PoolError, ProcessPool, WorkerProtocol, serve_if_requested};
-use flags_process::protocol::{ProtocolError, hello_line};
+use flags_process::protocol::ProtocolError;
 
 /// The numbers of the book's `primes.py`, with whether each is prime.
 const PRIME_FIXTURE: [(u64, bool); 20] = [
@@ -91,6 +92,7 @@ struct PrimesProtocol;
 impl WorkerProtocol for PrimesProtocol {
     type Task = u64;
     type Outcome = Result<PrimeResult, String>;
+    type Error = ProtocolError;
     const NAME: &'static str = "primes";
     const VERSION: u32 = 1;
 

@@ -66,20 +66,20 @@
 //! for ever in the child. See [`pool::start`].
 //!
 //! Modules: [`pool`] is the generic process pool (start, hand out, notice
-//! deaths, replace, reap); [`protocol`] is the line protocol of the flag
-//! workers. A program that uses this model must call
+//! deaths, replace, reap), which knows of its workers' talk only lines and
+//! a greeting; [`protocol`] is the line protocol of the flag workers, and
+//! [`worker`] the flag worker itself. A program that uses this model must call
 //! [`worker_main_if_requested`] first thing in `main`: the workers are that
 //! same program, re-run in worker mode.
 
 pub mod pool;
 pub mod protocol;
+pub mod worker;
 
-use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use flags_core::fetch::FetchError;
-use flags_core::save::{self, TemporaryFlag, flag_file_name};
-use flags_core::{DownloadJob, Progress, SetupError, StatusCounter, interrupt};
-use flags_seq::HttpClient;
+use flags_core::{DownloadJob, Progress, SetupError, StatusCounter};
 
 /// The sequential model's `download_one`, which saves each flag itself (the
 /// book's process pool runs the sequential script's function). The workers
@@ -91,15 +91,14 @@ pub use flags_seq::download_one;
 /// `GET` line before it writes the flag to a temporary file.
 pub use flags_seq::fetch_one;
 pub use pool::{PoolError, ProcessPool, StartMethod, WorkerCommand, WorkerProtocol};
-use protocol::{Answer, DownloadProtocol, ProtocolError, Reply, Request, parse_request};
+use protocol::DownloadProtocol;
+#[cfg(feature = "test-faults")]
+pub use worker::{FAULT_ENV, WorkerFault};
+pub use worker::{FAULT_EXIT_STATUS, WorkerError, serve};
 
 /// `-m` when none is given: one worker per CPU, as Python's
-/// `ProcessPoolExecutor()` (at most [`MAX_MAX_REQ`]).
-///
-/// The number of CPUs is known only when the program runs, which is why
-/// every model crate's default is a function (see
-/// `flags_seq::default_max_req`). Asked again at each call: a run calls it
-/// once.
+/// `ProcessPoolExecutor()` (at most [`MAX_MAX_REQ`]). A function, as in
+/// every model crate: the number of CPUs is known only at run time.
 pub fn default_max_req() -> usize {
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
@@ -114,23 +113,29 @@ pub const MAX_MAX_REQ: usize = 256;
 pub const WORKER_COST: flags_core::limits::WorkerCost =
     flags_core::limits::WorkerCost::process(pool::READER_STACK_SIZE);
 
-/// The environment variable of the fault-injection hook for tests, like
-/// the server's scripted faults: `garble:CC` makes a worker answer a
-/// malformed line for code `CC`; `exit:CC` makes it exit with status 3
-/// while holding `CC`; `exit-after-write:CC` makes it exit with status 3
-/// once it has written `CC`'s temporary file, before answering, leaving
-/// the file as a worker killed there would. Set it on workers with
-/// [`WorkerCommand::env`].
-///
-/// Only with the `test-faults` feature, which only this crate's tests
-/// turn on (its dev-dependency on itself): `cargo build` and `cargo
-/// install` make a binary without the hook, whose workers always behave.
-#[cfg(feature = "test-faults")]
-pub const FAULT_ENV: &str = "FLAGS_PROCESS_WORKER_FAULT";
+/// The process-pool model, as the binary, the tests and the benches run
+/// it.
+pub static PROCESS: ProcessModel = ProcessModel {
+    worker_program: OnceLock::new(),
+};
 
-/// The exit status of a worker that exits on purpose
-/// ([`WorkerFault::Exit`], [`WorkerFault::ExitAfterWrite`]).
-pub const FAULT_EXIT_STATUS: i32 = 3;
+/// The [`Model`](flags_core::Model) of this crate: a pool of worker
+/// processes running this very program (or the one
+/// [`use_worker_program`](Self::use_worker_program) names).
+#[derive(Debug)]
+pub struct ProcessModel {
+    worker_program: OnceLock<PathBuf>,
+}
+
+impl ProcessModel {
+    /// Run `program` as the workers, rather than this program, in every
+    /// later run of this process: for a program that cannot serve as its
+    /// own worker, like a test harness (tests pass
+    /// `env!("CARGO_BIN_EXE_flags-process")`). The first call wins.
+    pub fn use_worker_program(&self, program: impl Into<PathBuf>) {
+        let _ = self.worker_program.set(program.into());
+    }
+}
 
 /// The model's own option: how the pool starts its workers.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -141,38 +146,6 @@ pub struct ProcessOptions {
     #[arg(long, value_enum, default_value_t = StartMethod::default_for_this_system())]
     pub start_method: StartMethod,
 }
-
-/// Download every flag of `job` with a pool of worker processes running
-/// this very program, and count the outcomes.
-///
-/// The program must call [`worker_main_if_requested`] first thing in
-/// `main`. Returns `Err` only when the pool cannot start; a flag that fails,
-/// or a worker that dies or hangs past its code's deadline, is counted as an
-/// error and the run goes on. Stops handing out codes after Ctrl-C, and
-/// returns what finished within [`pool::INTERRUPT_GRACE`].
-pub fn download_many(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    let command = WorkerCommand::current_exe().map_err(start_error)?;
-    download_many_on_workers(job, &command)
-}
-
-/// [`download_many`] with every worker spawned, one program start each
-/// (`flags-process --start-method spawn`), rather than forked by the fork
-/// server: kept to measure what the fork server saves.
-pub fn download_many_spawn(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    let options = ProcessOptions {
-        start_method: StartMethod::Spawn,
-    };
-    download_many_with_options(job, &options)
-}
-
-/// The process-pool model, as the binary, the tests and the benches run
-/// it.
-pub static PROCESS: ProcessModel = ProcessModel;
-
-/// The [`Model`](flags_core::Model) of this crate: a pool of worker
-/// processes running this very program.
-#[derive(Debug)]
-pub struct ProcessModel;
 
 impl flags_core::Model for ProcessModel {
     type Options = ProcessOptions;
@@ -197,12 +170,19 @@ impl flags_core::Model for ProcessModel {
         WORKER_COST
     }
 
+    /// [`download_many`] on workers running this program (which must call
+    /// [`worker_main_if_requested`] first thing in `main`), started as
+    /// `--start-method` says.
     fn download_many(
         &self,
         job: &DownloadJob,
         options: &ProcessOptions,
     ) -> Result<StatusCounter, SetupError> {
-        download_many_with_options(job, options)
+        let command = match self.worker_program.get() {
+            Some(program) => WorkerCommand::program(program),
+            None => WorkerCommand::current_exe().map_err(start_error)?,
+        };
+        download_many(job, &command.start_method(options.start_method))
     }
 
     fn serve_if_worker(&self) {
@@ -210,22 +190,15 @@ impl flags_core::Model for ProcessModel {
     }
 }
 
-/// [`download_many`] with the model's own options: `flags-process
-/// --start-method spawn|forkserver`.
-pub fn download_many_with_options(
-    job: &DownloadJob,
-    options: &ProcessOptions,
-) -> Result<StatusCounter, SetupError> {
-    let command = WorkerCommand::current_exe()
-        .map_err(start_error)?
-        .start_method(options.start_method);
-    download_many_on_workers(job, &command)
-}
-
-/// [`download_many`] on workers started by another `command`: tests pass
-/// `env!("CARGO_BIN_EXE_flags-process")`, since the test harness cannot
-/// be re-run as a worker.
-pub fn download_many_on_workers(
+/// Download every flag of `job` with a pool of worker processes running
+/// `command` (this very program, as [`PROCESS`] runs it), and count the
+/// outcomes.
+///
+/// Returns `Err` only when the pool cannot start; a flag that fails, or a
+/// worker that dies or hangs past its code's deadline, is counted as an
+/// error and the run goes on. Stops handing out codes after Ctrl-C, and
+/// returns what finished within [`pool::INTERRUPT_GRACE`].
+pub fn download_many(
     job: &DownloadJob,
     command: &WorkerCommand,
 ) -> Result<StatusCounter, SetupError> {
@@ -277,6 +250,14 @@ pub fn download_many_on_workers(
     Ok(counter)
 }
 
+/// A pool that cannot start (or has no worker left) stops the run.
+fn start_error(error: PoolError) -> SetupError {
+    SetupError::Start {
+        what: "worker processes",
+        reason: error.to_string(),
+    }
+}
+
 /// Serve as a download worker and exit, when this process was started as
 /// one; return at once otherwise.
 ///
@@ -290,239 +271,5 @@ pub fn download_many_on_workers(
 pub fn worker_main_if_requested() {
     // A worker serves and exits inside this call; so does the pool's fork
     // server, forking a worker that runs `worker_main` at each request.
-    pool::serve_if_requested(protocol::PROTOCOL_NAME, worker_main);
-}
-
-/// The worker process's `main`: serve stdin and stdout, return the exit
-/// status.
-fn worker_main() -> i32 {
-    // Ctrl-C reaches the whole process group, workers included, and so
-    // does the SIGHUP of a terminal hanging up. A worker must not die of
-    // either: the parent coordinates the stop. The handler sets the same
-    // flag `download_one` checks before each retry, so the worker finishes
-    // its current code without retrying, answers, and exits when the
-    // parent closes its stdin. (If it takes longer than the parent's grace,
-    // the parent kills it: the stop is the parent's.)
-    if let Err(error) = interrupt::install() {
-        flags_core::eprint_line(&format!(
-            "flags-process worker: cannot handle Ctrl-C: {error}"
-        ));
-    }
-    // The test hook, in test builds only (the `test-faults` feature): a
-    // shipped worker reads no such variable and always behaves.
-    #[cfg(feature = "test-faults")]
-    let fault = WorkerFault::from_env();
-    #[cfg(not(feature = "test-faults"))]
-    let fault = WorkerFault::None;
-    let stdin = io::stdin().lock();
-    let stdout = io::stdout().lock();
-    match serve(stdin, stdout, &fault) {
-        Ok(()) => 0,
-        Err(WorkerError::InjectedExit(_)) => FAULT_EXIT_STATUS,
-        // The answer met a closed pipe: the parent is gone (or has given
-        // up on this worker), so nobody is left to read a message, and one
-        // line per worker on a shared terminal would only be noise
-        // ("Broken pipe"). Exit quietly. (A closed stdin is the end of the
-        // input, which `serve` takes as the polite way to stop.)
-        Err(WorkerError::Io(error)) if error.kind() == io::ErrorKind::BrokenPipe => 1,
-        Err(error) => {
-            flags_core::eprint_line(&format!("flags-process worker: {error}"));
-            1
-        }
-    }
-}
-
-/// Why a worker stopped serving before the end of its input.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    /// Reading stdin or writing stdout failed (the parent is gone).
-    #[error("{0}")]
-    Io(#[from] io::Error),
-    /// The parent sent a line this worker cannot read.
-    #[error("bad request from the parent: {0}")]
-    Protocol(#[from] ProtocolError),
-    /// A `GET` came before the `JOB` line.
-    #[error("GET before JOB")]
-    NoJob,
-    /// The injected fault ([`WorkerFault::Exit`] or
-    /// [`WorkerFault::ExitAfterWrite`]) asked to exit on this code.
-    #[error("exiting on {0} as the injected fault asks")]
-    InjectedExit(String),
-}
-
-/// A misbehaviour a worker injects on purpose, for tests: [`serve`] takes
-/// one, and the worker process reads it from `FAULT_ENV` in builds with the
-/// `test-faults` feature (the tests' builds; a shipped worker behaves).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum WorkerFault {
-    /// Behave.
-    #[default]
-    None,
-    /// Answer a malformed line for this code.
-    Garble(String),
-    /// Exit with [`FAULT_EXIT_STATUS`] when given this code.
-    Exit(String),
-    /// Download this code and write its temporary file, then exit with
-    /// [`FAULT_EXIT_STATUS`] without answering, and without removing the
-    /// file: what a worker killed between writing and answering leaves.
-    ExitAfterWrite(String),
-}
-
-impl WorkerFault {
-    /// The fault [`FAULT_ENV`] asks for (none when unset or unknown).
-    #[cfg(feature = "test-faults")]
-    pub fn from_env() -> Self {
-        let value = std::env::var(FAULT_ENV).unwrap_or_default();
-        match value.split_once(':') {
-            Some(("garble", code)) => WorkerFault::Garble(code.to_string()),
-            Some(("exit", code)) => WorkerFault::Exit(code.to_string()),
-            Some(("exit-after-write", code)) => WorkerFault::ExitAfterWrite(code.to_string()),
-            _ => WorkerFault::None,
-        }
-    }
-}
-
-/// The worker loop, over any input and output (the worker process runs it
-/// over its stdin and stdout): greet, read the `JOB` line, then answer each
-/// `GET` with one `DONE` line, until the input ends.
-///
-/// For each code the worker downloads the flag ([`fetch_one`]) and writes
-/// it in full to a temporary file of `--dest`
-/// ([`save::write_temporary`]), and answers `DONE {CC} OK {bytes}
-/// {temporary file}`: the file is the parent's from then on, to rename to
-/// `{CC}.gif` (or to remove). The worker renames nothing. If it cannot
-/// answer, it removes the file itself before it returns the error.
-///
-/// The input ends when the parent closes the pipe: after the run, or
-/// because the parent died. Either way the worker returns, so no worker
-/// outlives its parent for longer than its current download.
-pub fn serve(
-    mut input: impl BufRead,
-    mut output: impl Write,
-    fault: &WorkerFault,
-) -> Result<(), WorkerError> {
-    // Greet first, before any slow setup: the parent counts a worker as
-    // started when this line arrives.
-    write_line(&mut output, &Reply::hello().to_line())?;
-    let mut session: Option<(Result<HttpClient, SetupError>, DownloadJob)> = None;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        // Blocking read of the next request. 0 bytes: end of input, the
-        // parent has closed our stdin. Time to exit.
-        if input.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let text = line.strip_suffix('\n').unwrap_or(&line);
-        match parse_request(text)? {
-            Request::Job(settings) => {
-                let job = settings.to_job();
-                // This worker's own client: one connection pool per
-                // process, kept alive from one code to the next. It does
-                // its I/O on this, the worker's only thread.
-                session = Some((HttpClient::new(&job), job));
-            }
-            Request::Get(country_code) => {
-                let (client, job) = session.as_ref().ok_or(WorkerError::NoJob)?;
-                if fault == &WorkerFault::Exit(country_code.clone()) {
-                    return Err(WorkerError::InjectedExit(country_code));
-                }
-                let answer = match client {
-                    Ok(client) => download_and_write(client, &country_code, job),
-                    Err(error) => Err(Answer::Error {
-                        message: error.to_string(),
-                    }),
-                };
-                // The answer, and the temporary file it names: from here
-                // on, the parent's to rename. Kept (no longer removed when
-                // dropped) before the answer goes, so that the parent never
-                // looks for a file this worker might still remove.
-                let (answer, handed_over) = match answer {
-                    Ok(flag) => match hand_over(flag) {
-                        Ok((answer, path)) => (answer, Some(path)),
-                        Err(answer) => (answer, None),
-                    },
-                    Err(answer) => (answer, None),
-                };
-                if fault == &WorkerFault::ExitAfterWrite(country_code.clone()) {
-                    // As if killed here: the file written, no answer sent.
-                    return Err(WorkerError::InjectedExit(country_code));
-                }
-                let reply = if fault == &WorkerFault::Garble(country_code.clone()) {
-                    let bytes = match answer {
-                        Answer::Written { bytes, .. } => bytes,
-                        Answer::NotFound | Answer::Error { .. } => 0,
-                    };
-                    format!("DONE {country_code} MAYBE {bytes}")
-                } else {
-                    Reply::Done {
-                        country_code,
-                        answer,
-                    }
-                    .to_line()
-                };
-                // Send the answer: one line, flushed at once, since the
-                // parent is waiting for it.
-                if let Err(error) = write_line(&mut output, &reply) {
-                    // No parent to commit the file: remove it, so that no
-                    // file is left that nobody counted.
-                    if let Some(path) = handed_over {
-                        let _ = std::fs::remove_file(path);
-                    }
-                    return Err(error.into());
-                }
-            }
-        }
-    }
-}
-
-/// Download one flag and write it in full to a temporary file of `--dest`,
-/// not renamed; or the answer that says why not (a 404, an error). Every
-/// error is worded as [`download_one`] words it, so that the report is the
-/// same whoever renames.
-fn download_and_write(
-    client: &HttpClient,
-    country_code: &str,
-    job: &DownloadJob,
-) -> Result<TemporaryFlag, Answer> {
-    match fetch_one(client, country_code, job) {
-        Ok(image) => save::write_temporary(&job.dest_dir, &flag_file_name(country_code), &image)
-            .map_err(|error| Answer::Error {
-                message: format!("cannot save: {error}"),
-            }),
-        Err(FetchError::NotFound) => Err(Answer::NotFound),
-        Err(error) => Err(Answer::Error {
-            message: error.to_string(),
-        }),
-    }
-}
-
-/// Stop removing `flag`'s temporary file on drop, for the parent to commit:
-/// the answer that names it, and its path. If it cannot be kept (never on
-/// Unix, where keeping only forgets it), it is removed, and the answer is
-/// that code's error.
-fn hand_over(flag: TemporaryFlag) -> Result<(Answer, std::path::PathBuf), Answer> {
-    let (bytes, temp_name) = (flag.bytes(), flag.file_name().to_string());
-    match flag.keep() {
-        Ok(path) => Ok((Answer::Written { bytes, temp_name }, path)),
-        Err(error) => Err(Answer::Error {
-            message: format!("cannot save: {error}"),
-        }),
-    }
-}
-
-/// Write one line and flush it (the workers' answers, and the fork
-/// server's).
-pub(crate) fn write_line(output: &mut impl Write, line: &str) -> io::Result<()> {
-    output.write_all(line.as_bytes())?;
-    output.write_all(b"\n")?;
-    output.flush()
-}
-
-/// A pool that cannot start (or has no worker left) stops the run.
-fn start_error(error: PoolError) -> SetupError {
-    SetupError::Start {
-        what: "worker processes",
-        reason: error.to_string(),
-    }
+    pool::serve_if_requested(protocol::PROTOCOL_NAME, worker::worker_main);
 }

@@ -33,7 +33,7 @@
 //! The pool is generic over a [`WorkerProtocol`], so that the same
 //! machinery runs the flag downloads and the primes example.
 //!
-//! The pool in seven files, one concern each:
+//! The pool in eight files, one concern each:
 //!
 //! - this file: the [`WorkerProtocol`] a pool speaks, the [`WorkerCommand`]
 //!   it runs, [`ProcessPool`] itself and its public handles;
@@ -47,7 +47,8 @@
 //! - `pool/events.rs`: the event loop, [`next_outcome`](ProcessPool::next_outcome):
 //!   the reader threads, the one channel they feed, and what each event
 //!   does to its worker;
-//! - [`deadline`]: what the pool does about a worker that hangs alive.
+//! - [`deadline`]: what the pool does about a worker that hangs alive;
+//! - [`line`](mod@line): all it knows of what workers say: lines, and a greeting.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -56,13 +57,12 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use crate::protocol::ProtocolError;
-
 pub mod deadline;
 mod dispatch;
 mod events;
 #[cfg(target_os = "linux")]
 mod forkserver;
+pub mod line;
 mod spawn;
 pub mod start;
 
@@ -116,8 +116,8 @@ pub fn serve_if_requested(name: &str, worker_main: fn() -> i32) {
 /// A worker has nothing to tidy at exit (its answers are flushed line by
 /// line, its files handed over), so it skips what `std::process::exit`
 /// runs on the way out: Rust's runtime clean-up, the `atexit` handlers and
-/// every shared library's destructors, a tenth of a forked worker's whole
-/// life in a profile.
+/// every shared library's destructors (what that saves is in
+/// `docs/findings.md`).
 pub(crate) fn exit_worker(status: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -147,6 +147,8 @@ pub trait WorkerProtocol {
     type Task;
     /// What comes back for one task, like a [`FlagOutcome`](flags_core::FlagOutcome).
     type Outcome;
+    /// Why an answer was refused; the pool only shows it.
+    type Error: std::fmt::Display;
     /// The protocol's name: the value of [`WORKER_ENV`] and the name in
     /// the greeting.
     const NAME: &'static str;
@@ -170,7 +172,7 @@ pub trait WorkerProtocol {
         worker_pid: u32,
         task: &Self::Task,
         line: &str,
-    ) -> Result<Self::Outcome, ProtocolError>;
+    ) -> Result<Self::Outcome, Self::Error>;
     /// The outcome of a task whose worker died or misbehaved; `reason`
     /// says what happened, like `worker 3 (pid 1234) died: signal 9 (SIGKILL)`.
     fn failed(&self, task: Self::Task, reason: String) -> Self::Outcome;

@@ -51,6 +51,8 @@ use flags_core::save::{self, flag_file_name, is_temporary_file_name, temp_prefix
 use flags_core::{DownloadJob, FlagOutcome, FlagResult};
 
 use crate::pool::WorkerProtocol;
+pub use crate::pool::line::MAX_LINE_BYTES;
+use crate::pool::line::{BadGreeting, excerpt, hello_line, parse_hello};
 
 /// The name in a download worker's greeting, and the value of
 /// [`WORKER_ENV`](crate::pool::WORKER_ENV) that starts one.
@@ -58,8 +60,6 @@ pub const PROTOCOL_NAME: &str = "flags-process";
 /// The version of this protocol. A worker that greets with another one is
 /// refused: parent and workers must be built from the same source.
 pub const PROTOCOL_VERSION: u32 = 4;
-/// The longest line the parent accepts from a worker, newline excluded.
-pub const MAX_LINE_BYTES: usize = 8192;
 /// The longest error message a worker sends; longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 2000;
 /// The margin of a download task's deadline beyond what its requests and
@@ -102,6 +102,9 @@ pub enum ProtocolError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A `HELLO` line that is no greeting.
+    #[error("{0}")]
+    BadGreeting(#[from] BadGreeting),
     /// A well-formed line that is not what was expected at this point.
     #[error("expected {expected}, got {got:?}")]
     Unexpected {
@@ -339,43 +342,6 @@ impl Reply {
                 }
             }
         }
-    }
-}
-
-/// The greeting line of a protocol: `HELLO {name} {version}`.
-pub fn hello_line(name: &str, version: u32) -> String {
-    format!("HELLO {name} {version}")
-}
-
-/// Read a worker's greeting: `HELLO {name} {version}`, the name made of
-/// letters, digits, `-`, `_` and `.`. Used by the pool for every protocol.
-///
-/// ```
-/// use flags_process::protocol::parse_hello;
-/// assert_eq!(parse_hello("HELLO flags-process 1"), Ok(("flags-process".to_string(), 1)));
-/// assert!(parse_hello("HELLO flags-process").is_err());
-/// ```
-pub fn parse_hello(line: &str) -> Result<(String, u32), ProtocolError> {
-    let fields = fields_of(line)?;
-    match fields.as_slice() {
-        ["HELLO", name, version] => {
-            let name_ok = (1..=64).contains(&name.len())
-                && name
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte));
-            if !name_ok {
-                return Err(bad_field("protocol name", name, "not a name"));
-            }
-            let version = parse_number::<u32>("protocol version", version)?;
-            Ok((name.to_string(), version))
-        }
-        ["HELLO", ..] => Err(ProtocolError::FieldCount {
-            message: "HELLO",
-            expected: 3,
-            got: fields.len(),
-        }),
-        [word, ..] => Err(ProtocolError::UnknownMessage(excerpt(word))),
-        [] => Err(ProtocolError::Empty),
     }
 }
 
@@ -660,6 +626,7 @@ impl DownloadProtocol {
 impl WorkerProtocol for DownloadProtocol {
     type Task = String;
     type Outcome = FlagOutcome;
+    type Error = ProtocolError;
     const NAME: &'static str = PROTOCOL_NAME;
     const VERSION: u32 = PROTOCOL_VERSION;
 
@@ -751,15 +718,6 @@ fn bad_field(field: &'static str, value: &str, reason: &'static str) -> Protocol
         field,
         value: excerpt(value),
         reason,
-    }
-}
-
-/// At most 40 characters of `text`, for error messages.
-pub(crate) fn excerpt(text: &str) -> String {
-    const KEEP: usize = 40;
-    match text.char_indices().nth(KEEP) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
     }
 }
 

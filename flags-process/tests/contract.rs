@@ -2,12 +2,32 @@
 
 mod common;
 
-use flags_core::{DownloadJob, SetupError, StatusCounter};
+use flags_core::Variant;
+use flags_process::PROCESS;
 use flags_testkit::contract::check_model;
 
-/// `download_many` with the `flags-process` binary as the worker program.
-fn download_many_here(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
-    flags_process::download_many_on_workers(job, &common::worker_command())
+/// The process model as `flags-compare` runs it: workers forked by the
+/// fork server.
+const FORKSERVER: Variant = Variant {
+    name: "process",
+    label: "process",
+    model: &PROCESS,
+    args: &[],
+};
+
+/// The same with every worker spawned, one program start each.
+const SPAWN: Variant = Variant {
+    name: "process-spawn",
+    label: "process (spawn)",
+    model: &PROCESS,
+    args: &["--start-method", "spawn"],
+};
+
+/// `variant`, with the `flags-process` binary as the worker program: the
+/// test harness cannot serve as a worker.
+fn here(variant: &Variant) -> &Variant {
+    PROCESS.use_worker_program(common::worker_command().program_path());
+    variant
 }
 
 /// The process pool counts, saves, caps its concurrency (the server sees
@@ -17,7 +37,7 @@ fn download_many_here(job: &DownloadJob) -> Result<StatusCounter, SetupError> {
 fn process_pool_keeps_the_contract() {
     let _serial = common::serial();
     assert_eq!(
-        check_model(download_many_here, 4, flags_process::MAX_MAX_REQ),
+        check_model(here(&FORKSERVER), 4, flags_process::MAX_MAX_REQ),
         Ok(())
     );
     common::assert_no_children();
@@ -29,12 +49,8 @@ fn process_pool_keeps_the_contract() {
 #[test]
 fn spawned_process_pool_keeps_the_contract() {
     let _serial = common::serial();
-    let download_many_spawning = |job: &DownloadJob| {
-        let command = common::worker_command().start_method(flags_process::StartMethod::Spawn);
-        flags_process::download_many_on_workers(job, &command)
-    };
     assert_eq!(
-        check_model(download_many_spawning, 4, flags_process::MAX_MAX_REQ),
+        check_model(here(&SPAWN), 4, flags_process::MAX_MAX_REQ),
         Ok(())
     );
     common::assert_no_children();
@@ -47,7 +63,7 @@ fn process_pool_survives_every_fault() {
     let _serial = common::serial();
     assert_eq!(
         flags_testkit::contract::check_fault_matrix(
-            download_many_here,
+            here(&FORKSERVER),
             4,
             flags_testkit::contract::Client::Ureq
         ),
@@ -62,7 +78,7 @@ fn process_pool_survives_every_fault() {
 fn process_pool_speaks_https() {
     let _serial = common::serial();
     assert_eq!(
-        flags_testkit::contract::check_tls(download_many_here, 4),
+        flags_testkit::contract::check_tls(here(&FORKSERVER), 4),
         Ok(())
     );
     common::assert_no_children();
@@ -127,7 +143,7 @@ fn each_spawned_worker_does_its_own_io_on_its_one_thread() {
 #[test]
 fn process_pool_does_not_resend_on_a_new_connection() {
     assert_eq!(
-        flags_testkit::contract::check_fresh_hangup(download_many_here, true),
+        flags_testkit::contract::check_fresh_hangup(here(&FORKSERVER), true),
         Ok(())
     );
 }

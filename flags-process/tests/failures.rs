@@ -10,7 +10,7 @@ use common::{CODES, job_for, start_server};
 use flags_core::save::temp_prefix_of;
 use flags_core::{DownloadJob, DownloadStatus, FlagOutcome, FlagResult, SetupError, StatusCounter};
 use flags_process::protocol::DownloadProtocol;
-use flags_process::{FAULT_ENV, ProcessPool, download_many_on_workers};
+use flags_process::{FAULT_ENV, ProcessPool, download_many};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig};
 use flags_testkit::contract::check_saved_files;
 use flags_testkit::process::send_signal;
@@ -137,7 +137,7 @@ fn flags_in(dest: &std::path::Path) -> usize {
 }
 
 /// Run every code twice with the worker fault hook set to `fault` (which
-/// names JP): once through `download_many_on_workers`, which must count exactly
+/// names JP): once through `download_many`, which must count exactly
 /// one error, save every other flag intact, leave no `JP.gif` and no
 /// temporary file, and count as OK exactly the flags on disk; and once
 /// through the pool itself, to read JP's message. Whether or not the faulty
@@ -149,7 +149,7 @@ fn one_faulty_worker(fault: &str) -> String {
     let dest = tempfile::tempdir().expect("a temporary folder");
     let job = job_for(&server, dest.path(), 3);
     let command = common::worker_command().env(FAULT_ENV, fault);
-    let counter = download_many_on_workers(&job, &command).expect("the pool starts");
+    let counter = download_many(&job, &command).expect("the pool starts");
     let expected = StatusCounter {
         ok: CODES.len() - 1,
         not_found: 0,
@@ -248,7 +248,7 @@ fn program_that_is_not_a_worker_is_a_setup_error() {
     for method in methods {
         for (program, expected) in cases {
             let command = flags_process::WorkerCommand::program(program).start_method(method);
-            match download_many_on_workers(&job, &command) {
+            match download_many(&job, &command) {
                 Err(SetupError::Start { reason, .. }) => {
                     assert!(reason.contains(expected), "{method} {program}: {reason}");
                 }

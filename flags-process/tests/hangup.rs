@@ -137,10 +137,12 @@ impl GroupRun {
 
 impl Drop for GroupRun {
     fn drop(&mut self) {
-        // SAFETY: `kill` has no memory-safety preconditions. The group's
-        // leader is our child, so the group id is ours; it fails
-        // harmlessly (ESRCH) once the group is empty, the normal case.
-        unsafe { libc::kill(-self.group, libc::SIGKILL) };
+        // Kill the whole group. The group's leader is our child, not reaped
+        // before `wait` below, so the group id is still ours. The error is
+        // ESRCH once the group is empty, the normal case: nothing to do.
+        if let Some(group) = rustix::process::Pid::from_raw(self.group) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.child.wait();
     }
 }

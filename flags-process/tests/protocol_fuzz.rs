@@ -9,9 +9,10 @@ use std::time::Duration;
 use flags_core::FlagOutcome;
 use flags_core::save::is_temporary_file_name;
 use flags_process::WorkerProtocol;
+use flags_process::pool::line::parse_hello;
 use flags_process::protocol::{
     Answer, DownloadProtocol, JobSettings, Reply, Request, decode_field, encode_field,
-    parse_answer, parse_hello, parse_reply, parse_request,
+    parse_answer, parse_reply, parse_request,
 };
 use proptest::prelude::*;
 

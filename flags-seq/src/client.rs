@@ -6,7 +6,7 @@
 //! `sendto` and `recvfrom` on the calling thread and sleeps in the kernel
 //! until the server answers. No runtime, no hidden thread: a pool of 30
 //! threads is 30 threads talking to the server, which `strace -f -e
-//! trace=connect` shows (see the README of this crate).
+//! trace=connect` shows.
 //!
 //! What the client decides about a response (status, encoding, body cap,
 //! GIF) is [`flags_core::fetch`]'s, as for every client; this module only
@@ -14,8 +14,8 @@
 //!
 //! ureq's defaults are made for one request now and then, not for 676 of
 //! them from 676 threads, so [`HttpClient::new`] tunes four things
-//! ([`ClientSettings`]; what each is worth is under "Tuning and
-//! measurements" in the crate's README):
+//! ([`ClientSettings`]; `benches/examples/client_settings.rs` measures
+//! what each is worth):
 //!
 //! - **Names are looked up once**, by [`KnownAddresses`], on the calling
 //!   thread: ureq's own resolver starts a thread per request once a
@@ -56,7 +56,23 @@ use ureq::unversioned::transport::{
 use ureq::{Agent, Body};
 use url::Url;
 
-use crate::BlockingClient;
+/// A blocking HTTP client: its [`get_flag`](BlockingClient::get_flag)
+/// returns only once the whole response is in (or the request failed).
+///
+/// [`HttpClient`] (ureq) is the one every blocking model uses; the thread
+/// pool crate has a second one on `reqwest::blocking`, to measure what its
+/// hidden runtime thread costs. `Sync`, since a pool shares one client
+/// between its threads.
+pub trait BlockingClient: Sync {
+    /// Fetch one flag's bytes: one attempt, no retry. 200 with a body is
+    /// `Ok`; 404 is [`FetchError::NotFound`]; any other status, a timeout
+    /// (the whole request, body included, within `--timeout`), a body over
+    /// the 10 MiB cap or cut short is another [`FetchError`]. A request that
+    /// fails on a reused keep-alive connection before any byte of the
+    /// answer is sent again once, at once, on a new connection (RFC 9112
+    /// section 9.3.1: a GET may be); that is not one of `--retries`.
+    fn get_flag(&self, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError>;
+}
 
 /// The client of one run, shared by every thread of it: a [`ureq::Agent`]
 /// (an `Arc` inside, so `Clone` is cheap, and `Sync`) with its pool of
@@ -75,7 +91,7 @@ pub struct HttpClient {
 }
 
 // --- Tuning: what the client changes from ureq's defaults, one switch each
-// (what each is worth: "Tuning and measurements" in the crate's README) ---
+// (what each is worth: `benches/examples/client_settings.rs`) ---
 
 /// Input buffer of a connection: a response head and a piece of a body.
 pub const INPUT_BUFFER_BYTES: usize = 16 * 1024;
@@ -88,7 +104,7 @@ pub const OUTPUT_BUFFER_BYTES: usize = 4 * 1024;
 
 /// The four settings [`HttpClient::new`] changes from ureq's defaults, one
 /// switch each, so that each can be measured on its own
-/// (`examples/client_settings.rs` in flags-threadpool runs them).
+/// (`benches/examples/client_settings.rs` runs them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientSettings {
     /// Hand back the addresses looked up at the start ([`KnownAddresses`])

@@ -25,12 +25,14 @@
 //! thread (a test reads `/proc` to check).
 
 pub mod client;
+pub mod model;
 
 use flags_core::fetch::FetchError;
 use flags_core::save::{flag_file_name, save_flag};
 use flags_core::{DownloadJob, FlagOutcome, Progress, SetupError, StatusCounter, interrupt};
 
-pub use client::{ClientSettings, HttpClient};
+pub use client::{BlockingClient, ClientSettings, HttpClient};
+pub use model::{SEQ, SeqModel};
 
 /// `-m` when none is given: one request at a time.
 ///
@@ -46,45 +48,6 @@ pub const MAX_MAX_REQ: usize = 1;
 /// What the one worker, the calling thread, takes from the process limits,
 /// for [`flags_core::run`]: one connection at a time.
 pub const WORKER_COST: flags_core::limits::WorkerCost = flags_core::limits::WorkerCost::task();
-
-/// The sequential model, as the binary, the tests and the benches run it.
-pub static SEQ: SeqModel = SeqModel;
-
-/// The [`Model`](flags_core::Model) of this crate: one request at a time.
-#[derive(Debug)]
-pub struct SeqModel;
-
-impl flags_core::Model for SeqModel {
-    type Options = flags_core::NoOptions;
-
-    fn name(&self) -> &'static str {
-        "seq"
-    }
-
-    fn about(&self) -> &'static str {
-        "Download flags one after another: the sequential baseline."
-    }
-
-    fn default_max_req(&self) -> usize {
-        default_max_req()
-    }
-
-    fn max_max_req(&self) -> usize {
-        MAX_MAX_REQ
-    }
-
-    fn worker_cost(&self) -> flags_core::limits::WorkerCost {
-        WORKER_COST
-    }
-
-    fn download_many(
-        &self,
-        job: &DownloadJob,
-        _options: &flags_core::NoOptions,
-    ) -> Result<StatusCounter, SetupError> {
-        download_many(job)
-    }
-}
 
 /// Download every flag of `job`, one after another, and count the outcomes.
 ///
@@ -162,24 +125,6 @@ where
             result => break result,
         }
     }
-}
-
-/// A blocking HTTP client: its [`get_flag`](BlockingClient::get_flag)
-/// returns only once the whole response is in (or the request failed).
-///
-/// [`HttpClient`] (ureq) is the one every blocking model uses; the thread
-/// pool crate has a second one on `reqwest::blocking`, to measure what its
-/// hidden runtime thread costs. `Sync`, since a pool shares one client
-/// between its threads.
-pub trait BlockingClient: Sync {
-    /// Fetch one flag's bytes: one attempt, no retry. 200 with a body is
-    /// `Ok`; 404 is [`FetchError::NotFound`]; any other status, a timeout
-    /// (the whole request, body included, within `--timeout`), a body over
-    /// the 10 MiB cap or cut short is another [`FetchError`]. A request that
-    /// fails on a reused keep-alive connection before any byte of the
-    /// answer is sent again once, at once, on a new connection (RFC 9112
-    /// section 9.3.1: a GET may be); that is not one of `--retries`.
-    fn get_flag(&self, base_url: &str, country_code: &str) -> Result<Vec<u8>, FetchError>;
 }
 
 /// The client of a run: [`HttpClient::new`], a name the book's readers look

@@ -1,26 +1,28 @@
 //! The sequential model keeps the contract every model keeps.
 
+use flags_core::Variant;
 use flags_testkit::contract::check_model;
+
+/// The one variant of the sequential model.
+const SEQ: Variant = Variant {
+    name: "seq",
+    label: "seq",
+    model: &flags_seq::SEQ,
+    args: &[],
+};
 
 /// Same totals, same files, one request at a time, retries as promised.
 #[test]
 fn sequential_model_keeps_the_contract() {
     // The sequential model ignores -m: whatever it is asked, it uses one.
-    assert_eq!(
-        check_model(flags_seq::download_many, 4, flags_seq::MAX_MAX_REQ),
-        Ok(())
-    );
+    assert_eq!(check_model(&SEQ, 4, flags_seq::MAX_MAX_REQ), Ok(()));
 }
 
 /// Every fault mode of the server: counted, nothing partial, retried.
 #[test]
 fn sequential_model_survives_every_fault() {
     assert_eq!(
-        flags_testkit::contract::check_fault_matrix(
-            flags_seq::download_many,
-            4,
-            flags_testkit::contract::Client::Ureq
-        ),
+        flags_testkit::contract::check_fault_matrix(&SEQ, 4, flags_testkit::contract::Client::Ureq),
         Ok(())
     );
 }
@@ -37,10 +39,7 @@ fn binary() -> flags_testkit::contract::ModelBinary<'static> {
 /// flags; with the wrong CA, every code an error.
 #[test]
 fn sequential_model_speaks_https() {
-    assert_eq!(
-        flags_testkit::contract::check_tls(flags_seq::download_many, 4),
-        Ok(())
-    );
+    assert_eq!(flags_testkit::contract::check_tls(&SEQ, 4), Ok(()));
 }
 
 /// The binary over https, and with the wrong CA: one "certificate not
@@ -73,7 +72,7 @@ fn sequential_binary_does_its_io_on_its_one_thread() {
 #[test]
 fn sequential_model_does_not_resend_on_a_new_connection() {
     assert_eq!(
-        flags_testkit::contract::check_fresh_hangup(flags_seq::download_many, true),
+        flags_testkit::contract::check_fresh_hangup(&SEQ, true),
         Ok(())
     );
 }

@@ -7,8 +7,8 @@
 //! flags-server --port 8010 --dir /tmp/flags-tree
 //! ```
 //!
-//! The same tree served by nginx under `/flags/` gives the same URLs, which
-//! is how `flags-server/README.md` compares the two servers' CPU.
+//! The same tree served by nginx under `/flags/` gives the same URLs, so
+//! the two servers can be compared on the same requests.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

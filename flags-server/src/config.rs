@@ -38,9 +38,9 @@ pub enum Delay {
     Fixed(Duration),
     /// Wait a time drawn uniformly in `min..=max`.
     Uniform {
-        /// The shortest wait.
+        /// The shortest wait; never above `max`.
         min: Duration,
-        /// The longest wait.
+        /// The longest wait; with `max == min` the delay is fixed.
         max: Duration,
     },
 }
@@ -62,12 +62,12 @@ pub enum ParseDelayError {
     /// A bound is not a number of seconds (or is negative, infinite or NaN).
     #[error("{0:?} is not a number of seconds (expected e.g. 0.5 or 0.5..5.0)")]
     NotSeconds(String),
-    /// The range is upside down.
+    /// A range `MIN..MAX` whose MIN is above its MAX, such as `5..0.5`.
     #[error("the minimum delay {min}s is larger than the maximum {max}s")]
     Reversed {
-        /// The lower bound as written.
+        /// MIN as the user wrote it, for the message.
         min: String,
-        /// The upper bound as written.
+        /// MAX as the user wrote it, for the message.
         max: String,
     },
 }
@@ -376,15 +376,20 @@ pub struct ServerConfig {
     /// the built-in data. No file outside `dir` is ever served, not even
     /// through a symbolic link.
     pub dir: Option<PathBuf>,
-    /// Probability of [`Fault::Drop`].
+    /// Per flag request, the chance (0 to 1) of [`Fault::Drop`]: the
+    /// connection closed right after the headers (`--drop-rate`).
     pub drop_rate: f64,
-    /// Probability of [`Fault::Truncate`].
+    /// The chance of [`Fault::Truncate`]: half the body, then a close
+    /// (`--truncate-rate`).
     pub truncate_rate: f64,
-    /// Probability of [`Fault::Stall`].
+    /// The chance of [`Fault::Stall`]: no answer until the server stops
+    /// (`--stall-rate`).
     pub stall_rate: f64,
-    /// Probability of [`Fault::Huge`].
+    /// The chance of [`Fault::Huge`]: a body over the clients' cap
+    /// (`--huge-rate`).
     pub huge_rate: f64,
-    /// Probability of [`Fault::Drip`].
+    /// The chance of [`Fault::Drip`]: a body sent a byte at a time
+    /// (`--drip-rate`).
     pub drip_rate: f64,
     /// Probabilities of other statuses, e.g. `[(503, 0.1), (429, 0.05)]`.
     pub status_rates: Vec<(u16, f64)>,

@@ -44,7 +44,8 @@ pub struct FaultMode {
     /// The name of `--fault NAME` and of [`Stats::faults`](crate::Stats::faults):
     /// always `fault.name()`.
     pub name: &'static str,
-    /// The fault injected.
+    /// What the server injects: the value a [`ServerConfig`](crate::ServerConfig)
+    /// takes in its rates and scripts.
     pub fault: Fault,
     /// What the server does, in a line.
     pub does: &'static str,

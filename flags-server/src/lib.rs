@@ -38,9 +38,6 @@
 //!   and the request handler.
 //! - `tls`: [`TlsIdentity`], a self-signed certificate made at start
 //!   (rcgen) and the rustls configuration that serves it, both on ring.
-//! - `body`: the response body, which can be sent whole, slowly, chunked,
-//!   cut short, oversized or dripped a byte at a time, and which carries the
-//!   request's in-flight guard.
 //! - `stats`: the counters behind [`Stats`] and the [`RequestRecord`] log.
 //! - `cli`: the `flags-server` command line ([`run_cli`]); `main.rs` only
 //!   calls it.
@@ -69,7 +66,6 @@
 //! - It knows nothing of the models that download from it: they are judged
 //!   from the outside, by what the server saw (`peak_in_flight`, the log).
 
-mod body;
 mod cli;
 mod config;
 mod faults;

@@ -10,8 +10,10 @@
 //! - `connection`: the accept loop, one task per connection (the TLS
 //!   handshake for HTTPS, then hyper, HTTP/1.1 with keep-alive).
 //! - `routes`: the request handler, which counts each request, draws its
-//!   delay and fault, waits, and builds the response, whose
-//!   [`FlagBody`](crate::body::FlagBody) carries the in-flight guard.
+//!   delay and fault, waits, and builds the response.
+//! - `body`: the response body, which can be sent whole, slowly, chunked,
+//!   cut short, oversized or dripped a byte at a time, and which carries the
+//!   request's in-flight guard.
 //! - `delay`: the delay timer that delayed requests wait on: a kernel timer
 //!   in the runtime's `epoll` set and one task, so a delay is never early,
 //!   at most a quarter of a millisecond late, and costs no spinning; the
@@ -20,33 +22,40 @@
 //!   directory).
 //! - `raw`: the answers of the faults that hyper cannot send, written byte
 //!   for byte to the socket by the connection task.
+//! - `shared`: everything a connection task needs from its server, in one
+//!   `Shared` behind an `Arc`.
+//! - `shutdown`: `stopped`, how every task waits for the shutdown channel.
 //!
-//! Everything a connection task needs from its server is in one [`Shared`],
-//! behind an `Arc`.
+//! The modules import one another in one direction only: `server.rs` uses
+//! `connection`, which uses `routes`, which uses `shared`, `body`, `raw` and
+//! `content`; `delay`, `body`, `raw` and `connection` use `shutdown`, which
+//! uses nothing.
 
+mod body;
 mod connection;
 mod content;
 mod delay;
 mod raw;
 mod routes;
+mod shared;
+mod shutdown;
 
-use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 
 use self::connection::accept_loop;
 use self::content::{Content, canonical_dir};
 use self::delay::DelayTimer;
 pub use self::routes::RESET_HEADER;
-use crate::config::{Fault, ServerConfig};
+use self::shared::Shared;
+use crate::config::ServerConfig;
 use crate::images::builtin_flag;
 use crate::stats::{Recorder, RequestRecord, Stats};
 use crate::tls::TlsIdentity;
@@ -55,20 +64,11 @@ use crate::tls::TlsIdentity;
 /// that a thousand clients connecting at once are queued, not refused.
 const LISTEN_BACKLOG: u32 = 1024;
 
-// --- Tuning: the server's worker threads (see "What was changed" in
-// `flags-server/README.md`) ---
-
 /// Worker threads of each server's runtime: two, so that answers due
-/// together go out on both cores. One worker would cost less CPU (12 to
-/// 15% less with a delay, up to 5% less without: tokio wakes the second
-/// worker whenever the first has more than one task ready, as at each pass
-/// of the delay timer), and keeps up with the steady state of 676 delayed
-/// requests in flight; but answers due at the same moment then go out one
-/// after the other on one core, and 50 or 100 of them, what a model sends
-/// at once, came twice as late (measured in `flags-server/README.md`).
+/// together go out on both cores. One worker would cost a little less CPU,
+/// but a burst of answers due at once (50 or 100, what a model sends at
+/// once) would go out one after the other on one core.
 const WORKER_THREADS: usize = 2;
-
-// --- End of tuning ---
 
 /// Builds the runtime of one server: tokio's multi-threaded scheduler with
 /// [`WORKER_THREADS`] workers, named `flags-server-worker` (benchmarks find
@@ -110,59 +110,6 @@ pub struct FlagServer {
     /// [`FlagServer::shutdown`] returns the port is closed and every task is
     /// gone.
     thread: Option<JoinHandle<()>>,
-}
-
-/// What every connection task shares: the configuration, the counters, the
-/// random generator and the scripts. Behind an `Arc`, one per server.
-struct Shared {
-    config: ServerConfig,
-    /// Where the files come from.
-    content: Content,
-    /// For an HTTPS server, what runs the handshake of each connection.
-    tls: Option<TlsAcceptor>,
-    recorder: Arc<Recorder>,
-    /// The random generator behind delays and faults. One generator behind
-    /// a mutex, rather than one per task, so that a seed gives the same
-    /// sequence of answers to the same sequence of requests.
-    rng: Mutex<fastrand::Rng>,
-    /// The faults still to come per code, taken from the front.
-    scripted: Mutex<BTreeMap<String, VecDeque<Fault>>>,
-    /// Redirects sent so far ([`Fault::Redirect`]): numbers the `hop` of
-    /// each `Location`, so that no two are the same.
-    redirects: AtomicU64,
-    /// Connections still to be left unread
-    /// ([`ServerConfig::silent_connections`]).
-    silent_left: AtomicUsize,
-    /// What delayed requests wait on; its task runs on the server's runtime.
-    delay: DelayTimer,
-}
-
-impl Shared {
-    /// Locks the random generator; a poisoned lock is taken over, since a
-    /// generator cannot be left half-updated.
-    fn rng(&self) -> MutexGuard<'_, fastrand::Rng> {
-        self.rng.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Whether a connection just accepted is never to be read
-    /// ([`Fault::NeverRead`]): one of the first scripted ones, or drawn.
-    /// Counted as the fault when it is.
-    fn never_reads(&self) -> bool {
-        let scripted = self
-            .silent_left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                left.checked_sub(1)
-            })
-            .is_ok();
-        let rate = self.config.never_read_rate();
-        // No draw without a rate, so that a seed gives the same answers
-        // as before to a server without this fault.
-        let silent = scripted || (rate > 0.0 && self.rng().f64() < rate);
-        if silent {
-            self.recorder.count_fault(&Fault::NeverRead.name());
-        }
-        silent
-    }
 }
 
 impl FlagServer {
@@ -254,10 +201,9 @@ impl FlagServer {
                 // rather than run by `block_on` on this thread, which is not
                 // one: from here each accepted connection's task would go to
                 // the workers through the runtime's shared queue, with a
-                // futex wake-up and a context switch per connection (four
-                // times the context switches, measured). Spawned on a worker,
-                // a new connection's task goes to that worker's own queue
-                // and usually runs right after the accept, on a warm cache.
+                // futex wake-up and a context switch per connection. Spawned
+                // on a worker, a new connection's task goes to that worker's
+                // own queue and usually runs right after the accept.
                 let accepting = accept_loop(listener, thread_shared, shutdown_receiver);
                 let ended = runtime.block_on(async { tokio::spawn(accepting).await });
                 drop(runtime);
@@ -347,7 +293,7 @@ impl FlagServer {
     /// Stops the server: stops accepting (the port refuses connections from
     /// now on), closes idle connections, abandons stalled and delayed
     /// requests (their connections close without an answer), cuts dripping
-    /// bodies ([`Fault::Drip`]), gives other bodies being sent up to a
+    /// bodies ([`Fault::Drip`](crate::Fault::Drip)), gives other bodies being sent up to a
     /// second to finish, and joins the server thread.
     /// Dropping the handle does the same.
     pub fn shutdown(self) {
@@ -402,30 +348,21 @@ fn raise_open_file_limit() {
     ONCE.call_once(|| {
         #[cfg(unix)]
         {
-            let mut limit = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: `getrlimit` and `setrlimit` only read or write the
-            // `rlimit` struct we pass, which lives on our stack.
-            unsafe {
-                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
-                    && limit.rlim_cur < limit.rlim_max
-                {
-                    limit.rlim_cur = limit.rlim_max;
-                    // On some systems the hard limit is "unlimited" and
-                    // cannot be the soft one: then the old limit stays.
-                    let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-                }
+            use rustix::process::{Resource, getrlimit, setrlimit};
+            let limit = getrlimit(Resource::Nofile);
+            // `None` is "unlimited".
+            let below = limit
+                .current
+                .is_some_and(|current| limit.maximum.is_none_or(|maximum| current < maximum));
+            if below {
+                let raised = rustix::process::Rlimit {
+                    current: limit.maximum,
+                    ..limit
+                };
+                // On some systems the hard limit is "unlimited" and cannot
+                // be the soft one: then the old limit stays.
+                let _ = setrlimit(Resource::Nofile, raised);
             }
         }
     });
-}
-
-/// Returns once the shutdown channel says stop.
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    // `wait_for` returns at once if the value is already `true`, and with an
-    // error if the sender is gone: both mean stop. The value it returns
-    // borrows the channel, so it is dropped right here.
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

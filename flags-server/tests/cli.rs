@@ -107,9 +107,9 @@ fn single_server_serves_then_stops_on_sigterm() {
         "{answer}"
     );
 
-    let pid = libc::pid_t::try_from(child.0.id()).expect("pid fits");
     // Our own child process, running.
-    flags_testkit::process::send_signal(pid, libc::SIGTERM);
+    let pid = rustix::process::Pid::from_child(&child.0);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
     let status = child.0.wait().expect("exits");
     assert_eq!(status.code(), Some(0));
     let mut rest = String::new();

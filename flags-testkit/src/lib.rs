@@ -15,10 +15,39 @@
 //!   the files in `--dest`.
 //! - [`net`]: a port nothing listens on.
 //!
-//! A model's `tests/contract.rs` passes each of its variants (a
-//! [`flags_core::Variant`]: the model with some of its options set) and
-//! asserts that no promise was broken:
-//! `assert_eq!(check_model(&SEQ_VARIANT, 4, 1), Ok(()))`.
+//! # How a model's tests use it
+//!
+//! The checks take a model as a [`flags_core::Variant`]: the value the
+//! model crate exports (it implements [`flags_core::Model`]) with some of
+//! its own options, as on its binary's command line. A model's
+//! `tests/contract.rs` names each variant it has once and runs every check
+//! on each, asserting that no promise was broken:
+//!
+//! ```text
+//! use flags_core::Variant;
+//! use flags_testkit::contract::{Client, check_fault_matrix, check_model};
+//! use flags_threadpool::{MAX_MAX_REQ, THREADPOOL};
+//!
+//! const RAYON: Variant = Variant {
+//!     name: "rayon",
+//!     label: "threadpool (rayon)",
+//!     model: &THREADPOOL,
+//!     args: &["--executor", "rayon"],
+//! };
+//!
+//! #[test]
+//! fn rayon_keeps_the_contract() {
+//!     assert_eq!(check_model(&RAYON, 4, MAX_MAX_REQ), Ok(()));
+//!     assert_eq!(check_fault_matrix(&RAYON, 4, Client::Ureq), Ok(()));
+//! }
+//! ```
+//!
+//! The in-process checks ([`contract::check_model`],
+//! [`contract::check_fault_matrix`], [`contract::check_tls`], ...) call
+//! `variant.download_many(&job)` against their own servers; the binary
+//! checks ([`contract::check_binary`], [`contract::check_io_threads`]) run
+//! the model's executable, a [`contract::ModelBinary`] whose `extra_args`
+//! are the variant's `args`.
 //!
 //! # Invariants
 //!

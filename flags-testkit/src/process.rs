@@ -31,7 +31,7 @@ pub struct ProcessInfo {
     /// Its parent's.
     pub ppid: u32,
     /// Its process group.
-    pub pgrp: u32,
+    pub(crate) pgrp: u32,
     /// `R`, `S`, `Z` (a zombie: exited, not yet waited for)...
     pub state: char,
     /// Its command name.

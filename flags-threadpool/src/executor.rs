@@ -25,7 +25,7 @@
 //!   cancel_futures: true })`. And `Drop`: dropping the executor waits for
 //!   every submitted task, like leaving a `with` block.
 //!
-//! Compare with rayon (used by `download_many_rayon`): rayon's pool has a
+//! Compare with rayon (`rayon_pool`, `--executor rayon`): rayon's pool has a
 //! fixed number of threads started at once, work stealing instead of one
 //! queue, and scopes that let tasks borrow from the caller's stack; this
 //! executor, like Python's, needs `'static` tasks that own what they use.

@@ -8,7 +8,7 @@ use flags_server::{Fault, FlagServer, ServerConfig};
 use flags_testkit::contract::check_saved_files;
 use flags_testkit::report::without_elapsed;
 
-const EXECUTORS: [&str; 2] = ["std", "rayon"];
+const EXECUTORS: [&str; 3] = ["std", "rayon", "threads"];
 
 fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_flags-threadpool"))
@@ -26,7 +26,7 @@ fn stdout_without_time(output: &Output) -> Vec<String> {
 }
 
 /// `-a` with the default `-m`: the report the contract shows, 30
-/// connections, all 194 flags saved, exit 0, with either executor.
+/// connections, all 194 flags saved, exit 0, with each executor.
 #[test]
 fn all_flags_report_with_each_executor() {
     let server = FlagServer::start(ServerConfig::default()).unwrap();
@@ -130,13 +130,14 @@ fn unknown_executor_is_a_usage_error() {
     assert!(output.stdout.is_empty());
 }
 
-/// Ctrl-C mid-run and failing writes, for both executors and both
+/// Ctrl-C mid-run and failing writes, for every executor and both
 /// clients: the checks every model binary passes.
 #[test]
 fn binary_keeps_the_contract() {
-    let variants: [&[&str]; 3] = [
+    let variants: [&[&str]; 4] = [
         &["--executor", "std"],
         &["--executor", "rayon"],
+        &["--executor", "threads"],
         &["--client", "reqwest"],
     ];
     for executor in variants {

@@ -1,17 +1,14 @@
-//! Both pools against the in-process flag server, beyond the shared
+//! Every variant against the in-process flag server, beyond the shared
 //! contract: the concurrency the server sees, and a larger mixed run.
 
 use std::time::Duration;
 
-use flags_core::{DownloadJob, DownloadMany, StatusCounter};
+mod common;
+
+use common::VARIANTS;
+use flags_core::{DownloadJob, StatusCounter};
 use flags_server::{Delay, Fault, FlagServer, ServerConfig};
 use flags_testkit::contract::check_saved_files;
-use flags_threadpool::{download_many, download_many_rayon};
-
-const MODELS: [(&str, DownloadMany); 2] = [
-    ("std", download_many as DownloadMany),
-    ("rayon", download_many_rayon as DownloadMany),
-];
 
 fn job(codes: &[&str], server: &FlagServer, dest: &std::path::Path, max_req: usize) -> DownloadJob {
     let mut codes: Vec<String> = codes.iter().map(|code| code.to_string()).collect();
@@ -20,11 +17,12 @@ fn job(codes: &[&str], server: &FlagServer, dest: &std::path::Path, max_req: usi
 }
 
 /// With 45 codes, a 100 ms delay and `-m 15`, the server sees exactly 15
-/// requests at once, for both pools: every worker is busy, and no more
+/// requests at once, on every variant: every thread is busy, and no more
 /// than `-m` run.
 #[test]
 fn peak_in_flight_equals_max_req_when_codes_outnumber_workers() {
-    for (name, download_many) in MODELS {
+    for (variant, _, _) in &VARIANTS {
+        let name = variant.name;
         let server = FlagServer::start(ServerConfig {
             delay: Delay::Fixed(Duration::from_millis(100)),
             ..ServerConfig::default()
@@ -35,7 +33,9 @@ fn peak_in_flight_equals_max_req_when_codes_outnumber_workers() {
             .into_iter()
             .take(45)
             .collect();
-        let counter = download_many(&job(&codes, &server, dest.path(), 15)).unwrap();
+        let counter = variant
+            .download_many(&job(&codes, &server, dest.path(), 15))
+            .unwrap();
         assert_eq!(
             counter,
             StatusCounter {
@@ -53,11 +53,13 @@ fn peak_in_flight_equals_max_req_when_codes_outnumber_workers() {
 }
 
 /// Every possible code `AA..ZZ` (676) with 418s, timeouts and 404s mixed
-/// in: both pools count the same totals, and save exactly the flags they
+/// in: every variant counts the same totals, and save exactly the flags they
 /// count as downloaded.
 #[test]
 fn every_code_with_faults_gives_the_same_totals() {
-    let timeout = Duration::from_millis(500);
+    // Long enough that a loaded machine does not turn a good answer into a
+    // timeout (reqwest's one runtime thread carries every connection).
+    let timeout = Duration::from_secs(2);
     let mut config = ServerConfig::default();
     let teapots = ["ar", "br", "cn", "de", "eg"];
     let slow = ["fr", "gh", "in"];
@@ -79,12 +81,13 @@ fn every_code_with_faults_gives_the_same_totals() {
         not_found: every.len() - all_count,
         error: teapots.len() + slow.len(),
     };
-    for (name, download_many) in MODELS {
+    for (variant, _, _) in &VARIANTS {
+        let name = variant.name;
         let server = FlagServer::start(config.clone()).unwrap();
         let dest = tempfile::tempdir().unwrap();
         let mut job = job(&every, &server, dest.path(), 30);
         job.timeout = timeout;
-        let counter = download_many(&job).unwrap();
+        let counter = variant.download_many(&job).unwrap();
         assert_eq!(counter, expected, "{name}");
         let downloaded: Vec<&str> = flags_core::countries::all_cc()
             .into_iter()
@@ -96,16 +99,53 @@ fn every_code_with_faults_gives_the_same_totals() {
     }
 }
 
-/// Load: `-e -m 1000` against a 0.2 s delay, for both pools: no error, and
-/// all 676 requests in flight at once.
+/// Load: `-e -m 1000` against a 0.2 s delay, on every variant: no error,
+/// and all 676 requests in flight at once.
 #[test]
-fn every_code_at_once_for_both_pools() {
+fn every_code_at_once_on_every_variant() {
+    for (variant, _, _) in &VARIANTS {
+        assert_eq!(
+            flags_testkit::contract::check_load(variant),
+            Ok(()),
+            "{variant:?}"
+        );
+    }
+}
+
+/// A client that panics in the middle of a request: a bug, never a
+/// failed flag.
+#[derive(Clone)]
+struct PanickingClient;
+
+impl flags_seq::BlockingClient for PanickingClient {
+    fn get_flag(&self, _: &str, _: &str) -> Result<Vec<u8>, flags_core::fetch::FetchError> {
+        panic!("no flag today")
+    }
+}
+
+/// A download that panics is counted as an error naming the panic, on
+/// every executor, and the run goes on to count every code.
+#[test]
+fn a_panicking_download_is_an_error_outcome_on_every_executor() {
+    let dest = tempfile::tempdir().unwrap();
+    let codes = vec!["BR".to_string(), "CN".to_string(), "IN".to_string()];
+    let job = DownloadJob::new(codes, "http://127.0.0.1:9", dest.path()).with_max_req(2);
+    let expected = StatusCounter {
+        ok: 0,
+        not_found: 0,
+        error: 3,
+    };
+    let client = PanickingClient;
     assert_eq!(
-        flags_testkit::contract::check_load(flags_threadpool::download_many),
-        Ok(())
+        flags_threadpool::std_pool(&job, client.clone()).unwrap(),
+        expected
     );
     assert_eq!(
-        flags_testkit::contract::check_load(flags_threadpool::download_many_rayon),
-        Ok(())
+        flags_threadpool::rayon_pool(&job, &client).unwrap(),
+        expected
+    );
+    assert_eq!(
+        flags_threadpool::thread_per_code(&job, &client).unwrap(),
+        expected
     );
 }

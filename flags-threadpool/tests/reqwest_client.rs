@@ -18,11 +18,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{capture_one_request, in_private_network, tls_server_on};
+use flags_core::AnyModel;
 use flags_core::redirect;
 use flags_core::{DownloadJob, FlagResult, StatusCounter};
 use flags_seq::BlockingClient;
 use flags_server::{Fault, FlagServer, ServerConfig};
-use flags_threadpool::{ReqwestClient, download_many_reqwest, download_one};
+use flags_threadpool::{ReqwestClient, THREADPOOL, download_one};
+
+/// The model as `flags-threadpool --client reqwest` runs it.
+fn download_on_reqwest(job: &DownloadJob) -> Result<StatusCounter, flags_core::SetupError> {
+    THREADPOOL.download_many_with_args(job, &["--client", "reqwest"])
+}
 
 /// A job for `codes` from `base_url`, with a deadline that only guards
 /// against a hang.
@@ -67,7 +73,7 @@ fn a_404_keeps_its_connection() {
     let dest = tempfile::tempdir().expect("a temporary folder");
     let job = job(&["BR", "XA", "ZA"], &server.base_url(), dest.path());
 
-    let counter = download_many_reqwest(&job).expect("the run starts");
+    let counter = download_on_reqwest(&job).expect("the run starts");
 
     assert_eq!(
         counter,
@@ -96,7 +102,7 @@ fn a_redirect_to_a_default_port_leaves_the_base_port() {
 
     // Refused on a machine where nothing listens on 80 and 443; answered
     // by whatever does. Never by this server.
-    let _ = download_many_reqwest(&job);
+    let _ = download_on_reqwest(&job);
 
     assert_eq!(server.stats().requests, 2);
 }
@@ -133,7 +139,7 @@ fn a_redirect_lands_on_the_default_port_it_names() {
         std::fs::create_dir(&job.dest_dir).expect("a folder for the flags");
         job.ca_cert = Some(ca_file);
 
-        let counter = download_many_reqwest(&job).expect("the run starts");
+        let counter = download_on_reqwest(&job).expect("the run starts");
 
         assert_eq!(
             counter,
@@ -169,7 +175,7 @@ fn a_redirect_elsewhere_carries_no_credentials_and_no_referer() {
             );
             let job = job(&["DE"], &base_url, dest.path());
 
-            let counter = download_many_reqwest(&job).expect("the run starts");
+            let counter = download_on_reqwest(&job).expect("the run starts");
 
             assert_eq!(
                 counter,

@@ -4,6 +4,6 @@
 fn main() -> std::process::ExitCode {
     // The process model re-runs this executable as its workers: when this
     // process is one of them, it serves its parent and exits here.
-    flags_process::worker_main_if_requested();
+    flags_benches::models::serve_if_worker();
     flags_benches::compare::main(std::env::args_os().collect())
 }

@@ -12,15 +12,7 @@ use plotters::coord::types::RangedCoordf64;
 
 /// A round step for about `target` ticks on an axis from 0 to `max`: 1, 2
 /// or 5 times a power of ten.
-///
-/// ```
-/// use flags_benches::chart::tick_step;
-/// assert_eq!(tick_step(4.07, 8), 1.0);
-/// assert_eq!(tick_step(0.42, 8), 0.1);
-/// assert_eq!(tick_step(0.42, 10), 0.05);
-/// assert_eq!(tick_step(10.0, 5), 2.0);
-/// ```
-pub fn tick_step(max: f64, target: usize) -> f64 {
+pub(crate) fn tick_step(max: f64, target: usize) -> f64 {
     if !(max.is_finite() && max > 0.0) {
         return 1.0;
     }
@@ -40,24 +32,16 @@ pub fn tick_step(max: f64, target: usize) -> f64 {
 /// A time axis from 0 to [`TimeAxis::max`] seconds, a whole number of
 /// [`TimeAxis::step`]s.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TimeAxis {
+pub(crate) struct TimeAxis {
     /// The time at the right end.
-    pub max: f64,
+    pub(crate) max: f64,
     /// The distance between two ticks.
-    pub step: f64,
+    pub(crate) step: f64,
 }
 
 impl TimeAxis {
     /// An axis long enough for `longest` seconds, with about 8 ticks.
-    ///
-    /// ```
-    /// use flags_benches::chart::TimeAxis;
-    /// let axis = TimeAxis::new(1.018);
-    /// assert_eq!((axis.max, axis.step), (1.2, 0.2));
-    /// assert_eq!(axis.label(0.4), "0.4");
-    /// assert_eq!(TimeAxis::new(0.0).max, 1.0);
-    /// ```
-    pub fn new(longest: f64) -> TimeAxis {
+    pub(crate) fn new(longest: f64) -> TimeAxis {
         let step = tick_step(longest, 8);
         let ticks = (longest / step).ceil().max(1.0);
         // Round as tick_step does: 6 x 0.2 is 1.2000000000000002.
@@ -66,7 +50,7 @@ impl TimeAxis {
     }
 
     /// The ticks, 0 included, `max` included.
-    pub fn ticks(&self) -> Vec<f64> {
+    pub(crate) fn ticks(&self) -> Vec<f64> {
         let count = (self.max / self.step).round() as usize;
         (0..=count)
             .map(|tick| ((tick as f64 * self.step) * 1e9).round() / 1e9)
@@ -75,18 +59,18 @@ impl TimeAxis {
 
     /// The axis as a plotters coordinate, with [`TimeAxis::ticks`] as its
     /// key points.
-    pub fn coord(&self) -> Ticked {
+    pub(crate) fn coord(&self) -> Ticked {
         Ticked::new(0.0..self.max, self.ticks())
     }
 
     /// A tick's label: as many decimals as the step needs, no more.
-    pub fn label(&self, seconds: f64) -> String {
+    pub(crate) fn label(&self, seconds: f64) -> String {
         format!("{seconds:.*}", decimals_for(self.step))
     }
 
     /// `seconds` moved inside the axis, so that nothing is drawn past its
     /// ends (plotters does not clip).
-    pub fn clamp(&self, seconds: f64) -> f64 {
+    pub(crate) fn clamp(&self, seconds: f64) -> f64 {
         if seconds.is_nan() {
             0.0
         } else {
@@ -103,14 +87,14 @@ impl TimeAxis {
 /// mapping of values to pixels and its default formatting, which every
 /// chart here replaces with its own labels anyway.
 #[derive(Debug, Clone)]
-pub struct Ticked {
+pub(crate) struct Ticked {
     range: Range<f64>,
     ticks: Vec<f64>,
 }
 
 impl Ticked {
     /// The coordinate over `range` with `ticks`.
-    pub fn new(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
+    pub(crate) fn new(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
         Ticked { range, ticks }
     }
 }
@@ -150,19 +134,41 @@ fn decimals_for(step: f64) -> usize {
 }
 
 /// A duration for a label: `4.07 s`, `0.412 s`, `12.0 ms`.
-///
-/// ```
-/// use flags_benches::chart::seconds_label;
-/// assert_eq!(seconds_label(4.071), "4.07 s");
-/// assert_eq!(seconds_label(0.4123), "0.412 s");
-/// assert_eq!(seconds_label(0.012), "12.0 ms");
-/// ```
-pub fn seconds_label(seconds: f64) -> String {
+pub(crate) fn seconds_label(seconds: f64) -> String {
     if seconds >= 1.0 {
         format!("{seconds:.2} s")
     } else if seconds >= 0.1 {
         format!("{seconds:.3} s")
     } else {
         format!("{:.1} ms", seconds * 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tick_step_examples() {
+        use crate::chart::axis::tick_step;
+        assert_eq!(tick_step(4.07, 8), 1.0);
+        assert_eq!(tick_step(0.42, 8), 0.1);
+        assert_eq!(tick_step(0.42, 10), 0.05);
+        assert_eq!(tick_step(10.0, 5), 2.0);
+    }
+
+    #[test]
+    fn time_axis_new_examples() {
+        use crate::chart::TimeAxis;
+        let axis = TimeAxis::new(1.018);
+        assert_eq!((axis.max, axis.step), (1.2, 0.2));
+        assert_eq!(axis.label(0.4), "0.4");
+        assert_eq!(TimeAxis::new(0.0).max, 1.0);
+    }
+
+    #[test]
+    fn seconds_label_examples() {
+        use crate::chart::seconds_label;
+        assert_eq!(seconds_label(4.071), "4.07 s");
+        assert_eq!(seconds_label(0.4123), "0.412 s");
+        assert_eq!(seconds_label(0.012), "12.0 ms");
     }
 }

@@ -37,13 +37,13 @@ const LEGEND_HEIGHT: u32 = 56;
 const WHISKER_TICK: i32 = 5;
 
 /// The height of the bars for `rows` rows, title and legend included.
-pub fn height(rows: usize) -> u32 {
+pub(crate) fn height(rows: usize) -> u32 {
     let rows = u32::try_from(rows.max(1)).unwrap_or(u32::MAX / BAR_PITCH);
     TITLE_HEIGHT + PLOT_TOP + BAR_PITCH * rows + X_AXIS_HEIGHT + LEGEND_HEIGHT
 }
 
 /// Draw the bars of `rows` on `area`, which is [`height`] high.
-pub fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
+pub(crate) fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
     let several = rows.iter().any(|row| row.spread.is_some());
     area.draw(&Text::new(
         if several {
@@ -158,19 +158,7 @@ pub fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
 /// The points of a whisker from `from` to `to` (pixels), as one polyline:
 /// a tick `tick` pixels each side of both ends, across the line
 /// (`horizontal`: the line runs left to right, its ticks up and down).
-///
-/// ```
-/// use flags_benches::chart::bars::whisker_points;
-/// assert_eq!(
-///     whisker_points((10, 50), (90, 50), 4, true),
-///     [(10, 46), (10, 54), (10, 50), (90, 50), (90, 46), (90, 54)]
-/// );
-/// assert_eq!(
-///     whisker_points((30, 80), (30, 20), 3, false),
-///     [(27, 80), (33, 80), (30, 80), (30, 20), (27, 20), (33, 20)]
-/// );
-/// ```
-pub fn whisker_points(
+pub(crate) fn whisker_points(
     from: (i32, i32),
     to: (i32, i32),
     tick: i32,
@@ -233,4 +221,20 @@ fn draw_legend(legend: &Area<'_>, several: bool) -> Result<(), DrawError> {
         ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn whisker_points_examples() {
+        use crate::chart::bars::whisker_points;
+        assert_eq!(
+            whisker_points((10, 50), (90, 50), 4, true),
+            [(10, 46), (10, 54), (10, 50), (90, 50), (90, 46), (90, 54)]
+        );
+        assert_eq!(
+            whisker_points((30, 80), (30, 20), 3, false),
+            [(27, 80), (33, 80), (30, 80), (30, 20), (27, 20), (33, 20)]
+        );
+    }
 }

@@ -3,11 +3,11 @@
 //!
 //! Two parts, top to bottom, each a module of its own:
 //!
-//! 1. [`bars`], **wall time**: one bar per row, its median wall time, on
+//! 1. `bars`, **wall time**: one bar per row, its median wall time, on
 //!    one time axis, with the spread of its runs (min–max) as a whisker over
 //!    the bar's end and the row's bound `ceil(N / m) x delay` drawn as a
 //!    black mark across it.
-//! 2. [`timeline`], **the requests as the server saw them**: one panel per
+//! 2. `timeline`, **the requests as the server saw them**: one panel per
 //!    row, of the run whose wall time is the median; in it, one horizontal
 //!    line per request, from when the server
 //!    received it to when it sent its last byte, one line under the other
@@ -22,12 +22,12 @@
 //! times longer) gets an axis of its own, said in its title.
 //!
 //! A part is a pair of functions: its height for the data, and a `draw`
-//! onto a plotters [`Area`] of that height. [`render_svg`] stacks them
-//! under the title on one page of [`style::WIDTH`] pixels; another chart
+//! onto a plotters `Area` of that height. [`render_svg`] stacks them
+//! under the title on one page of `style::WIDTH` pixels; another chart
 //! (over a range of `m`, say) is another such part and another page
-//! function built on [`draw_page`]: the sweep's chart, three panels over
+//! function built on `draw_page`: the sweep's chart, three panels over
 //! `m`, is one ([`sweep`]). The colours, fonts and margins the
-//! parts share are in [`style`]; time axes in [`TimeAxis`].
+//! parts share are in [`style`]; time axes in `TimeAxis`.
 //!
 //! The SVG holds no class or id of ours (plotters writes plain `rect`,
 //! `polyline`, `line` and `text` elements), so what a test counts is told
@@ -37,10 +37,10 @@
 //! whiskers the only ones stroked with [`style::SPREAD`].
 
 mod axis;
-pub mod bars;
+pub(crate) mod bars;
 pub mod style;
 pub mod sweep;
-pub mod timeline;
+pub(crate) mod timeline;
 
 use plotters::backend::SVGBackend;
 use plotters::coord::Shift;
@@ -48,7 +48,7 @@ use plotters::drawing::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea};
 use plotters::element::Text;
 use plotters::style::WHITE;
 
-pub use axis::{Ticked, TimeAxis, seconds_label, tick_step};
+pub(crate) use axis::{Ticked, TimeAxis, seconds_label};
 
 /// One row of the chart: one model (or the curl peer).
 #[derive(Debug, Clone, PartialEq)]
@@ -89,10 +89,10 @@ pub struct Chart {
 }
 
 /// A drawing area of the SVG page, in pixels from its top left corner.
-pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 /// What drawing onto an [`Area`] can fail with.
-pub type DrawError = DrawingAreaErrorKind<std::io::Error>;
+pub(crate) type DrawError = DrawingAreaErrorKind<std::io::Error>;
 
 /// The chart could not be drawn: plotters refused a layout (an area too
 /// small for its labels, say). Drawing into memory does no I/O.
@@ -127,7 +127,7 @@ pub fn render_svg(chart: &Chart) -> Result<String, ChartError> {
 /// One SVG page, [`style::WIDTH`] pixels wide, white: `title` and
 /// `subtitle` at the top, then `draw` on the `body_height` pixels under
 /// them. Every chart of the crate is made through here.
-pub fn draw_page(
+pub(crate) fn draw_page(
     title: &str,
     subtitle: &str,
     body_height: u32,

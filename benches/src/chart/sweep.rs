@@ -1,5 +1,5 @@
 //! The chart of a sweep: three panels over `m` on a log scale, one line
-//! per model in each, drawn on a page of [`super::draw_page`].
+//! per model in each, drawn on a page of `super::draw_page`.
 //!
 //! 1. **wall / bound**: 1 is the bound `ceil(N / m) x delay` (a black
 //!    line); where a model's line leaves it, its own costs start to show.
@@ -13,7 +13,7 @@
 //! 3. **peak RSS** (MiB), with what one more request in flight costs
 //!    written at the end of each line.
 //!
-//! A y axis is logarithmic when its values span more than [`LOG_SPAN`]
+//! A y axis is logarithmic when its values span more than `LOG_SPAN`
 //! (the process pool's memory is a hundred times the async model's), and
 //! linear from 0 otherwise; the axis title says which.
 //!
@@ -22,7 +22,7 @@
 //! opaque, in a panel (so three per model on the page), its points
 //! `circle`s, and the bound the only `polyline` stroked with [`BOUND`]. Its
 //! whiskers are 1 pixel wide, and the dashes of its CPU-aware bound are
-//! drawn at [`DASH_OPACITY`]. The legend uses circles, not lines.
+//! drawn at `DASH_OPACITY`. The legend uses circles, not lines.
 
 use std::ops::Range;
 
@@ -37,11 +37,11 @@ use super::{Area, ChartError, DrawError, Ticked, TimeAxis, draw_page};
 
 /// A y axis whose largest value is more than this many times its smallest
 /// is drawn on a log scale.
-pub const LOG_SPAN: f64 = 20.0;
+pub(crate) const LOG_SPAN: f64 = 20.0;
 /// The legend's strip: the models, then what the marks mean.
 const LEGEND_HEIGHT: u32 = 58;
 /// The opacity of the dashes of a CPU-aware bound.
-pub const DASH_OPACITY: f64 = 0.85;
+pub(crate) const DASH_OPACITY: f64 = 0.85;
 /// Half the width of a whisker's end ticks, in pixels.
 const WHISKER_TICK: i32 = 4;
 /// A panel's title and note, over its plot.
@@ -281,16 +281,7 @@ impl Scale {
 /// A log axis from a round value at or under `low` to one at or over
 /// `high` (1, 2 or 5 times a power of ten), in log10, with its ticks; the
 /// range goes 3% of its span past both.
-///
-/// ```
-/// use flags_benches::chart::sweep::log_ticks;
-/// let (range, ticks) = log_ticks(1.3, 41.0);
-/// let values: Vec<f64> = ticks.iter().map(|t| (10f64.powf(*t) * 100.0).round() / 100.0).collect();
-/// assert_eq!(values, [1.0, 2.0, 5.0, 10.0, 20.0, 50.0]);
-/// assert!(range.start < 0.0 && range.start > -0.1);
-/// assert!(range.end > 50f64.log10() && range.end < 50f64.log10() + 0.1);
-/// ```
-pub fn log_ticks(low: f64, high: f64) -> (Range<f64>, Vec<f64>) {
+pub(crate) fn log_ticks(low: f64, high: f64) -> (Range<f64>, Vec<f64>) {
     let first = low.log10().floor() as i32 - 1;
     let last = high.log10().ceil() as i32 + 1;
     let mut candidates: Vec<f64> = (first..=last)
@@ -487,4 +478,20 @@ fn draw_panel(area: &Area<'_>, chart: &SweepChart, panel: &Panel) -> Result<(), 
         ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_ticks_examples() {
+        use crate::chart::sweep::log_ticks;
+        let (range, ticks) = log_ticks(1.3, 41.0);
+        let values: Vec<f64> = ticks
+            .iter()
+            .map(|t| (10f64.powf(*t) * 100.0).round() / 100.0)
+            .collect();
+        assert_eq!(values, [1.0, 2.0, 5.0, 10.0, 20.0, 50.0]);
+        assert!(range.start < 0.0 && range.start > -0.1);
+        assert!(range.end > 50f64.log10() && range.end < 50f64.log10() + 0.1);
+    }
 }

@@ -47,7 +47,7 @@ fn panel_height(row: &ChartRow) -> u32 {
 }
 
 /// The height of the timelines of `rows`, title included.
-pub fn height(rows: &[ChartRow]) -> u32 {
+pub(crate) fn height(rows: &[ChartRow]) -> u32 {
     HEADER_HEIGHT + rows.iter().map(panel_height).sum::<u32>()
 }
 
@@ -61,7 +61,7 @@ fn row_end(row: &ChartRow) -> f64 {
 }
 
 /// Draw the timelines of `rows` on `area`, which is [`height`] high.
-pub fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
+pub(crate) fn draw(area: &Area<'_>, rows: &[ChartRow]) -> Result<(), DrawError> {
     area.draw(&Text::new(
         "Requests as the server saw them",
         (MARGIN, 6),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, value_parser};
 use flags_core::codes::{CodeSelection, expand_cc_args};
 
-use crate::models::{ALL_MODELS, Model, model_by_name, model_names};
+use crate::models::{DEFAULT_VARIANTS, Variant, variant_by_name, variant_names};
 
 /// How many codes of the `-a` list are used when none is given.
 pub const DEFAULT_CODE_COUNT: usize = 40;
@@ -27,23 +27,23 @@ pub const DEFAULT_RUNS: usize = 3;
 pub const DEFAULT_WARMUP: usize = 1;
 /// The sweep's default `--runs` (the short one and `--sweep`): one run per
 /// point, said so in its table.
-pub const SWEEP_RUNS: usize = 1;
+pub(crate) const SWEEP_RUNS: usize = 1;
 /// The sweep's default `--warmup`.
-pub const SWEEP_WARMUP: usize = 0;
+pub(crate) const SWEEP_WARMUP: usize = 0;
 /// The default `-m`.
 pub const DEFAULT_MAX_REQ: usize = 10;
 /// The default `--out`.
 pub const DEFAULT_OUT: &str = "flags-compare.svg";
 /// The default `--delay` of `--sweep`, in seconds.
-pub const SWEEP_DELAY: Duration = Duration::from_millis(20);
+pub(crate) const SWEEP_DELAY: Duration = Duration::from_millis(20);
 /// The `m` of `--sweep`: about three per decade, up to every code at once.
-pub const SWEEP_M: [usize; 7] = [1, 3, 10, 30, 100, 300, 676];
+pub(crate) const SWEEP_M: [usize; 7] = [1, 3, 10, 30, 100, 300, 676];
 /// The delay of the short sweep that ends the default run.
-pub const SHORT_SWEEP_DELAY: Duration = Duration::from_millis(5);
+pub(crate) const SHORT_SWEEP_DELAY: Duration = Duration::from_millis(5);
 /// The `m` of the short sweep that ends the default run.
-pub const SHORT_SWEEP_M: [usize; 4] = [1, 10, 100, 676];
+pub(crate) const SHORT_SWEEP_M: [usize; 4] = [1, 10, 100, 676];
 /// The sweep's chart when neither `--sweep-out` nor `--out` says where.
-pub const DEFAULT_SWEEP_OUT: &str = "flags-compare-sweep.svg";
+pub(crate) const DEFAULT_SWEEP_OUT: &str = "flags-compare-sweep.svg";
 
 /// The command line of `flags-compare`.
 #[derive(Debug, Parser)]
@@ -60,7 +60,7 @@ pub const DEFAULT_SWEEP_OUT: &str = "flags-compare-sweep.svg";
                   -e, 0.005 s delay; on the comparison's codes and delay when CC, -a, -e or -l is \
                   given), whose chart goes to --sweep-out (default: next to --out, NAME-sweep.svg). \
                   --sweep runs the full sweep alone (m = 1, 3, 10, 30, 100, 300, 676; delay \
-                  0.02 s; the concurrent models: threadpool, rayon, async, process)."
+                  0.02 s; the concurrent models: threadpool, rayon, threads, async, process)."
 )]
 struct CompareArgs {
     /// Country code, or one letter for all its codes (B = BA..BZ)
@@ -83,12 +83,11 @@ struct CompareArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_delay)]
     delay: Option<Duration>,
     /// The models to run, comma-separated, in this order (also
-    /// threadpool-reqwest: the std pool on reqwest::blocking; async-hyper: the
-    /// async model on hyper without reqwest; process-spawn: the process pool
-    /// with every worker spawned, no fork server)
-    /// [default: seq,threadpool,rayon,async,process; --sweep: the same without seq]
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_model)]
-    models: Option<Vec<&'static Model>>,
+    /// threadpool-reqwest: the std pool on reqwest::blocking; process-spawn:
+    /// the process pool with every worker spawned, no fork server)
+    /// [default: seq,threadpool,rayon,threads,async,process; --sweep: the same without seq]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_variant)]
+    models: Option<Vec<&'static Variant>>,
     /// Where to write the SVG chart [default: flags-compare.svg]
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
@@ -157,7 +156,7 @@ impl Destination {
     }
 
     /// The file, when it is one.
-    pub fn file(&self) -> Option<&Path> {
+    pub(crate) fn file(&self) -> Option<&Path> {
         match self {
             Destination::Stdout => None,
             Destination::File(path) => Some(path),
@@ -175,8 +174,8 @@ pub struct CompareOptions {
     /// `-m`: the concurrency asked of every model (each caps it at its own
     /// maximum and at the number of codes).
     pub max_req: usize,
-    /// The models to run, in order, without repeats.
-    pub models: Vec<&'static Model>,
+    /// The rows to run, in order, without repeats.
+    pub models: Vec<&'static Variant>,
     /// Where the chart goes.
     pub out: PathBuf,
     /// Add the `curl --parallel` row.
@@ -221,10 +220,10 @@ pub struct SweepOptions {
     /// The server's delay before each answer.
     pub delay: Duration,
     /// The concurrencies asked, ascending, distinct; each model caps them
-    /// ([`Model::actual_max_req`]) and runs each capped value once.
+    /// ([`Variant::actual_max_req`]) and runs each capped value once.
     pub max_reqs: Vec<usize>,
-    /// The models, in order.
-    pub models: Vec<&'static Model>,
+    /// The rows, in order.
+    pub models: Vec<&'static Variant>,
     /// Add `curl --parallel` at each `m`.
     pub peer_curl: bool,
     /// Where its chart goes.
@@ -248,20 +247,14 @@ fn parse_delay(text: &str) -> Result<Duration, String> {
 }
 
 /// One name of `--models`.
-fn parse_model(text: &str) -> Result<&'static Model, String> {
-    model_by_name(text).ok_or_else(|| format!("no model '{text}': choose among {}", model_names()))
+fn parse_variant(text: &str) -> Result<&'static Variant, String> {
+    variant_by_name(text)
+        .ok_or_else(|| format!("no model '{text}': choose among {}", variant_names()))
 }
 
 /// The sweep's chart next to the comparison's: `dir/NAME.svg` gives
 /// `dir/NAME-sweep.svg`.
-///
-/// ```
-/// use std::path::Path;
-/// use flags_benches::compare::cli::sweep_out_beside;
-/// assert_eq!(sweep_out_beside(Path::new("flags-compare.svg")), Path::new("flags-compare-sweep.svg"));
-/// assert_eq!(sweep_out_beside(Path::new("out/chart.svg")), Path::new("out/chart-sweep.svg"));
-/// ```
-pub fn sweep_out_beside(out: &Path) -> PathBuf {
+pub(crate) fn sweep_out_beside(out: &Path) -> PathBuf {
     let stem = out.file_stem().map_or_else(
         || "flags-compare".into(),
         |stem| stem.to_string_lossy().into_owned(),
@@ -320,21 +313,21 @@ where
         args.sweep && !chose_codes,
         limit.or((!chose_codes && !args.sweep).then_some(DEFAULT_CODE_COUNT)),
     )?;
-    let mut models: Vec<&'static Model> = Vec::new();
+    let mut models: Vec<&'static Variant> = Vec::new();
     for model in args.models.clone().unwrap_or_else(default_models) {
         if !models.contains(&model) {
             models.push(model);
         }
     }
     let out = args.out.clone().unwrap_or_else(|| DEFAULT_OUT.into());
-    let sweep_models: Vec<&'static Model> = match (&args.models, args.sweep) {
+    let sweep_models: Vec<&'static Variant> = match (&args.models, args.sweep) {
         // With --sweep and named models: those, as named.
         (Some(_), true) => models.clone(),
         // Otherwise the concurrent ones: seq only ever has m = 1.
         _ => models
             .iter()
             .copied()
-            .filter(|model| model.max_max_req > 1)
+            .filter(|variant| variant.model.max_max_req() > 1)
             .collect(),
     };
     let sweep = if args.no_sweep || (sweep_models.is_empty() && !args.peer_curl) {
@@ -417,7 +410,24 @@ pub(super) fn report_usage_error(error: &clap::Error) -> u8 {
     u8::try_from(error.exit_code()).unwrap_or(flags_core::EXIT_USAGE)
 }
 
-/// Every model's name, for `--help` and tests: the default of `--models`.
-pub fn default_models() -> Vec<&'static Model> {
-    ALL_MODELS.iter().collect()
+/// The default of `--models`: every default row.
+pub fn default_models() -> Vec<&'static Variant> {
+    DEFAULT_VARIANTS.iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sweep_out_beside_examples() {
+        use crate::compare::cli::sweep_out_beside;
+        use std::path::Path;
+        assert_eq!(
+            sweep_out_beside(Path::new("flags-compare.svg")),
+            Path::new("flags-compare-sweep.svg")
+        );
+        assert_eq!(
+            sweep_out_beside(Path::new("out/chart.svg")),
+            Path::new("out/chart-sweep.svg")
+        );
+    }
 }

@@ -12,7 +12,7 @@ use crate::chart::ChartError;
 use crate::cpu::CpuTimes;
 
 /// One run of a model (or curl) at one concurrency, as measured: what
-/// [`super::run::Rig`] makes of one child process.
+/// `super::run::Rig` makes of one child process.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sample {
     /// Which measured round of its row this was, from 1 (warm-up rounds
@@ -27,7 +27,7 @@ pub struct Sample {
     /// `wait4`, when known.
     pub cpu: Option<CpuTimes>,
     /// The CPU time the in-process server's threads spent on this run, from
-    /// their `schedstat` before and after ([`crate::cpu::ServerCpu`]).
+    /// their `schedstat` before and after (`crate::cpu::ServerCpu`).
     pub server_cpu: Option<Duration>,
     /// The CPU time the parent's memory sampler spent watching this run.
     pub sampler_cpu: Option<Duration>,
@@ -61,12 +61,12 @@ pub struct Sample {
 
 impl Sample {
     /// The run went to the end (whatever it saved).
-    pub fn ran(&self) -> bool {
+    pub(crate) fn ran(&self) -> bool {
         self.failure.is_none()
     }
 
     /// The run went to the end and saved exactly what it should have.
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         self.failure.is_none() && self.problems.is_empty()
     }
 }
@@ -102,7 +102,7 @@ impl Row {
     }
 
     /// The runs that went to the end.
-    pub fn ran(&self) -> impl Iterator<Item = &Sample> {
+    pub(crate) fn ran(&self) -> impl Iterator<Item = &Sample> {
         self.samples.iter().filter(|sample| sample.ran())
     }
 
@@ -159,16 +159,6 @@ impl Row {
         Spread::of(&cpus)
     }
 
-    /// The median user and system times, each on its own.
-    pub fn cpu_times(&self) -> Option<CpuTimes> {
-        let users: Vec<Duration> = self.ran().filter_map(|s| s.cpu.map(|c| c.user)).collect();
-        let systems: Vec<Duration> = self.ran().filter_map(|s| s.cpu.map(|c| c.system)).collect();
-        Some(CpuTimes {
-            user: median_duration(&users)?,
-            system: median_duration(&systems)?,
-        })
-    }
-
     /// The median CPU time of the in-process server's threads.
     pub fn server_cpu(&self) -> Option<Duration> {
         let cpus: Vec<Duration> = self.ran().filter_map(|s| s.server_cpu).collect();
@@ -176,7 +166,7 @@ impl Row {
     }
 
     /// The CPU time the memory sampler spent on every run of the row.
-    pub fn sampler_cpu(&self) -> Option<Duration> {
+    pub(crate) fn sampler_cpu(&self) -> Option<Duration> {
         let cpus: Vec<Duration> = self.samples.iter().filter_map(|s| s.sampler_cpu).collect();
         (!cpus.is_empty()).then(|| cpus.iter().sum())
     }
@@ -203,7 +193,7 @@ impl Row {
     }
 
     /// The median of the runs' peak in flight.
-    pub fn median_in_flight(&self) -> Option<f64> {
+    pub(crate) fn median_in_flight(&self) -> Option<f64> {
         let peaks: Vec<f64> = self.ran().map(|s| s.peak_in_flight as f64).collect();
         median(&peaks)
     }
@@ -233,13 +223,13 @@ impl Row {
     }
 
     /// Median CPU time (user + system) per code, in microseconds.
-    pub fn cpu_us_per_request(&self, code_count: usize) -> Option<f64> {
+    pub(crate) fn cpu_us_per_request(&self, code_count: usize) -> Option<f64> {
         let cpu = self.cpu()?;
         (code_count > 0).then(|| cpu.as_secs_f64() * 1e6 / code_count as f64)
     }
 
     /// The server's median CPU time per code, in microseconds.
-    pub fn server_us_per_request(&self, code_count: usize) -> Option<f64> {
+    pub(crate) fn server_us_per_request(&self, code_count: usize) -> Option<f64> {
         let cpu = self.server_cpu()?;
         (code_count > 0).then(|| cpu.as_secs_f64() * 1e6 / code_count as f64)
     }
@@ -288,7 +278,7 @@ pub struct Repetition {
 
 impl Repetition {
     /// `runs` and `warmup` on this machine, now.
-    pub fn now(runs: usize, warmup: usize) -> Repetition {
+    pub(crate) fn now(runs: usize, warmup: usize) -> Repetition {
         Repetition {
             runs,
             warmup,
@@ -299,7 +289,7 @@ impl Repetition {
 
     /// What the table's header says of it: `median of 3 runs (interleaved,
     /// after 1 warm-up round)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let warmup = match self.warmup {
             0 => String::new(),
             1 => ", after 1 warm-up round".to_string(),
@@ -381,7 +371,7 @@ impl Comparison {
     }
 
     /// The warning lines: a busy machine, rows whose runs spread wide.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         self.repetition.warnings(&self.rows)
     }
 }

@@ -3,15 +3,15 @@
 //! The JSON follows hyperfine's `--export-json` in spirit: one document
 //! whose fields are plain numbers in base units (seconds, bytes). It says
 //! what it is ([`SCHEMA_VERSION`], the tool, the command line that made it
-//! and the one that reproduces it), where it ran ([`Machine`]), what each
-//! part ran ([`Workload`]: the comparison, `compare`, and the sweep,
+//! and the one that reproduces it), where it ran (`Machine`), what each
+//! part ran (`Workload`: the comparison, `compare`, and the sweep,
 //! `sweep`), then:
 //!
-//! - `rows`: one object per line of a table ([`RowRecord`]): the median
+//! - `rows`: one object per line of a table (`RowRecord`): the median
 //!   and min–max of the wall time, the medians of CPU and memory, the
 //!   bounds, and, for the comparison, the per-request timeline that the
 //!   chart draws;
-//! - `results`: one object per measured run ([`RunRecord`]), every run,
+//! - `results`: one object per measured run (`RunRecord`), every run,
 //!   not only the median (warm-up runs are not kept);
 //! - `warnings`: the warning lines (a busy machine, a wide spread).
 //!
@@ -37,76 +37,75 @@ pub const SCHEMA_VERSION: u32 = 2;
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// `flags-compare` and its version.
-    pub tool: String,
+    pub(crate) tool: String,
     /// The command line that made this, as given, `flags-compare` first.
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// The command that runs the same again from the workspace's root:
     /// `cargo run --release -- ARGS`.
-    pub reproduce: String,
+    pub(crate) reproduce: String,
     /// Where it ran.
-    pub machine: Machine,
+    pub(crate) machine: Machine,
     /// The work of each part.
-    pub workloads: Vec<Workload>,
+    pub(crate) workloads: Vec<Workload>,
     /// One object per line of the tables.
-    pub rows: Vec<RowRecord>,
+    pub(crate) rows: Vec<RowRecord>,
     /// One object per measured run, in the order they ran, part by part.
-    pub results: Vec<RunRecord>,
+    pub(crate) results: Vec<RunRecord>,
     /// The warning lines.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// The machine the runs were made on.
 #[derive(Debug, Clone, Serialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     /// CPUs this process may use.
-    pub cpus: usize,
+    pub(crate) cpus: usize,
     /// The CPU's model name, from `/proc/cpuinfo`.
-    pub cpu_model: Option<String>,
+    pub(crate) cpu_model: Option<String>,
     /// The memory the kernel manages, in bytes (`MemTotal` of
     /// `/proc/meminfo`).
-    pub memory_bytes: Option<u64>,
+    pub(crate) memory_bytes: Option<u64>,
     /// `linux`, `macos`...
-    pub os: String,
+    pub(crate) os: String,
     /// The distribution's name, `PRETTY_NAME` of `/etc/os-release`.
-    pub os_name: Option<String>,
+    pub(crate) os_name: Option<String>,
     /// `x86_64`, `aarch64`...
-    pub arch: String,
+    pub(crate) arch: String,
     /// The kernel release, from `/proc/sys/kernel/osrelease`.
-    pub kernel: Option<String>,
+    pub(crate) kernel: Option<String>,
     /// The UTC date, `YYYY-MM-DD`.
-    pub date: String,
+    pub(crate) date: String,
     /// Seconds since 1970-01-01 UTC, when the report was made.
-    pub unix_time: u64,
+    pub(crate) unix_time: u64,
     /// The 1, 5 and 15 minute load averages when the report was made, from
     /// `/proc/loadavg`: how busy the machine was with other work.
-    pub load_average: Option<[f64; 3]>,
+    pub(crate) load_average: Option<[f64; 3]>,
 }
 
 /// The work of one part.
 #[derive(Debug, Clone, Serialize)]
-pub struct Workload {
+pub(crate) struct Workload {
     /// `compare` or `sweep`.
-    pub part: String,
+    pub(crate) part: String,
     /// The codes, in order.
-    pub codes: Vec<String>,
-    /// How many.
-    pub code_count: usize,
+    pub(crate) codes: Vec<String>,
+    pub(crate) code_count: usize,
     /// How many of them the server has a flag for (the others are 404s).
-    pub flag_count: usize,
+    pub(crate) flag_count: usize,
     /// The server's delay before each answer.
-    pub delay_s: f64,
+    pub(crate) delay_s: f64,
     /// The `m` asked: the comparison's `-m`, or the sweep's list.
-    pub m_asked: Vec<usize>,
+    pub(crate) m_asked: Vec<usize>,
     /// Measured runs of every row.
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// Rounds run first and thrown away.
-    pub warmup: usize,
+    pub(crate) warmup: usize,
     /// The 1-minute load average when the part's runs started.
-    pub load_average_at_start: Option<f64>,
+    pub(crate) load_average_at_start: Option<f64>,
     /// That load average was above the number of CPUs.
-    pub busy: bool,
+    pub(crate) busy: bool,
 }
 
 impl Workload {
@@ -138,126 +137,124 @@ impl Workload {
 
 /// One line of a table: a model at one `m`, summed up over its runs.
 #[derive(Debug, Clone, Serialize)]
-pub struct RowRecord {
+pub(crate) struct RowRecord {
     /// `compare` or `sweep`.
-    pub part: String,
+    pub(crate) part: String,
     /// The short name (`threadpool`, `curl`...).
-    pub model: String,
+    pub(crate) model: String,
     /// The name in the tables.
-    pub label: String,
+    pub(crate) label: String,
     /// The concurrency it used: min(m asked, its maximum, the codes).
-    pub m: usize,
+    pub(crate) m: usize,
     /// How many codes.
-    pub codes: usize,
-    /// The server's delay.
-    pub delay_s: f64,
+    pub(crate) codes: usize,
+    pub(crate) delay_s: f64,
     /// Its measured runs that went to the end.
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// Its runs that did not.
-    pub failed_runs: usize,
+    pub(crate) failed_runs: usize,
     /// The median wall time.
-    pub wall_median_s: Option<f64>,
+    pub(crate) wall_median_s: Option<f64>,
     /// The least wall time.
-    pub wall_min_s: Option<f64>,
+    pub(crate) wall_min_s: Option<f64>,
     /// The most wall time.
-    pub wall_max_s: Option<f64>,
+    pub(crate) wall_max_s: Option<f64>,
     /// `wall_max_s / wall_min_s`.
-    pub wall_spread: Option<f64>,
+    pub(crate) wall_spread: Option<f64>,
     /// `ceil(codes / m) x delay`.
-    pub bound_s: f64,
+    pub(crate) bound_s: f64,
     /// `wall_median_s / bound_s`.
-    pub ratio: Option<f64>,
+    pub(crate) ratio: Option<f64>,
     /// `bound_s + (cpu_median_s + server_cpu_median_s) / cpus`.
-    pub cpu_bound_s: Option<f64>,
+    pub(crate) cpu_bound_s: Option<f64>,
     /// The median of the runs' user + system time.
-    pub cpu_median_s: Option<f64>,
+    pub(crate) cpu_median_s: Option<f64>,
     /// The least of the runs' user + system time.
-    pub cpu_min_s: Option<f64>,
+    pub(crate) cpu_min_s: Option<f64>,
     /// The most of the runs' user + system time.
-    pub cpu_max_s: Option<f64>,
+    pub(crate) cpu_max_s: Option<f64>,
     /// The median of the runs' server CPU time.
-    pub server_cpu_median_s: Option<f64>,
+    pub(crate) server_cpu_median_s: Option<f64>,
     /// The median of the runs' peak RSS.
-    pub peak_rss_median_bytes: Option<u64>,
+    pub(crate) peak_rss_median_bytes: Option<u64>,
     /// The median of the runs' peak PSS.
-    pub peak_pss_median_bytes: Option<u64>,
+    pub(crate) peak_pss_median_bytes: Option<u64>,
     /// Sweep only: (RSS - RSS at the model's lowest m) / (in flight - in
     /// flight there), in KiB, from the medians.
-    pub rss_kib_per_in_flight: Option<f64>,
+    pub(crate) rss_kib_per_in_flight: Option<f64>,
     /// The most requests in flight over its runs.
-    pub peak_in_flight: u64,
+    pub(crate) peak_in_flight: u64,
     /// The fewest flags a run saved.
-    pub saved: usize,
+    pub(crate) saved: usize,
     /// The most errors a run had.
-    pub errors: usize,
+    pub(crate) errors: usize,
     /// Every run went to the end and saved exactly what it should have.
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// The run the chart draws (the median one), as its `run` in
     /// `results`; comparison only.
-    pub timeline_run: Option<usize>,
+    pub(crate) timeline_run: Option<usize>,
     /// Each request of that run, `[arrived, finished]` in seconds since
     /// its process was spawned, in the order the server logged them;
     /// comparison only.
-    pub timeline: Option<Vec<[f64; 2]>>,
+    pub(crate) timeline: Option<Vec<[f64; 2]>>,
 }
 
 /// One run.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     /// `compare` or `sweep`.
-    pub part: String,
+    pub(crate) part: String,
     /// The short name (`threadpool`, `curl`...).
-    pub model: String,
+    pub(crate) model: String,
     /// The name in the tables.
-    pub label: String,
+    pub(crate) label: String,
     /// The concurrency it used: min(m asked, its maximum, the codes).
-    pub m: usize,
+    pub(crate) m: usize,
     /// Which run of its row, from 1.
-    pub run: usize,
+    pub(crate) run: usize,
     /// Its place among every run of its part, warm-ups included, from 1.
-    pub order: usize,
+    pub(crate) order: usize,
     /// How many codes.
-    pub codes: usize,
-    /// The server's delay.
-    pub delay_s: f64,
+    pub(crate) codes: usize,
+    pub(crate) delay_s: f64,
     /// Spawn to exit.
-    pub wall_s: f64,
+    pub(crate) wall_s: f64,
     /// `ceil(codes / m) x delay`.
-    pub bound_s: f64,
+    pub(crate) bound_s: f64,
     /// `wall_s / bound_s`.
-    pub ratio: Option<f64>,
+    pub(crate) ratio: Option<f64>,
     /// User + system of the model's processes (`wait4`).
-    pub cpu_s: Option<f64>,
+    pub(crate) cpu_s: Option<f64>,
     /// User part.
-    pub user_s: Option<f64>,
+    pub(crate) user_s: Option<f64>,
     /// System part.
-    pub system_s: Option<f64>,
+    pub(crate) system_s: Option<f64>,
     /// The in-process server's threads, over the same run.
-    pub server_cpu_s: Option<f64>,
+    pub(crate) server_cpu_s: Option<f64>,
     /// The parent's memory sampler, over the same run.
-    pub sampler_cpu_s: Option<f64>,
+    pub(crate) sampler_cpu_s: Option<f64>,
     /// Peak RSS, summed over the model's processes.
-    pub peak_rss_bytes: Option<u64>,
+    pub(crate) peak_rss_bytes: Option<u64>,
     /// Peak PSS (proportional set size: shared pages split among the
     /// processes that map them), summed over the model's processes in one
     /// sample.
-    pub peak_pss_bytes: Option<u64>,
+    pub(crate) peak_pss_bytes: Option<u64>,
     /// The most threads at once over its processes (sampled).
-    pub peak_threads: usize,
+    pub(crate) peak_threads: usize,
     /// The most processes at once (sampled).
-    pub peak_processes: usize,
+    pub(crate) peak_processes: usize,
     /// The most requests the server had in flight at once.
-    pub peak_in_flight: u64,
+    pub(crate) peak_in_flight: u64,
     /// Requests the server received.
-    pub requests: u64,
+    pub(crate) requests: u64,
     /// Flags saved identical to the server's.
-    pub saved: usize,
+    pub(crate) saved: usize,
     /// Codes that ended in error.
-    pub errors: usize,
+    pub(crate) errors: usize,
     /// It ran and saved exactly what it should have.
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// Why it did not run to the end, if it did not.
-    pub failure: Option<String>,
+    pub(crate) failure: Option<String>,
 }
 
 /// What every record of a part shares.
@@ -427,17 +424,7 @@ pub fn report(
 
 /// The command that runs `command` again from the workspace's root, its
 /// arguments quoted for a POSIX shell where they must be.
-///
-/// ```
-/// use flags_benches::compare::export::reproduce_command;
-/// let command = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
-/// assert_eq!(reproduce_command(&command(&["flags-compare"])), "cargo run --release");
-/// assert_eq!(
-///     reproduce_command(&command(&["flags-compare", "--runs", "5", "--out", "my chart.svg"])),
-///     "cargo run --release -- --runs 5 --out 'my chart.svg'"
-/// );
-/// ```
-pub fn reproduce_command(command: &[String]) -> String {
+pub(crate) fn reproduce_command(command: &[String]) -> String {
     let args: Vec<String> = command.iter().skip(1).map(|arg| shell_quote(arg)).collect();
     if args.is_empty() {
         "cargo run --release".to_string()
@@ -448,15 +435,7 @@ pub fn reproduce_command(command: &[String]) -> String {
 
 /// An argument for a POSIX shell: as it is when it holds only characters
 /// no shell treats specially, otherwise in single quotes.
-///
-/// ```
-/// use flags_benches::compare::export::shell_quote;
-/// assert_eq!(shell_quote("--delay"), "--delay");
-/// assert_eq!(shell_quote("seq,async"), "seq,async");
-/// assert_eq!(shell_quote("it's"), r#"'it'\''s'"#);
-/// assert_eq!(shell_quote(""), "''");
-/// ```
-pub fn shell_quote(arg: &str) -> String {
+pub(crate) fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
             .chars()
@@ -469,7 +448,7 @@ pub fn shell_quote(arg: &str) -> String {
 }
 
 /// The machine, now.
-pub fn machine() -> Machine {
+pub(crate) fn machine() -> Machine {
     let since_epoch = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
@@ -566,16 +545,49 @@ pub fn to_csv(report: &Report) -> Result<String, serde_json::Error> {
 
 /// A CSV field: quoted (with its quotes doubled) when it holds a comma, a
 /// quote or a line break.
-///
-/// ```
-/// use flags_benches::compare::export::csv_quote;
-/// assert_eq!(csv_quote("async"), "async");
-/// assert_eq!(csv_quote("a, \"b\""), "\"a, \"\"b\"\"\"");
-/// ```
-pub fn csv_quote(text: &str) -> String {
+pub(crate) fn csv_quote(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reproduce_command_examples() {
+        use crate::compare::export::reproduce_command;
+        let command = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            reproduce_command(&command(&["flags-compare"])),
+            "cargo run --release"
+        );
+        assert_eq!(
+            reproduce_command(&command(&[
+                "flags-compare",
+                "--runs",
+                "5",
+                "--out",
+                "my chart.svg"
+            ])),
+            "cargo run --release -- --runs 5 --out 'my chart.svg'"
+        );
+    }
+
+    #[test]
+    fn shell_quote_examples() {
+        use crate::compare::export::shell_quote;
+        assert_eq!(shell_quote("--delay"), "--delay");
+        assert_eq!(shell_quote("seq,async"), "seq,async");
+        assert_eq!(shell_quote("it's"), r#"'it'\''s'"#);
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn csv_quote_examples() {
+        use crate::compare::export::csv_quote;
+        assert_eq!(csv_quote("async"), "async");
+        assert_eq!(csv_quote("a, \"b\""), "\"a, \"\"b\"\"\"");
     }
 }

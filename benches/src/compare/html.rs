@@ -21,17 +21,16 @@ use super::table::{
 
 /// Everything on the page.
 #[derive(Debug, Clone)]
-pub struct Page<'a> {
-    /// The page's title.
-    pub title: String,
+pub(crate) struct Page<'a> {
+    pub(crate) title: String,
     /// The command that reproduces the run: `cargo run --release -- ...`.
-    pub reproduce: String,
+    pub(crate) reproduce: String,
     /// Where it ran.
-    pub machine: Machine,
+    pub(crate) machine: Machine,
     /// The comparison and its chart (an SVG document), if it ran.
-    pub comparison: Option<(&'a Comparison, &'a str)>,
+    pub(crate) comparison: Option<(&'a Comparison, &'a str)>,
     /// The sweep and its chart, if it ran.
-    pub sweep: Option<(&'a Sweep, &'a str)>,
+    pub(crate) sweep: Option<(&'a Sweep, &'a str)>,
 }
 
 /// The page's style: plain, readable when projected, tables with lines
@@ -56,12 +55,7 @@ dl.machine dd { margin: 0; }
 ";
 
 /// Text escaped for HTML and XML alike.
-///
-/// ```
-/// use flags_benches::compare::html::escape;
-/// assert_eq!(escape(r#"a < b & "c" > 'd'"#), "a &lt; b &amp; &quot;c&quot; &gt; &#39;d&#39;");
-/// ```
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
         match character {
@@ -78,7 +72,7 @@ pub fn escape(text: &str) -> String {
 
 /// A table as an HTML `table`, in a box that scrolls sideways when the
 /// table is wider than the page.
-pub fn table(table: &Table) -> String {
+pub(crate) fn table(table: &Table) -> String {
     let mut html = String::from("<div class=\"scroll\"><table>\n<thead><tr>");
     for cell in &table.header {
         let _ = write!(html, "<th>{}</th>", escape(cell));
@@ -242,8 +236,7 @@ fn sweep_section(sweep: &Sweep, svg: &str) -> String {
     html
 }
 
-/// The whole page.
-pub fn to_html(page: &Page<'_>) -> String {
+pub(crate) fn to_html(page: &Page<'_>) -> String {
     let mut html = String::from("<!DOCTYPE html>\n");
     html.push_str("<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n");
     html.push_str("<meta charset=\"utf-8\"/>\n");
@@ -267,4 +260,16 @@ pub fn to_html(page: &Page<'_>) -> String {
     }
     html.push_str("</body>\n</html>\n");
     html
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escape_examples() {
+        use crate::compare::html::escape;
+        assert_eq!(
+            escape(r#"a < b & "c" > 'd'"#),
+            "a &lt; b &amp; &quot;c&quot; &gt; &#39;d&#39;"
+        );
+    }
 }

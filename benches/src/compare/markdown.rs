@@ -15,18 +15,7 @@ use super::table::{
 };
 
 /// A table as a markdown (GitHub-flavoured) table.
-///
-/// ```
-/// use flags_benches::compare::markdown::table;
-/// use flags_benches::compare::table::Table;
-/// let cells = |list: &[&str]| list.iter().map(|c| c.to_string()).collect::<Vec<_>>();
-/// let text = table(&Table {
-///     header: cells(&["model", "wall"]),
-///     lines: vec![cells(&["a|b", "0.4 s"])],
-/// });
-/// assert_eq!(text, "| model | wall |\n|:--|--:|\n| a\\|b | 0.4 s |\n");
-/// ```
-pub fn table(table: &Table) -> String {
+pub(crate) fn table(table: &Table) -> String {
     let line = |cells: &[String]| {
         let cells: Vec<String> = cells.iter().map(|cell| escape(cell)).collect();
         format!("| {} |\n", cells.join(" | "))
@@ -54,7 +43,7 @@ fn list(items: &[String]) -> String {
 
 /// The comparison's section: `heading` (e.g. `## Comparison`), its
 /// workload, its table, its notes and warnings.
-pub fn comparison_section(heading: &str, comparison: &Comparison) -> String {
+pub(crate) fn comparison_section(heading: &str, comparison: &Comparison) -> String {
     let mut text = format!("{heading}\n\n{}\n", comparison_heading(comparison));
     text.push_str(&table(&comparison_table(comparison)));
     let notes: Vec<String> = comparison_notes(comparison)
@@ -70,7 +59,7 @@ pub fn comparison_section(heading: &str, comparison: &Comparison) -> String {
 
 /// The sweep's section: `heading`, its workload, its table, the summary
 /// per model, its notes and warnings.
-pub fn sweep_section(heading: &str, sweep: &Sweep) -> String {
+pub(crate) fn sweep_section(heading: &str, sweep: &Sweep) -> String {
     let mut text = format!("{heading}\n\n{}\n", sweep_heading(sweep));
     text.push_str(&table(&sweep_table(sweep)));
     text.push_str(
@@ -92,7 +81,7 @@ pub fn sweep_section(heading: &str, sweep: &Sweep) -> String {
 
 /// The whole export: a title, the command that reproduces it, then a
 /// section per part that ran.
-pub fn to_markdown(
+pub(crate) fn to_markdown(
     reproduce: &str,
     comparison: Option<&Comparison>,
     sweep: Option<&Sweep>,
@@ -107,4 +96,19 @@ pub fn to_markdown(
         text.push_str(&sweep_section("## Sweep", sweep));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_examples() {
+        use crate::compare::markdown::table;
+        use crate::compare::table::Table;
+        let cells = |list: &[&str]| list.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let text = table(&Table {
+            header: cells(&["model", "wall"]),
+            lines: vec![cells(&["a|b", "0.4 s"])],
+        });
+        assert_eq!(text, "| model | wall |\n|:--|--:|\n| a\\|b | 0.4 s |\n");
+    }
 }

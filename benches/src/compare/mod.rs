@@ -6,8 +6,8 @@
 //! runs of each model after one warm-up round) are chosen to finish in
 //! about a minute on two cores, the short sweep included, and still tell
 //! the models apart: the sequential model needs 40 x 0.1 = 4 s a run, every
-//! concurrent one 4 rounds of 10 requests, 0.4 s. A round of the five
-//! models takes about 6 s, so the four rounds take about 25 s. What a
+//! concurrent one 4 rounds of 10 requests, 0.4 s. A round of the six
+//! rows takes about 6.5 s, so the four rounds take about 26 s. What a
 //! model costs besides waiting (starting its process, its threads or its
 //! worker processes, connecting, stopping) is a fixed 25 to 50 ms on a
 //! loaded two-core machine: 6 to 12% of the 0.4 s bound. A 0.2 s delay
@@ -17,8 +17,8 @@
 //! run against a longer bound. (The book's DELAY server waits 0.5 to 5 s
 //! per flag: 0.1 s is still short.)
 //!
-//! Then the default run sweeps `m` briefly ([`sweep`]): the four concurrent
-//! models at m = 1, 10, 100 and 676 on every code AA..ZZ, 5 ms each, one
+//! Then the default run sweeps `m` briefly ([`sweep`]): the five concurrent
+//! rows at m = 1, 10, 100 and 676 on every code AA..ZZ, 5 ms each, one
 //! run per point (its table says so), about 20 s more. The delay is short
 //! because `m = 1` is the longest run of all (676 x 5 ms = 3.4 s per
 //! model); at that delay a model's own costs show from m = 100 on, which is
@@ -28,32 +28,32 @@
 //!
 //! The parts, in the order a run goes through them:
 //!
-//! - [`cli`]: the command line, parsed into [`CompareOptions`].
+//! - `cli`: the command line, parsed into [`CompareOptions`].
 //! - [`run`]: the server and the interleaved loop over the runs, each
 //!   measured into a [`comparison::Sample`] of a [`Row`] of a
-//!   [`Comparison`] ([`comparison`] holds those types).
+//!   [`Comparison`] (`comparison` holds those types).
 //! - [`stats`]: what a row's runs are summed up to (median, min–max) and
 //!   the warnings (a wide spread, a busy machine).
-//! - [`table`]: the tables.
+//! - `table`: the tables.
 //! - [`sweep`]: every model at a range of `m` ([`run_sweep`]), with its
 //!   table ([`render_sweep_table`]) and chart ([`sweep_chart_of`]); the
 //!   default run ends with a short one, `--sweep` runs a full one alone.
-//! - [`export`]: `--json` and `--csv`; [`markdown`]: `--export-markdown`;
-//!   [`html`]: `--html`, one page with everything; [`results`]:
+//! - [`export`]: `--json` and `--csv`; `markdown`: `--export-markdown`;
+//!   `html`: `--html`, one page with everything; [`results`]:
 //!   `--results DIR`, the standard set and its page.
 //! - this module: [`main`], which strings them together, and the charts
 //!   ([`chart_of`], [`sweep_chart_of`], drawn by [`crate::chart`]).
 
-pub mod cli;
-pub mod comparison;
+pub(crate) mod cli;
+pub(crate) mod comparison;
 pub mod export;
-pub mod html;
-pub mod markdown;
+pub(crate) mod html;
+pub(crate) mod markdown;
 pub mod results;
 pub mod run;
 pub mod stats;
 pub mod sweep;
-pub mod table;
+pub(crate) mod table;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -77,15 +77,13 @@ pub use sweep::{Sweep, run_sweep};
 pub use table::{render_sweep_table, render_table};
 
 /// The palette index of a row named `name` in every chart of a default
-/// run: its place in the default comparison (seq, threadpool, rayon,
-/// async, process), then threadpool-reqwest, async-hyper and process-spawn, then curl; so a model has the
-/// same colour in the comparison's chart and the sweep's.
+/// run: its place among the rows (seq, threadpool, rayon, threads, async,
+/// process, then threadpool-reqwest and process-spawn), then curl; so a
+/// row has the same colour in the comparison's chart and the sweep's.
 pub fn colour_index(name: &str) -> usize {
-    crate::models::ALL_MODELS
-        .iter()
-        .chain(&crate::models::EXTRA_MODELS)
-        .position(|model| model.name == name)
-        .unwrap_or(crate::models::ALL_MODELS.len() + crate::models::EXTRA_MODELS.len())
+    crate::models::every_variant()
+        .position(|variant| variant.name == name)
+        .unwrap_or_else(|| crate::models::every_variant().count())
 }
 
 /// The chart of a sweep: one line per model, its rows by ascending `m`.
@@ -199,7 +197,7 @@ pub fn chart_of(comparison: &Comparison, subtitle: String) -> Chart {
 }
 
 /// Where and when: CPUs, OS and the UTC date, for the chart's subtitle.
-pub fn machine_line() -> String {
+pub(crate) fn machine_line() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let date = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -215,15 +213,7 @@ pub fn machine_line() -> String {
 
 /// The UTC date `since_epoch` after 1970-01-01 00:00 UTC, as `YYYY-MM-DD`
 /// (the `time` crate does the calendar).
-///
-/// ```
-/// use std::time::Duration;
-/// use flags_benches::compare::utc_date;
-/// assert_eq!(utc_date(Duration::ZERO), "1970-01-01");
-/// assert_eq!(utc_date(Duration::from_secs(19_723 * 86_400)), "2024-01-01");
-/// assert_eq!(utc_date(Duration::from_secs(11_016 * 86_400 + 86_399)), "2000-02-29");
-/// ```
-pub fn utc_date(since_epoch: Duration) -> String {
+pub(crate) fn utc_date(since_epoch: Duration) -> String {
     i64::try_from(since_epoch.as_secs())
         .ok()
         .and_then(|seconds| time::OffsetDateTime::from_unix_timestamp(seconds).ok())
@@ -232,26 +222,15 @@ pub fn utc_date(since_epoch: Duration) -> String {
 }
 
 /// The chart of `comparison`, as an SVG document.
-pub fn comparison_svg(comparison: &Comparison) -> Result<String, CompareError> {
+pub(crate) fn comparison_svg(comparison: &Comparison) -> Result<String, CompareError> {
     render_svg(&chart_of(comparison, machine_line())).map_err(CompareError::Draw)
 }
 
 /// The chart of `sweep`, as an SVG document.
-pub fn sweep_svg(sweep: &Sweep) -> Result<String, CompareError> {
+pub(crate) fn sweep_svg(sweep: &Sweep) -> Result<String, CompareError> {
     render_sweep_svg(&sweep_chart_of(sweep, machine_line())).map_err(CompareError::Draw)
 }
 
-/// Draw the chart of `comparison` and write it to `path`.
-pub fn write_chart(comparison: &Comparison, path: &Path) -> Result<(), CompareError> {
-    write_file(path, &comparison_svg(comparison)?)
-}
-
-/// Draw the chart of `sweep` and write it to `path`.
-pub fn write_sweep_chart(sweep: &Sweep, path: &Path) -> Result<(), CompareError> {
-    write_file(path, &sweep_svg(sweep)?)
-}
-
-/// Write `contents` to `path`.
 pub(crate) fn write_file(path: &Path, contents: &str) -> Result<(), CompareError> {
     std::fs::write(path, contents).map_err(|source| CompareError::Write {
         path: path.to_path_buf(),
@@ -479,5 +458,20 @@ fn warn(warnings: &[String]) {
     }
     for warning in warnings {
         eprintln!("{warning}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_date_examples() {
+        use crate::compare::utc_date;
+        use std::time::Duration;
+        assert_eq!(utc_date(Duration::ZERO), "1970-01-01");
+        assert_eq!(utc_date(Duration::from_secs(19_723 * 86_400)), "2024-01-01");
+        assert_eq!(
+            utc_date(Duration::from_secs(11_016 * 86_400 + 86_399)),
+            "2000-02-29"
+        );
     }
 }

@@ -33,9 +33,9 @@ pub struct ResultPart {
     /// `compare.json`.
     pub name: String,
     /// Its heading on the page.
-    pub title: String,
+    pub(crate) title: String,
     /// What it shows, one paragraph.
-    pub about: String,
+    pub(crate) about: String,
     /// Its arguments (without `flags-compare`).
     pub args: Vec<String>,
 }
@@ -52,9 +52,9 @@ impl ResultPart {
     }
 }
 
-/// The models of the standard set's extra rows: the default five and the
+/// The models of the standard set's extra rows: the default six and the
 /// std pool on reqwest::blocking.
-const WITH_REQWEST: &str = "seq,threadpool,rayon,async,process,threadpool-reqwest";
+const WITH_REQWEST: &str = "seq,threadpool,rayon,threads,async,process,threadpool-reqwest";
 
 /// The standard set, in the order of the page.
 pub fn standard_set() -> Vec<ResultPart> {
@@ -102,7 +102,7 @@ pub fn standard_set() -> Vec<ResultPart> {
 
 /// The commit measured: `git rev-parse HEAD`, marked when the work tree has
 /// changes; "unknown" when git or the repository is missing.
-pub fn commit_measured() -> String {
+pub(crate) fn commit_measured() -> String {
     let git = |args: &[&str]| {
         Command::new("git")
             .args(args)

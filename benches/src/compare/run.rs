@@ -1,13 +1,13 @@
 //! The run loop of `flags-compare`: one in-process flag server, then each
 //! run in turn in a child process of its own, measured from outside.
 //!
-//! A [`Rig`] is the server and a scratch folder; [`Rig::run_model`] (or
-//! [`Rig::run_curl`]) makes one run, a [`Sample`]: the parent zeroes the
+//! A `Rig` is the server and a scratch folder; `Rig::run_model` (or
+//! `Rig::run_curl`) makes one run, a [`Sample`]: the parent zeroes the
 //! server's statistics, reads its threads' CPU time, spawns the child,
 //! waits for it ([`crate::child`]), then reads what the server saw (peak
 //! requests in flight, each request's arrival and end, the CPU it spent)
 //! and checks every file the child saved against the server's flags
-//! ([`crate::harness::inspect_dest`]).
+//! (`crate::harness::inspect_dest`).
 //!
 //! Runs are interleaved ([`schedule`]): with models A, B and C, three runs
 //! each and one warm-up round, the order is A B C (thrown away), then A B
@@ -31,7 +31,7 @@ use crate::bound;
 use crate::child::{ChildRun, child_args, parse_result_line, run_child};
 use crate::cpu::ServerCpu;
 use crate::harness::{SavedFlags, inspect_dest};
-use crate::models::Model;
+use crate::models::Variant;
 use crate::peer::{CURL_PARALLEL_MAX, curl_version, run_curl};
 
 /// The seed of the server's random generator: only fixed delays are used,
@@ -49,7 +49,7 @@ fn request_timeout(delay: Duration) -> Duration {
 
 /// An in-process flag server with a fixed delay, a scratch folder, and
 /// the program to re-run as each run's child.
-pub struct Rig {
+pub(crate) struct Rig {
     server: FlagServer,
     /// The server times its request log from this instant: the runs'
     /// spawn times are put on the same clock.
@@ -65,7 +65,7 @@ impl Rig {
     /// Start a server that waits `delay` before each answer. Runs re-run
     /// `program`, an executable that understands `--run-model` (normally
     /// `flags-compare` itself).
-    pub fn start(delay: Duration, program: &Path) -> Result<Rig, CompareError> {
+    pub(crate) fn start(delay: Duration, program: &Path) -> Result<Rig, CompareError> {
         let server = FlagServer::start(ServerConfig {
             delay: if delay.is_zero() {
                 Delay::None
@@ -90,8 +90,7 @@ impl Rig {
         })
     }
 
-    /// The server's base URL.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         self.server.base_url()
     }
 
@@ -104,15 +103,15 @@ impl Rig {
         Ok((row_dir, dest_dir))
     }
 
-    /// Run `model` on `codes` with `max_req` (already capped) in a child,
-    /// and measure it.
-    pub fn run_model(
+    /// Run `variant` on `codes` with `max_req` (already capped) in a
+    /// child, and measure it.
+    pub(crate) fn run_model(
         &mut self,
-        model: &Model,
+        variant: &Variant,
         codes: &[String],
         max_req: usize,
     ) -> Result<Sample, CompareError> {
-        let (row_dir, dest_dir) = self.run_dirs(model.name)?;
+        let (row_dir, dest_dir) = self.run_dirs(variant.name)?;
         let job = DownloadJob {
             timeout: request_timeout(self.delay),
             ..DownloadJob::new(codes.to_vec(), self.server.base_url(), &dest_dir)
@@ -123,7 +122,7 @@ impl Rig {
             codes,
             dest_dir: &dest_dir,
         };
-        let args = child_args(model, &job);
+        let args = child_args(variant, &job);
         let sample = self.measure(spec, |program| run_child(program, &args, &row_dir));
         let _ = std::fs::remove_dir_all(&row_dir);
         Ok(sample)
@@ -131,7 +130,11 @@ impl Rig {
 
     /// Run `curl --parallel` on `codes`, at most `max_req` at a time
     /// (capped at [`CURL_PARALLEL_MAX`] here), and measure it.
-    pub fn run_curl(&mut self, codes: &[String], max_req: usize) -> Result<Sample, CompareError> {
+    pub(crate) fn run_curl(
+        &mut self,
+        codes: &[String],
+        max_req: usize,
+    ) -> Result<Sample, CompareError> {
         let max_req = curl_max_req(max_req, codes.len());
         let (row_dir, dest_dir) = self.run_dirs("curl")?;
         let spec = RunSpec {
@@ -148,13 +151,13 @@ impl Rig {
     }
 
     /// Run `planned` on `codes`: a model in a child, or curl.
-    pub fn run_planned(
+    pub(crate) fn run_planned(
         &mut self,
         planned: &PlannedRun,
         codes: &[String],
     ) -> Result<Sample, CompareError> {
-        match planned.model {
-            Some(model) => self.run_model(model, codes, planned.max_req),
+        match planned.variant {
+            Some(variant) => self.run_model(variant, codes, planned.max_req),
             None => self.run_curl(codes, planned.max_req),
         }
     }
@@ -173,15 +176,14 @@ impl Rig {
         sample
     }
 
-    /// Stop the server.
-    pub fn shutdown(self) {
+    pub(crate) fn shutdown(self) {
         self.server.shutdown();
     }
 }
 
 /// The concurrency curl really uses when asked for `max_req` on
 /// `code_count` codes.
-pub fn curl_max_req(max_req: usize, code_count: usize) -> usize {
+pub(crate) fn curl_max_req(max_req: usize, code_count: usize) -> usize {
     max_req.min(CURL_PARALLEL_MAX).min(code_count).max(1)
 }
 
@@ -194,8 +196,8 @@ pub(super) fn say(progress: &mut dyn Write, line: &str) {
 /// concurrency it will use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlannedRun {
-    /// The model, or `None` for curl.
-    pub model: Option<&'static Model>,
+    /// The variant, or `None` for curl.
+    pub(crate) variant: Option<&'static Variant>,
     /// The `m` it uses, capped.
     pub max_req: usize,
 }
@@ -203,16 +205,17 @@ pub struct PlannedRun {
 impl PlannedRun {
     /// The short name: the model's, or `curl`.
     pub fn name(&self) -> &'static str {
-        self.model.map_or("curl", |model| model.name)
+        self.variant.map_or("curl", |variant| variant.name)
     }
 
     /// The name in the tables: the model's, or `curl --parallel`.
-    pub fn label(&self) -> &'static str {
-        self.model.map_or("curl --parallel", |model| model.label)
+    pub(crate) fn label(&self) -> &'static str {
+        self.variant
+            .map_or("curl --parallel", |variant| variant.label)
     }
 
     /// Its row, with no run yet, on `code_count` codes at `delay`.
-    pub fn row(&self, code_count: usize, delay: Duration) -> Row {
+    pub(crate) fn row(&self, code_count: usize, delay: Duration) -> Row {
         Row::new(
             self.name(),
             self.label(),
@@ -279,9 +282,9 @@ pub fn run_comparison(
     let mut planned: Vec<PlannedRun> = options
         .models
         .iter()
-        .map(|&model| PlannedRun {
-            model: Some(model),
-            max_req: model.actual_max_req(options.max_req, code_count),
+        .map(|&variant| PlannedRun {
+            variant: Some(variant),
+            max_req: variant.actual_max_req(options.max_req, code_count),
         })
         .collect();
     if options.peer_curl {
@@ -290,7 +293,7 @@ pub fn run_comparison(
             Some(version) => {
                 comparison.notes.push(format!("curl: {version}"));
                 planned.push(PlannedRun {
-                    model: None,
+                    variant: None,
                     max_req: curl_max_req(options.max_req, code_count),
                 });
             }
@@ -391,15 +394,7 @@ pub(super) fn run_slots(
 
 /// `40 flags`, or `676 codes (194 flags, 482 not found)`: the codes
 /// counted as what the server has for them.
-///
-/// ```
-/// use flags_benches::compare::run::codes_phrase;
-/// let codes = |list: &[&str]| list.iter().map(|code| code.to_string()).collect::<Vec<_>>();
-/// assert_eq!(codes_phrase(&codes(&["BR", "CN"])), "2 flags");
-/// assert_eq!(codes_phrase(&codes(&["BR"])), "1 flag");
-/// assert_eq!(codes_phrase(&codes(&["AA", "AD", "ZZ"])), "3 codes (1 flag, 2 not found)");
-/// ```
-pub fn codes_phrase(codes: &[String]) -> String {
+pub(crate) fn codes_phrase(codes: &[String]) -> String {
     let flags = codes
         .iter()
         .filter(|code| flags_server::builtin_flag(code).is_some())
@@ -580,5 +575,20 @@ pub(super) fn progress_line(head: &str, sample: &Sample) -> String {
                 format!(", {} problems", sample.problems.len())
             }
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_phrase_examples() {
+        use crate::compare::run::codes_phrase;
+        let codes = |list: &[&str]| list.iter().map(|code| code.to_string()).collect::<Vec<_>>();
+        assert_eq!(codes_phrase(&codes(&["BR", "CN"])), "2 flags");
+        assert_eq!(codes_phrase(&codes(&["BR"])), "1 flag");
+        assert_eq!(
+            codes_phrase(&codes(&["AA", "AD", "ZZ"])),
+            "3 codes (1 flag, 2 not found)"
+        );
     }
 }

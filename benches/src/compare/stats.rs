@@ -83,8 +83,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     Spread::of(values).map(|spread| spread.median)
 }
 
-/// The median of some durations.
-pub fn median_duration(values: &[Duration]) -> Option<Duration> {
+pub(crate) fn median_duration(values: &[Duration]) -> Option<Duration> {
     let seconds: Vec<f64> = values.iter().map(Duration::as_secs_f64).collect();
     median(&seconds).map(Duration::from_secs_f64)
 }
@@ -120,7 +119,7 @@ pub fn median_index(values: &[f64]) -> Option<usize> {
 
 /// The 1-minute load average now, from `/proc/loadavg` (Linux only): the
 /// average number of threads running or waiting to run.
-pub fn load_average_now() -> Option<f64> {
+pub(crate) fn load_average_now() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     text.split_whitespace().next()?.parse().ok()
 }

@@ -2,12 +2,12 @@
 //! same work, to show how each one's cost grows with `m`.
 //!
 //! Each model caps each `m` asked at its own maximum and at the number of
-//! codes ([`Model::actual_max_req`]); a capped value is run once per round
+//! codes ([`Variant::actual_max_req`]); a capped value is run once per round
 //! (the process pool's 300 and 676 are both its 256). Runs go in order of
 //! `m`: at each `m`, the warm-up rounds, then the measured rounds, every
 //! model once per round ([`super::run::schedule`]), so the runs compared at
 //! one `m` saw about the same background load. Each run is a child process
-//! of its own on one in-process server ([`super::run::Rig`]), measured as
+//! of its own on one in-process server (`super::run::Rig`), measured as
 //! the comparison's are: wall time, CPU (user + system, from `wait4`), peak
 //! RSS and threads (sampled), what the server saw, and the server's own
 //! CPU.
@@ -25,37 +25,36 @@ use std::time::Duration;
 
 use super::cli::SweepOptions;
 use super::comparison::{CompareError, Repetition, Row};
-pub use super::run::{PlannedRun, Slot};
+pub(crate) use super::run::{PlannedRun, Slot};
 use super::run::{
     Rig, codes_phrase, curl_max_req, curl_missing_note, run_slots, runs_count, say, schedule,
     warmup_phrase,
 };
 use super::stats::Spread;
-use crate::models::Model;
+use crate::models::Variant;
 use crate::peer::curl_version;
 
 /// The share of `m` a run's peak in flight must reach for its memory slope
 /// to stand for its model ([`Sweep::rss_slope_of`]).
-pub const FULL_SHARE: f64 = 0.9;
+pub(crate) const FULL_SHARE: f64 = 0.9;
 
 /// A finished sweep: a row per model and `m`, each with its runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sweep {
     /// The codes of every run.
-    pub country_codes: Vec<String>,
-    /// The server's delay.
-    pub delay: Duration,
+    pub(crate) country_codes: Vec<String>,
+    pub(crate) delay: Duration,
     /// The concurrencies asked, ascending.
-    pub max_reqs: Vec<usize>,
+    pub(crate) max_reqs: Vec<usize>,
     /// How the runs were repeated.
     pub repetition: Repetition,
     /// One row per model and `m` it really used ([`Row::max_req`]), in the
     /// order they first ran.
     pub rows: Vec<Row>,
     /// Notes for the reader: capped values, curl missing, and the like.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
     /// Ctrl-C stopped the sweep before every run was made.
-    pub interrupted: bool,
+    pub(crate) interrupted: bool,
 }
 
 /// Every run of a sweep over `models` (and curl when `with_curl`) at each
@@ -65,8 +64,8 @@ pub struct Sweep {
 ///
 /// ```
 /// use flags_benches::compare::sweep::plan;
-/// use flags_benches::models::model_by_name;
-/// let models = ["threadpool", "process"].map(|name| model_by_name(name).unwrap());
+/// use flags_benches::models::variant_by_name;
+/// let models = ["threadpool", "process"].map(|name| variant_by_name(name).unwrap());
 /// let runs = plan(&models, false, &[1, 100, 300, 676], 676);
 /// let named: Vec<_> = runs.iter().map(|run| (run.name(), run.max_req)).collect();
 /// assert_eq!(named, [
@@ -75,7 +74,7 @@ pub struct Sweep {
 /// ]);
 /// ```
 pub fn plan(
-    models: &[&'static Model],
+    models: &[&'static Variant],
     with_curl: bool,
     max_reqs: &[usize],
     code_count: usize,
@@ -89,14 +88,14 @@ pub fn plan(
 /// [`plan`], one group per `m` asked (a group is empty when every model's
 /// cap made its runs repeats of earlier ones).
 pub fn plan_by_m(
-    models: &[&'static Model],
+    models: &[&'static Variant],
     with_curl: bool,
     max_reqs: &[usize],
     code_count: usize,
 ) -> Vec<Vec<PlannedRun>> {
     let mut groups: Vec<Vec<PlannedRun>> = Vec::new();
     let mut runs: Vec<PlannedRun> = Vec::new();
-    let entries: Vec<Option<&'static Model>> = models
+    let entries: Vec<Option<&'static Variant>> = models
         .iter()
         .copied()
         .map(Some)
@@ -104,12 +103,12 @@ pub fn plan_by_m(
         .collect();
     for &asked in max_reqs {
         let mut group = Vec::new();
-        for &model in &entries {
-            let max_req = match model {
-                Some(model) => model.actual_max_req(asked, code_count),
+        for &variant in &entries {
+            let max_req = match variant {
+                Some(variant) => variant.actual_max_req(asked, code_count),
                 None => curl_max_req(asked, code_count),
             };
-            let run = PlannedRun { model, max_req };
+            let run = PlannedRun { variant, max_req };
             if !runs.contains(&run) {
                 runs.push(run);
                 group.push(run);
@@ -126,8 +125,8 @@ pub fn plan_by_m(
 ///
 /// ```
 /// use flags_benches::compare::sweep::{plan_by_m, schedule_by_m};
-/// use flags_benches::models::model_by_name;
-/// let models = ["threadpool", "async"].map(|name| model_by_name(name).unwrap());
+/// use flags_benches::models::variant_by_name;
+/// let models = ["threadpool", "async"].map(|name| variant_by_name(name).unwrap());
 /// let groups = plan_by_m(&models, false, &[1, 4], 8);
 /// let order: Vec<(usize, Option<usize>)> = schedule_by_m(&groups, 2, 0)
 ///     .iter().map(|slot| (slot.row, slot.round)).collect();
@@ -155,7 +154,7 @@ pub fn schedule_by_m(groups: &[Vec<PlannedRun>], runs: usize, warmup: usize) -> 
 
 /// Notes on the `m` a model could not use as asked.
 fn capping_notes(
-    models: &[&'static Model],
+    models: &[&'static Variant],
     with_curl: bool,
     max_reqs: &[usize],
     code_count: usize,
@@ -163,7 +162,7 @@ fn capping_notes(
     let mut notes = Vec::new();
     let entries = models
         .iter()
-        .map(|model| (model.label, model.max_max_req))
+        .map(|variant| (variant.label, variant.model.max_max_req()))
         .chain(with_curl.then_some(("curl --parallel", crate::peer::CURL_PARALLEL_MAX)));
     for (label, maximum) in entries {
         let cap = maximum.min(code_count).max(1);
@@ -273,20 +272,20 @@ pub(crate) fn join(values: &[usize]) -> String {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SweepStats {
     /// The median and min–max of the wall time, in seconds.
-    pub wall: Option<Spread>,
+    pub(crate) wall: Option<Spread>,
     /// Median wall time over the bound.
-    pub ratio: Option<f64>,
+    pub(crate) ratio: Option<f64>,
     /// The CPU-aware bound: the bound plus (the model's CPU + the server's
     /// CPU) / the machine's CPUs.
-    pub cpu_bound: Option<Duration>,
+    pub(crate) cpu_bound: Option<Duration>,
     /// CPU (user + system) per code, in µs.
-    pub cpu_us_per_request: Option<f64>,
+    pub(crate) cpu_us_per_request: Option<f64>,
     /// The server's CPU per code, in µs.
-    pub server_us_per_request: Option<f64>,
+    pub(crate) server_us_per_request: Option<f64>,
     /// Peak RSS, in KiB.
-    pub peak_rss_kib: Option<u64>,
+    pub(crate) peak_rss_kib: Option<u64>,
     /// Peak PSS, in KiB.
-    pub peak_pss_kib: Option<u64>,
+    pub(crate) peak_pss_kib: Option<u64>,
     /// (peak RSS - peak RSS at the lowest m) / (peak in flight - peak in
     /// flight at the lowest m), in KiB: what one more request in flight
     /// costs. `None` for the lowest `m` itself.
@@ -344,7 +343,7 @@ impl Sweep {
     /// highest `m`s of a short delay, a pool starts more workers than it
     /// ever has requests in flight, and the slope per request would count
     /// the idle ones too); at its highest `m` if none did. With that `m`.
-    pub fn rss_slope_of(&self, name: &str) -> Option<(usize, f64)> {
+    pub(crate) fn rss_slope_of(&self, name: &str) -> Option<(usize, f64)> {
         let runs = self.runs_of(name);
         let slopes: Vec<(&Row, f64)> = runs
             .iter()
@@ -359,7 +358,7 @@ impl Sweep {
     }
 
     /// The warning lines: a busy machine, rows whose runs spread wide.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         self.repetition.warnings(&self.rows)
     }
 

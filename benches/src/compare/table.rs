@@ -19,18 +19,17 @@ use super::sweep::{Sweep, SweepStats, join};
 
 /// A table: a header and lines of cells, as many as the header has.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
-    /// The column titles.
-    pub header: Vec<String>,
+pub(crate) struct Table {
+    pub(crate) header: Vec<String>,
     /// The lines, each a cell per column.
-    pub lines: Vec<Vec<String>>,
+    pub(crate) lines: Vec<Vec<String>>,
 }
 
 impl Table {
     /// Columns of text: the first left-aligned, the others right-aligned,
     /// each as wide as its widest cell, two spaces apart; a rule under the
     /// header.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
         for line in &self.lines {
             for (width, cell) in widths.iter_mut().zip(line) {
@@ -80,7 +79,7 @@ fn spread_cell(wall: Option<Spread>, runs: usize) -> String {
 
 /// The lines above a comparison's table: the workload, how the runs were
 /// repeated, and what the columns mean.
-pub fn comparison_heading(comparison: &Comparison) -> String {
+pub(crate) fn comparison_heading(comparison: &Comparison) -> String {
     format!(
         "{} ({}), server delay {} s, -m {}; {}\n\
          bound = ceil(N / m) x delay: the least time m requests at a time can take \
@@ -95,7 +94,7 @@ pub fn comparison_heading(comparison: &Comparison) -> String {
 }
 
 /// The comparison's table: one line per row.
-pub fn comparison_table(comparison: &Comparison) -> Table {
+pub(crate) fn comparison_table(comparison: &Comparison) -> Table {
     let header = [
         "model",
         "m",
@@ -156,7 +155,7 @@ pub fn comparison_table(comparison: &Comparison) -> Table {
 
 /// The notes under a comparison's table: what `(Np)` means, each run
 /// that failed or saved something wrong, then the comparison's notes.
-pub fn comparison_notes(comparison: &Comparison) -> Vec<String> {
+pub(crate) fn comparison_notes(comparison: &Comparison) -> Vec<String> {
     let mut notes = Vec::new();
     if comparison.rows.iter().any(|row| row.processes() > 1) {
         notes.push("(Np): N processes at once; peak RSS is the sum of their peaks.".to_string());
@@ -222,7 +221,7 @@ fn micros(value: Option<f64>) -> String {
 
 /// The lines above a sweep's table: the workload, how the runs were
 /// repeated, and what the columns mean.
-pub fn sweep_heading(sweep: &Sweep) -> String {
+pub(crate) fn sweep_heading(sweep: &Sweep) -> String {
     format!(
         "Sweep: {} ({}), server delay {} s, m = {}; {}\n\
          ratio = median wall / (ceil(N / m) x delay); CPU-aware bound = that bound + (the \
@@ -241,7 +240,7 @@ pub fn sweep_heading(sweep: &Sweep) -> String {
 }
 
 /// The sweep's table: one line per row, grouped by model by ascending `m`.
-pub fn sweep_table(sweep: &Sweep) -> Table {
+pub(crate) fn sweep_table(sweep: &Sweep) -> Table {
     let header = [
         "model",
         "m",
@@ -275,7 +274,7 @@ pub fn sweep_table(sweep: &Sweep) -> Table {
 
 /// The sweep's summary: per model, where it leaves the bound and what a
 /// request in flight costs.
-pub fn sweep_summary_table(sweep: &Sweep) -> Table {
+pub(crate) fn sweep_summary_table(sweep: &Sweep) -> Table {
     Table {
         header: [
             "model",
@@ -295,7 +294,7 @@ pub fn sweep_summary_table(sweep: &Sweep) -> Table {
 }
 
 /// The line under the summary on what the rig itself cost.
-pub fn sweep_rig_note(sweep: &Sweep) -> String {
+pub(crate) fn sweep_rig_note(sweep: &Sweep) -> String {
     let sampler: f64 = sweep
         .rows
         .iter()
@@ -312,7 +311,7 @@ pub fn sweep_rig_note(sweep: &Sweep) -> String {
 
 /// The notes under a sweep's tables: each run that failed or saved
 /// something wrong, then the sweep's notes.
-pub fn sweep_notes(sweep: &Sweep) -> Vec<String> {
+pub(crate) fn sweep_notes(sweep: &Sweep) -> Vec<String> {
     let mut notes = Vec::new();
     for row in &sweep.rows {
         notes.extend(row_problems(

@@ -16,9 +16,9 @@ use std::time::Instant;
 
 use flags_core::interrupt;
 
+use super::line::{MAX_LINE_BYTES, excerpt, parse_hello};
 use super::spawn::{KillNow, WorkerState, describe_exit, reap, stop_worker};
 use super::{EXIT_GRACE, PoolError, ProcessPool, TICK, WorkerProtocol};
-use crate::protocol::{MAX_LINE_BYTES, ProtocolError, excerpt, parse_hello};
 
 /// The stack of each reader thread: 64 KiB instead of Rust's 2 MiB.
 pub const READER_STACK_SIZE: usize = 64 * 1024;
@@ -208,8 +208,9 @@ impl<P: WorkerProtocol> ProcessPool<P> {
                 None
             }
             (EventKind::TooLong, _) => {
-                let error = ProtocolError::TooLong;
-                let reason = format!("{name} sent a malformed line ({error}); killed it");
+                let reason = format!(
+                    "{name} sent a malformed line (line longer than {MAX_LINE_BYTES} bytes); killed it"
+                );
                 self.retire(index, KillNow::Yes, reason)
             }
             // The end of its output: the worker died (or closed stdout,

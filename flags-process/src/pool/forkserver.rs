@@ -6,9 +6,8 @@
 //! worker: `exec`, the dynamic loader relocating the binary and libc,
 //! glibc probing the CPU (which traps to the hypervisor on a virtual
 //! machine), Rust's runtime start-up, and a page fault for every page of
-//! code all that touches. On this workspace's machine that is 1.1 ms of
-//! CPU and 3.1 MiB of resident pages per worker before it does any work
-//! (`examples/worker_start.rs`; forked: 0.4 ms and 1.4 MiB).
+//! code all that touches, for every worker before it does any work
+//! (`benches/examples/worker_start.rs` measures both start methods).
 //!
 //! **Why not fork the pool itself.** The pool's process has threads (one
 //! reader per worker, and whatever the program runs beside the pool). A
@@ -57,7 +56,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IoSlice, IoSliceMut, Read};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -201,7 +200,7 @@ impl ForkServer {
             if greeting != GREETING {
                 return Err(ForkError::Server(format!(
                     "the fork server did not greet (it said {:?})",
-                    crate::protocol::excerpt(&greeting)
+                    super::line::excerpt(&greeting)
                 )));
             }
             self.greeted = true;
@@ -223,7 +222,7 @@ impl ForkServer {
         }
         Err(ForkError::Server(format!(
             "the fork server answered {:?}",
-            crate::protocol::excerpt(&answer)
+            super::line::excerpt(&answer)
         )))
     }
 
@@ -379,28 +378,23 @@ pub(super) fn serve_forks(worker_main: fn() -> i32) -> ! {
         // this process has a single thread, so no other code races with it.
         (signal, unsafe { libc::signal(signal, libc::SIG_IGN) })
     });
-    // Our stdin is the socket (see `ForkServer::start`), taken as a file
-    // that is never closed (`ManuallyDrop`): descriptor 0 stays open for
-    // the life of this process.
-    //
-    // SAFETY: descriptor 0 is open (the pool made it the socket), and
-    // nothing else here owns it; it is only closed when this process
-    // exits or, in a child, replaced by `dup2` after the child has stopped
-    // using the server's copy.
-    let socket = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
-    // Lines go out through the worker's own `write_line`: a `&File` writes.
-    let write_line = |line: &str| crate::write_line(&mut &*socket, line);
+    // Our stdin is the socket (see `ForkServer::start`), borrowed for the
+    // life of this process: a child replaces descriptor 0 with `dup2`
+    // after it has stopped using the server's copy.
+    let socket = rustix::stdio::stdin();
+    // Lines go out as the workers' do.
+    let write_line = |line: &str| super::line::write_line(&mut SocketWriter(socket), line);
     // Show as `forkserver` in `ps`; each child takes the program's own name
     // back.
     let program_name = process_name();
-    set_process_name(FORKSERVER_PROCESS_NAME.as_bytes());
+    set_process_name(&std::ffi::CString::new(FORKSERVER_PROCESS_NAME).unwrap_or_default());
     if write_line(GREETING).is_err() {
         std::process::exit(1);
     }
     loop {
         // Receive: block until the pool asks for a worker, or closes the
         // socket.
-        let (request, fds) = match receive_request(socket.as_fd()) {
+        let (request, fds) = match receive_request(socket) {
             Ok(Some(received)) => received,
             // The end of the stream: the pool is done (or gone). Exit.
             Ok(None) => std::process::exit(0),
@@ -434,32 +428,30 @@ pub(super) fn serve_forks(worker_main: fn() -> i32) -> ! {
     }
 }
 
-/// This process's command name, as `/proc/self/comm` has it (at most 15
-/// bytes).
-fn process_name() -> Vec<u8> {
-    let mut name = [0_u8; 16];
-    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into the
-    // buffer it is given, which has 16.
-    unsafe {
-        libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr());
+/// The fork server's end of its socket, as an [`io::Write`]: each write
+/// one `write(2)`, nothing buffered.
+struct SocketWriter(std::os::fd::BorrowedFd<'static>);
+
+impl io::Write for SocketWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        Ok(rustix::io::write(self.0, bytes)?)
     }
-    name.iter()
-        .take_while(|&&byte| byte != 0)
-        .copied()
-        .collect()
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
-/// Set this process's command name (cut to 15 bytes).
-fn set_process_name(name: &[u8]) {
-    let mut buffer = [0_u8; 16];
-    for (slot, byte) in buffer.iter_mut().zip(name.iter().take(15)) {
-        *slot = *byte;
-    }
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16
-    // bytes; the buffer has 16 and ends with at least one NUL.
-    unsafe {
-        libc::prctl(libc::PR_SET_NAME, buffer.as_ptr());
-    }
+/// This process's command name, as `/proc/self/comm` has it (at most 15
+/// bytes; empty if it cannot be read).
+fn process_name() -> std::ffi::CString {
+    rustix::thread::name().unwrap_or_default()
+}
+
+/// Set this process's command name (the kernel cuts it to 15 bytes). A
+/// failure only leaves the old name in `ps`.
+fn set_process_name(name: &std::ffi::CStr) {
+    let _ = rustix::thread::set_name(name);
 }
 
 /// Receive one request, `FORK\n`, and the descriptors attached to it:
@@ -511,19 +503,22 @@ fn fork_as_sibling() -> io::Result<u32> {
     // SAFETY: `clone` with these flags and a null stack behaves as
     // `fork(2)`: the child goes on from this call on a copy-on-write copy
     // of our memory, stack included, and the other arguments (null tid
-    // pointers, no TLS) are unused. It is safe to run any code in the
-    // child because this process has exactly one thread, which holds no
-    // lock here (it is between two system calls of the serving loop), so
-    // the allocator's and std's locks are free in the copy. glibc's own
-    // `fork` does two more things that we skip. It runs `pthread_atfork`
-    // handlers: this binary registers none (`nm -D` shows no
-    // `pthread_atfork` import). And it refreshes the thread id it caches
-    // in its thread block, which stays the server's here: glibc's `raise`
-    // and `abort` ask the kernel for the id instead ("even if called after
-    // vfork", its source says), the binary sets no mutex attribute (no
-    // robust or process-shared mutex: no `pthread_mutexattr_*` import),
-    // and the child runs on one thread, so an owner id a lock records is
-    // only ever compared with itself.
+    // pointers, no TLS) are unused. Any code may run in the child because
+    // this process has exactly one thread, which holds no lock here (it is
+    // between two system calls of the serving loop), so the allocator's
+    // and std's locks are free in the copy. glibc's own `fork` does two
+    // more things, which we skip:
+    // - It runs the handlers registered with `pthread_atfork`. This binary
+    //   registers none: it imports neither `pthread_atfork` nor
+    //   `__register_atfork`, which the test
+    //   `tests/fork_safety.rs` checks on every build of the tests, so a
+    //   dependency that starts registering one fails it.
+    // - It refreshes the thread id cached in the thread block, which stays
+    //   the server's here. glibc's `raise` and `abort` ask the kernel for
+    //   the id instead; no robust or process-shared mutex is made (the
+    //   same test: no `pthread_mutexattr_*` import), and the child has one
+    //   thread, so an owner id a lock records is only ever compared with
+    //   itself.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0_usize, 0_usize, 0_usize, 0_usize) };
     match pid {
         -1 => Err(io::Error::last_os_error()),
@@ -537,7 +532,7 @@ fn fork_as_sibling() -> io::Result<u32> {
 fn become_worker(
     stdin: OwnedFd,
     stdout: OwnedFd,
-    program_name: &[u8],
+    program_name: &std::ffi::CStr,
     inherited: &[(libc::c_int, libc::sighandler_t)],
     worker_main: fn() -> i32,
 ) -> ! {
@@ -562,12 +557,8 @@ fn become_worker(
     // socket there, so this process no longer holds the socket, and
     // clears close-on-exec on the new descriptors; then close the
     // originals.
-    for (pipe, target) in [(&stdin, 0), (&stdout, 1)] {
-        // SAFETY: `dup2` has no memory-safety preconditions; both are
-        // open descriptors (the received pipe end, and 0 or 1).
-        if unsafe { libc::dup2(pipe.as_raw_fd(), target) } == -1 {
-            std::process::exit(1);
-        }
+    if rustix::stdio::dup2_stdin(&stdin).is_err() || rustix::stdio::dup2_stdout(&stdout).is_err() {
+        std::process::exit(1);
     }
     drop((stdin, stdout));
     // Run the worker. A panic is caught here, so that it cannot unwind

@@ -84,7 +84,7 @@ impl std::fmt::Display for StartMethod {
 /// program that cannot serve is not started again and again.
 ///
 /// Public so that a program can start workers one at a time and time them
-/// (`examples/worker_start.rs`); a pool needs none of it.
+/// (`benches/examples/worker_start.rs`); a pool needs none of it.
 #[derive(Debug)]
 pub struct Launcher {
     command: WorkerCommand,
@@ -321,30 +321,34 @@ enum Wait {
 /// [`Wait::IfExited`].
 #[cfg(unix)]
 fn wait_for_pid(pid: u32, wait: Wait) -> io::Result<Option<ExitStatus>> {
+    use rustix::process::{WaitOptions, waitpid};
     use std::os::unix::process::ExitStatusExt;
-    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+    let pid = raw_pid(pid)?;
     let options = match wait {
-        Wait::IfExited => libc::WNOHANG,
-        Wait::Block => 0,
+        Wait::IfExited => WaitOptions::NOHANG,
+        Wait::Block => WaitOptions::empty(),
     };
     loop {
-        let mut raw_status = 0;
-        // SAFETY: `waitpid` writes only to `raw_status`, a live local.
         // The pid is a child of this process that has not been reaped (the
         // handle reaps it at most once), so it names no other process.
-        let reaped = unsafe { libc::waitpid(pid, &mut raw_status, options) };
-        match reaped {
-            0 => return Ok(None),
-            reaped if reaped == pid => return Ok(Some(ExitStatus::from_raw(raw_status))),
-            _ => {
-                let error = io::Error::last_os_error();
-                if error.kind() != io::ErrorKind::Interrupted {
-                    return Err(error);
-                }
-                // A signal arrived while we waited: wait again.
-            }
+        match waitpid(Some(pid), options) {
+            Ok(None) => return Ok(None),
+            // Asked for one pid, it can only reap that one.
+            Ok(Some((_, status))) => return Ok(Some(ExitStatus::from_raw(status.as_raw()))),
+            // A signal arrived while we waited: wait again.
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
     }
+}
+
+/// A pid as rustix takes it.
+#[cfg(unix)]
+fn raw_pid(pid: u32) -> io::Result<rustix::process::Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| io::Error::other(format!("not a pid: {pid}")))
 }
 
 #[cfg(not(unix))]
@@ -361,22 +365,15 @@ pub(super) enum Signal {
     Kill,
 }
 
-/// Send `signal` to one of our children, not yet reaped.
+/// Send `signal` to one of our children, not yet reaped (so its pid has
+/// not been given to another process: a zombie keeps it).
 #[cfg(unix)]
 pub(super) fn send_signal(pid: u32, signal: Signal) -> io::Result<()> {
-    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
-    let number = match signal {
-        Signal::Interrupt => libc::SIGINT,
-        Signal::Kill => libc::SIGKILL,
+    let signal = match signal {
+        Signal::Interrupt => rustix::process::Signal::INT,
+        Signal::Kill => rustix::process::Signal::KILL,
     };
-    // SAFETY: `kill` has no memory-safety preconditions. The callers pass
-    // a child of ours that they have not reaped, so the pid has not been
-    // given to another process (a zombie keeps it).
-    if unsafe { libc::kill(pid, number) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    Ok(rustix::process::kill_process(raw_pid(pid)?, signal)?)
 }
 
 #[cfg(not(unix))]

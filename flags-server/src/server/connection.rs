@@ -33,7 +33,8 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::raw::RawStream;
 use super::routes::{NoResponse, handle};
-use super::{Shared, stopped};
+use super::shared::Shared;
+use super::shutdown::stopped;
 use crate::stats::OpenConnection;
 
 /// After an accept error (such as running out of file descriptors), wait

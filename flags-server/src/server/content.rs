@@ -23,7 +23,8 @@ pub(super) enum Content {
     /// A directory, canonicalised at start: `{root}/{cc}/{cc}.gif`, and
     /// the files of it already read.
     Dir {
-        /// The directory.
+        /// The directory served, canonical (every symbolic link resolved):
+        /// no file outside it is served.
         root: PathBuf,
         /// The files read so far, each kept with what identifies it on
         /// disk, so that a request for an unchanged file costs one `stat`
@@ -42,9 +43,6 @@ impl Content {
     }
 }
 
-// --- Tuning: a cache of the `--dir` files (see "Second round" in
-// `flags-server/README.md`) ---
-
 /// The largest file the cache keeps; a larger one is read at each request.
 /// A flag is 1 to 40 KB; the cache holds at most two files per code, so at
 /// most 676 x 2 entries.
@@ -52,10 +50,9 @@ const CACHED_FILE_MAX: u64 = 1024 * 1024;
 
 /// The `--dir` files already read, by code and file.
 ///
-/// Reading a file for each request (a hop to tokio's blocking pool, every
-/// symbolic link resolved, the file read and copied) cost the server about
-/// twice nginx's CPU per run of 676 requests. Here a request looks the
-/// path up with one `stat`, done on the worker itself: a file that is the
+/// Reading a file for each request would cost a hop to tokio's blocking
+/// pool, every symbolic link resolved, the file read and copied. Here a
+/// request looks the path up with one `stat`, done on the worker itself: a file that is the
 /// same one as when it was read (same device, inode, size and modification
 /// time, so the same file even if the path was swapped for a link) is
 /// answered from memory, as a shared [`Bytes`]; no file is 404 at once;
@@ -63,16 +60,13 @@ const CACHED_FILE_MAX: u64 = 1024 * 1024;
 /// before, and checked to be inside the directory.
 ///
 /// The `stat` blocks the worker: on a local disk, with the directory in the
-/// kernel's caches, for a few microseconds (2.5 µs for Python's `os.stat`
-/// of a flag's path, timed in a loop, its own overhead included), much
-/// less than the hop to a blocking thread and back. (nginx opens and reads its files on its event
-/// loop too.) On a slow network file system it would stall the worker.
+/// kernel's caches, for a few microseconds, much less than the hop to a
+/// blocking thread and back (nginx opens and reads its files on its event
+/// loop too). On a slow network file system it would stall the worker.
 #[derive(Debug, Default)]
 pub(super) struct DirCache {
     files: std::sync::Mutex<std::collections::HashMap<(Code, bool), CachedFile>>,
 }
-
-// --- End of tuning ---
 
 /// One file of the cache: its bytes and what identifies it on disk.
 #[derive(Debug, Clone)]

@@ -1,50 +1,29 @@
 //! The delay timer: wakes each delayed request at its deadline, never
-//! before and at most a quarter of a millisecond after, without any request
-//! spinning and without a thread of its own.
+//! before and at most [`BATCH_WINDOW`] after, without any request spinning
+//! and without a thread of its own.
 //!
-//! # Why not `tokio::time::sleep`?
-//!
-//! tokio's timer counts in whole milliseconds and rounds every deadline up,
-//! so a plain `sleep(100 ms)` answers 1 to 2 ms late: 2% on every request of
-//! the DELAY server, which would show up in every model's ratio to the
-//! bound. The server used to make up for it by sleeping on tokio's timer
-//! until a millisecond before the deadline, then yielding to the other tasks
-//! until the clock got there. Precise, but each yield polls the whole
-//! connection task again (hyper's dispatcher, the shutdown watch, the clock)
-//! and keeps the worker from ever parking: at 676 requests in flight some
-//! request is always in its last millisecond, so the runtime spins for the
-//! whole run, and that CPU is taken from the client being measured.
-//!
-//! # How it works
+//! Why not `tokio::time::sleep`? tokio's timer counts in whole milliseconds
+//! and rounds every deadline up, so `sleep(100 ms)` answers 1 to 2 ms late:
+//! 2% of every request of a 0.1 s delay, which every model's ratio to the
+//! bound would show.
 //!
 //! Each server has one [`DelayTimer`]: a sorted map of the pending
 //! deadlines, each with the [`Waker`] of the request waiting for it, and one
-//! kernel timer (a Linux `timerfd`) set to the earliest of them. The timer's
-//! file descriptor sits in the runtime's `epoll` set like a socket, so a
-//! worker that has nothing to do sleeps in `epoll_wait` and the kernel wakes
-//! it at the deadline, to tens of microseconds. One task, the timer task
-//! ([`DelayTimer::run`]), waits for the descriptor to become readable, wakes
-//! every request whose deadline has passed, and sets the kernel timer to the
-//! next deadline. A request that waits costs one insertion in the map (and
-//! a system call when its deadline is the new earliest); requests due at
-//! nearly the same moment are woken by one pass of the timer task, on the
-//! worker it runs on, without waking another thread; passes are at least
-//! [`BATCH_WINDOW`] apart, so a pass has a few requests to wake even when
-//! hundreds are due within a few milliseconds.
+//! kernel timer (a Linux `timerfd`) set to the earliest of them. The
+//! timer's descriptor sits in the runtime's `epoll` set like a socket, so
+//! an idle worker sleeps in `epoll_wait` and the kernel wakes it at the
+//! deadline. One task, the timer task ([`DelayTimer::run`]), waits for the
+//! descriptor, wakes every request whose deadline has passed, and sets the
+//! kernel timer to the next deadline, at least [`BATCH_WINDOW`] later.
+//! A woken request checks the clock itself, so it is never answered early,
+//! whatever wakes it.
 //!
-//! A woken request checks the clock itself: a wait ends only once
-//! `Instant::now()` has reached its deadline, so a request is never
-//! answered early, whatever wakes it.
-//!
-//! The timer task also watches the server's shutdown channel, once for
-//! every waiting request: at shutdown it wakes them all, and each wait
-//! ends with [`ShuttingDown`]. A request that watched the channel itself
-//! would add itself to the channel's list of waiters and take itself off
-//! again, under the channel's lock, for every delayed request.
+//! The timer task also watches the server's shutdown channel, once for all
+//! the waiting requests: at shutdown it wakes them all, and each wait ends
+//! with [`ShuttingDown`].
 //!
 //! Where there is no `timerfd` (other systems), or the runtime cannot watch
-//! it, a wait falls back on the old way: tokio's timer to a millisecond
-//! before the deadline, then yielding until the clock gets there.
+//! it, a wait falls back on tokio's timer, late by a millisecond or two.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -56,32 +35,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::stopped;
-
-// --- Tuning: how far apart the timer's passes are (see "What was
-// changed" in `flags-server/README.md`) ---
+use super::shutdown::stopped;
 
 /// After a pass of the timer task, the next one comes at least this much
 /// later: requests due within a quarter of a millisecond of each other are
-/// answered by one pass, at most this late. Each pass wakes the worker, and
-/// the client it answers: at 676 requests in flight a deadline falls every
-/// 75 to 150 microseconds, and a pass for each costs about a tenth more
-/// CPU per run (measured in `flags-server/README.md`). A lone request is
-/// woken at its deadline. Wider windows (0.5 and 1 ms) and deadlines
-/// rounded up to a grid cost the same CPU within the noise, and 1 ms put
-/// the median lateness over a millisecond.
+/// answered by one pass, at most this late, so that hundreds in flight do
+/// not cost a wake-up of the server and of the client each. A lone request
+/// is woken at its deadline.
 const BATCH_WINDOW: Duration = Duration::from_micros(250);
-
-// --- End of tuning ---
-
-/// Without the kernel timer, how long before a deadline a wait stops
-/// trusting tokio's millisecond timer and yields until the clock gets there.
-const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 /// The delay timer of one server (see the module's documentation).
 pub(crate) struct DelayTimer {
-    /// `None` where no kernel timer could be made: every wait then spins
-    /// through its last millisecond ([`spin_sleep_until`]).
+    /// `None` where no kernel timer could be made: every wait then falls
+    /// back on tokio's timer.
     shared: Option<Arc<TimerShared>>,
     /// The server's shutdown channel: the timer task watches it for every
     /// waiting request; a wait without the task watches it itself.
@@ -101,7 +67,7 @@ struct TimerShared {
     /// True once the timer task runs (and still true once it has stopped:
     /// `closed` then ends every wait); false before it starts, and for
     /// good if it cannot watch the alarm. Waits register only while it is
-    /// true; otherwise they spin.
+    /// true; otherwise they fall back on tokio's timer.
     running: AtomicBool,
 }
 
@@ -150,7 +116,8 @@ impl DelayTimer {
                 // No timer task: this wait watches the shutdown itself.
                 let mut shutdown = self.shutdown.clone();
                 tokio::select! {
-                    () = spin_sleep_until(deadline) => Ok(()),
+                    // tokio's timer is late, never early.
+                    () = tokio::time::sleep_until(deadline.into()) => Ok(()),
                     () = stopped(&mut shutdown) => Err(ShuttingDown),
                 }
             }
@@ -159,7 +126,8 @@ impl DelayTimer {
 
     /// The timer task: runs until the server shuts down (or the runtime
     /// drops it), waking the requests that are due each time the kernel
-    /// timer fires. Returns at once (and every wait spins instead) if there
+    /// timer fires. Returns at once (and every wait falls back on tokio's
+    /// timer) if there
     /// is no kernel timer or the runtime cannot watch it. Must be spawned
     /// on the server's runtime before the first request.
     pub(crate) fn run(&self) -> impl Future<Output = ()> + Send + 'static {
@@ -167,7 +135,7 @@ impl DelayTimer {
         let mut shutdown = self.shutdown.clone();
         async move {
             let Some(shared) = shared else { return };
-            let Ok(watched) = alarm::Watched::new(Arc::clone(&shared)) else {
+            let Ok(watched) = shared.alarm.watch() else {
                 return;
             };
             // From here on waits register; when this task ends (at
@@ -304,34 +272,20 @@ impl Drop for TimerWait<'_> {
     }
 }
 
-/// Waits until `deadline` without the kernel timer: on tokio's timer until
-/// [`TIMER_SLACK`] before it, then yielding to the other tasks until the
-/// clock gets there (at most a millisecond or so of polling, never a blocked
-/// thread). Never returns early; costs CPU in that last millisecond.
-async fn spin_sleep_until(deadline: Instant) {
-    if let Some(early) = deadline.checked_sub(TIMER_SLACK) {
-        if early > Instant::now() {
-            tokio::time::sleep_until(early.into()).await;
-        }
-    }
-    while Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
-}
-
 /// The kernel timer on Linux: a `timerfd`, which becomes readable when it
 /// expires, watched by the runtime's reactor like a socket.
 #[cfg(target_os = "linux")]
 mod alarm {
     use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-    use std::sync::Arc;
+    use std::os::fd::OwnedFd;
     use std::time::Duration;
 
+    use rustix::time::{
+        Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
+        timerfd_settime,
+    };
     use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;
-
-    use super::TimerShared;
 
     /// A one-shot `timerfd` on the monotonic clock, the clock of
     /// [`std::time::Instant`].
@@ -339,96 +293,63 @@ mod alarm {
 
     impl Alarm {
         pub(super) fn new() -> io::Result<Alarm> {
-            // SAFETY: `timerfd_create` takes no pointer; a non-negative
-            // result is a new descriptor that nothing else owns.
-            let fd = unsafe {
-                libc::timerfd_create(
-                    libc::CLOCK_MONOTONIC,
-                    libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-                )
-            };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `fd` was just created and is owned by nobody else.
-            Ok(Alarm(unsafe { OwnedFd::from_raw_fd(fd) }))
+            let flags = TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC;
+            Ok(Alarm(timerfd_create(TimerfdClockId::Monotonic, flags)?))
         }
 
         /// Makes the timer expire `after` from now (a zero `after` would
         /// disarm it, so it is at least a nanosecond).
         pub(super) fn set(&self, after: Duration) {
             let after = after.max(Duration::from_nanos(1));
-            let value = libc::itimerspec {
-                it_interval: libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                },
-                it_value: libc::timespec {
-                    // A delay is far below the 292 billion years of an i64.
-                    tv_sec: after.as_secs() as libc::time_t,
-                    tv_nsec: after.subsec_nanos() as libc::c_long,
-                },
+            let zero = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
             };
-            // SAFETY: the descriptor is ours and open; `value` lives on the
-            // stack for the call; a null old value is allowed. Setting a
-            // valid timerfd with valid values cannot fail.
-            unsafe {
-                libc::timerfd_settime(self.0.as_raw_fd(), 0, &value, std::ptr::null_mut());
-            }
+            // A delay is far below the 292 billion years of an i64.
+            let it_value = Timespec::try_from(after).unwrap_or(zero);
+            let value = Itimerspec {
+                it_interval: zero,
+                it_value,
+            };
+            // Setting an open timerfd to a valid time cannot fail.
+            let _ = timerfd_settime(&self.0, TimerfdTimerFlags::empty(), &value);
         }
-    }
 
-    /// The descriptor of the alarm, for the reactor, which only borrows it:
-    /// the `OwnedFd` in [`TimerShared`] closes it once the reactor is done.
-    struct Descriptor(Arc<TimerShared>);
-
-    impl AsRawFd for Descriptor {
-        fn as_raw_fd(&self) -> RawFd {
-            self.0.alarm.0.as_raw_fd()
+        /// Registers a duplicate of the timer's descriptor (the same kernel
+        /// timer) with the current runtime's reactor; must be called on the
+        /// runtime.
+        pub(super) fn watch(&self) -> io::Result<Watched> {
+            let descriptor = self.0.try_clone()?;
+            // SAFETY: the `AsyncFd` owns `descriptor`, an open `OwnedFd`
+            // that nothing else can close, and an `OwnedFd` always returns
+            // the same raw descriptor, as `register_with_interest` requires.
+            let registered =
+                unsafe { AsyncFd::register_with_interest(descriptor, Interest::READABLE) };
+            Ok(Watched(registered?))
         }
     }
 
     /// The alarm, registered with the current runtime's reactor.
-    pub(super) struct Watched(AsyncFd<Descriptor>);
+    pub(super) struct Watched(AsyncFd<OwnedFd>);
 
     impl Watched {
-        /// Registers the alarm; must be called on the runtime.
-        pub(super) fn new(shared: Arc<TimerShared>) -> io::Result<Watched> {
-            // SAFETY: the descriptor is the alarm's `OwnedFd`, which the
-            // `Arc` in `Descriptor` keeps open for as long as the `AsyncFd`
-            // lives, and `as_raw_fd` always returns that same descriptor.
-            let registered =
-                unsafe { AsyncFd::register_with_interest(Descriptor(shared), Interest::READABLE) };
-            registered.map(Watched).map_err(io::Error::from)
-        }
-
         /// Waits until the alarm has fired, and resets it. An error means
         /// the reactor is gone.
         pub(super) async fn fired(&self) -> io::Result<()> {
             loop {
                 let mut ready = self.0.readable().await?;
-                let mut expirations = 0_u64;
+                // The read takes the count of expirations, and resets the
+                // timer's readiness.
+                let mut expirations = [0_u8; 8];
                 let read = ready.try_io(|descriptor| {
-                    // SAFETY: reads 8 bytes into a `u64` on our stack from
-                    // a descriptor that is open while `descriptor` lives.
-                    let read = unsafe {
-                        libc::read(
-                            descriptor.as_raw_fd(),
-                            (&raw mut expirations).cast(),
-                            std::mem::size_of::<u64>(),
-                        )
-                    };
-                    if read < 0 {
-                        Err(io::Error::last_os_error())
-                    } else {
-                        Ok(())
-                    }
+                    rustix::io::read(descriptor, &mut expirations)?;
+                    Ok(())
                 });
                 match read {
                     Ok(result) => {
-                        // Read: the timer is reset, so is the readiness (a
-                        // later expiry sets it again: tokio keeps newer
-                        // events). Saves a read that would only say so.
+                        // Read: the readiness is reset too (a later expiry
+                        // sets it again), which saves a read that would
+                        // only say so.
                         ready.clear_ready();
                         return result;
                     }
@@ -440,35 +361,34 @@ mod alarm {
     }
 }
 
-/// Elsewhere there is no `timerfd`: no alarm can be made, and every wait
-/// spins through its last millisecond.
+/// Elsewhere there is no `timerfd`: no alarm can be made, so none exists,
+/// and every wait falls back on tokio's timer.
 #[cfg(not(target_os = "linux"))]
 mod alarm {
     use std::io;
-    use std::sync::Arc;
     use std::time::Duration;
 
-    use super::TimerShared;
-
-    pub(super) struct Alarm;
+    pub(super) enum Alarm {}
 
     impl Alarm {
         pub(super) fn new() -> io::Result<Alarm> {
             Err(io::Error::from(io::ErrorKind::Unsupported))
         }
 
-        pub(super) fn set(&self, _after: Duration) {}
-    }
-
-    pub(super) struct Watched;
-
-    impl Watched {
-        pub(super) fn new(_shared: Arc<TimerShared>) -> io::Result<Watched> {
-            Err(io::Error::from(io::ErrorKind::Unsupported))
+        pub(super) fn set(&self, _after: Duration) {
+            match *self {}
         }
 
+        pub(super) fn watch(&self) -> io::Result<Watched> {
+            match *self {}
+        }
+    }
+
+    pub(super) enum Watched {}
+
+    impl Watched {
         pub(super) async fn fired(&self) -> io::Result<()> {
-            Err(io::Error::from(io::ErrorKind::Unsupported))
+            match *self {}
         }
     }
 }
@@ -580,9 +500,10 @@ mod tests {
         });
     }
 
-    /// Without its task the timer still never answers early (it spins).
+    /// Without its task the timer still never answers early (on tokio's
+    /// timer).
     #[test]
-    fn without_the_task_waits_spin_on_time() {
+    fn without_the_task_waits_end_on_time() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

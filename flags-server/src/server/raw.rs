@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::stopped;
+use super::shutdown::stopped;
 use crate::config::Fault;
 use crate::stats::InFlight;
 

@@ -44,16 +44,13 @@ pub enum Client {
     /// a new connection from a pooled one, so it sends a hung-up request
     /// once more.
     Reqwest,
-    /// The async model's own hyper client, `--client hyper`, on its way
-    /// out: held to [`BASIC_FAULT_MODES`] only.
-    Hyper,
 }
 
 impl Client {
     /// What a run on this client must make of `mode`: the table's outcome,
     /// but for a folded head in ureq, which refuses it (an error, as
     /// `docs/interface.md` says).
-    pub fn outcome(self, mode: &FaultMode) -> Outcome {
+    fn outcome(self, mode: &FaultMode) -> Outcome {
         match (self, mode.fault) {
             (Client::Ureq, Fault::FoldedHead) => Outcome::Error,
             _ => mode.outcome,
@@ -66,30 +63,7 @@ impl Client {
     fn tells_fresh(self) -> bool {
         self != Client::Reqwest
     }
-
-    /// The modes this client is held to: every row of the table; for
-    /// [`Client::Hyper`], the basic ones.
-    pub fn modes(self) -> impl Iterator<Item = &'static FaultMode> {
-        FAULT_MODES
-            .iter()
-            .filter(move |mode| self != Client::Hyper || BASIC_FAULT_MODES.contains(&mode.name))
-    }
 }
-
-/// The faults every client here has long been held to: statuses, cut,
-/// oversized, slow and dripping bodies, a stall.
-pub const BASIC_FAULT_MODES: [&str; 10] = [
-    "drop",
-    "truncate",
-    "stall",
-    "status_500",
-    "status_503",
-    "status_429",
-    "status_418",
-    "huge",
-    "slow_body",
-    "drip",
-];
 
 /// The share of requests that meet the fault in the random pass.
 const RATE: f64 = 0.3;
@@ -115,8 +89,8 @@ const SETTLE_PATIENCE: Duration = Duration::from_secs(30);
 /// Every fault mode on one model: the fault matrix's row for it. Every
 /// mode is tried; the error lists each mode that failed, one per line.
 pub fn check_fault_matrix(variant: &Variant, max_req: usize, client: Client) -> Result<(), String> {
-    let failures: Vec<String> = client
-        .modes()
+    let failures: Vec<String> = FAULT_MODES
+        .iter()
         .filter_map(|mode| check_fault_mode(variant, max_req, client, mode).err())
         .collect();
     if failures.is_empty() {
@@ -132,7 +106,7 @@ pub fn check_fault_matrix(variant: &Variant, max_req: usize, client: Client) -> 
 /// only as [`check_fresh_hangup`] tries it; a redirect to a default port
 /// is tried once, end to end, where a private network can be had (see
 /// the module's documentation).
-pub fn check_fault_mode(
+pub(crate) fn check_fault_mode(
     variant: &Variant,
     max_req: usize,
     client: Client,

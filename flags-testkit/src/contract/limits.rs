@@ -17,7 +17,7 @@ use crate::report::parse_final_report;
 /// under an address-space limit 100 MiB above the model's own size: every
 /// code is counted, the banner is no more than what the server saw and the
 /// limit allows, and a lowered `-m` is announced on one stderr line.
-pub fn check_worker_limits(model: &ModelBinary<'_>) -> Result<(), String> {
+pub(crate) fn check_worker_limits(model: &ModelBinary<'_>) -> Result<(), String> {
     const OPEN_FILES: u64 = 64;
     let banner = run_limited(model, "ulimit -n 64", libc::RLIMIT_NOFILE, OPEN_FILES)?;
     if banner as u64 > OPEN_FILES {

@@ -37,7 +37,7 @@ fn full() -> Result<Stdio, String> {
 /// `--help` into a closed pipe, a usage error, an unreachable server and a
 /// bad `--dest` with stderr on a full device: each keeps its exit status
 /// (a panic would be 101).
-pub fn check_unwritable_output(model: &ModelBinary<'_>) -> Result<(), String> {
+pub(crate) fn check_unwritable_output(model: &ModelBinary<'_>) -> Result<(), String> {
     // A pipe whose reading end is closed before the model writes: the
     // model's write fails with EPIPE (Rust ignores SIGPIPE).
     let mut child = Command::new(model.program)
@@ -86,7 +86,7 @@ pub fn check_unwritable_output(model: &ModelBinary<'_>) -> Result<(), String> {
 
 /// A password in `-s` is never printed: not in the site line (it reads
 /// `***`), not in `-v` lines, not in error messages, whatever fails.
-pub fn check_password_hidden(model: &ModelBinary<'_>) -> Result<(), String> {
+pub(crate) fn check_password_hidden(model: &ModelBinary<'_>) -> Result<(), String> {
     use flags_server::{Fault, ServerConfig};
 
     let mut config = ServerConfig::default();

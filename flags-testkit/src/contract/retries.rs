@@ -14,7 +14,7 @@ use crate::report::parse_final_report;
 /// `--retries 4`: exactly 5 requests, and at least the backoff's least
 /// waits between them (25 + 50 + 100 + 200 ms: half of each doubling
 /// ceiling, the jitter's floor), not a tight loop.
-pub fn check_retry_after_floor(variant: &Variant, max_req: usize) -> Result<(), String> {
+pub(crate) fn check_retry_after_floor(variant: &Variant, max_req: usize) -> Result<(), String> {
     let scenario = "Retry-After: 0";
     let mut config = ServerConfig::default();
     config
@@ -49,7 +49,7 @@ pub fn check_retry_after_floor(variant: &Variant, max_req: usize) -> Result<(), 
 /// before the wait would, with exit 130, the code counted as the error it
 /// was, no file, and no process left.
 #[cfg(unix)]
-pub fn check_interrupt_in_backoff(model: &ModelBinary<'_>) -> Result<(), String> {
+pub(crate) fn check_interrupt_in_backoff(model: &ModelBinary<'_>) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
 
     let scenario = "Ctrl-C in a backoff";

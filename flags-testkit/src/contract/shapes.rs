@@ -12,7 +12,7 @@ use super::{check_saved_files, expect_counter, job_for, start, temp_dir};
 /// redirect, chunked and over the cap: the right flags are saved,
 /// byte-identical, the loop and the oversized body are errors, and the
 /// loop was followed no further than the limit.
-pub fn check_redirects_and_chunked(variant: &Variant, max_req: usize) -> Result<(), String> {
+pub(crate) fn check_redirects_and_chunked(variant: &Variant, max_req: usize) -> Result<(), String> {
     let scenario = "redirects and chunked bodies";
     let mut config = ServerConfig::default();
     let scripts = [
@@ -55,7 +55,7 @@ pub fn check_redirects_and_chunked(variant: &Variant, max_req: usize) -> Result<
 /// A 200 that is not a flag: an HTML page, and a body in a
 /// `Content-Encoding` nobody asked for. Both are errors and nothing is
 /// saved for them; the flags around them are saved intact.
-pub fn check_wrong_bodies(variant: &Variant, max_req: usize) -> Result<(), String> {
+pub(crate) fn check_wrong_bodies(variant: &Variant, max_req: usize) -> Result<(), String> {
     let scenario = "wrong bodies";
     let mut config = ServerConfig::default();
     config.scripted.insert("eg".to_string(), vec![Fault::Html]);
@@ -82,7 +82,7 @@ pub fn check_wrong_bodies(variant: &Variant, max_req: usize) -> Result<(), Strin
 /// The race it looks for is real but not certain in each run: with the
 /// retry switched off, this check failed 3 runs of 3 on the async model
 /// and 1 of 2 on the std pool (debug builds).
-pub fn check_closing_server(variant: &Variant, max_req: usize) -> Result<(), String> {
+pub(crate) fn check_closing_server(variant: &Variant, max_req: usize) -> Result<(), String> {
     let scenario = "a server that closes after each response";
     let config = ServerConfig {
         close_after_response: true,
@@ -119,9 +119,9 @@ pub fn check_closing_server(variant: &Variant, max_req: usize) -> Result<(), Str
 /// ([`Fault::Hangup`], on the run's only request, which has no pooled
 /// connection to reuse). A client that can tell the connection was new
 /// (`tells_fresh`: ureq, through its connector) must not send the request
-/// again: one request, one error. A client that cannot tell (reqwest,
-/// hyper) takes it for a closed keep-alive connection and sends it once
-/// more on a new one, which the server answers: two requests, the flag
+/// again: one request, one error. A client that cannot tell (reqwest)
+/// takes it for a closed keep-alive connection and sends it once more on
+/// a new one, which the server answers: two requests, the flag
 /// saved. Either way, never more than one such resend.
 pub fn check_fresh_hangup(variant: &Variant, tells_fresh: bool) -> Result<(), String> {
     let scenario = "a hang-up on a new connection";

@@ -1,6 +1,6 @@
 //! The signals that stop a run, sent to a model binary mid-run: Ctrl-C
 //! ([`CTRL_C`], SIGINT to the process group, as a terminal sends it) and a
-//! hang-up ([`HANG_UP`], SIGHUP to the model alone, as a closed ssh
+//! hang-up (`HANG_UP`, SIGHUP to the model alone, as a closed ssh
 //! session sends it to the program it runs). Each must end the run as the
 //! contract says: a final report of what finished, the signal's exit
 //! status (130, or 129 for SIGHUP), intact files, every child process
@@ -19,7 +19,7 @@ use crate::report::{file_names, parse_final_report};
 /// A signal that stops a run, whom it is sent to, and what the run must
 /// then exit with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StopSignal {
+pub(crate) struct StopSignal {
     /// What the check is called in its messages.
     pub name: &'static str,
     /// The signal, like `libc::SIGHUP`.
@@ -34,7 +34,7 @@ pub struct StopSignal {
 }
 
 /// Ctrl-C as a terminal sends it: SIGINT to the whole process group.
-pub const CTRL_C: StopSignal = StopSignal {
+pub(crate) const CTRL_C: StopSignal = StopSignal {
     name: "interrupt",
     signal: libc::SIGINT,
     to_group: true,
@@ -44,7 +44,7 @@ pub const CTRL_C: StopSignal = StopSignal {
 /// A hang-up as a terminal (or an ssh session) sends it to the program it
 /// runs: SIGHUP to the model alone, so that the model must stop its
 /// workers itself.
-pub const HANG_UP: StopSignal = StopSignal {
+pub(crate) const HANG_UP: StopSignal = StopSignal {
     name: "hang-up",
     signal: libc::SIGHUP,
     to_group: false,
@@ -55,9 +55,9 @@ pub const HANG_UP: StopSignal = StopSignal {
 /// hang guard, not a speed (the contract's second is measured elsewhere).
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
-/// SIGHUP mid-run ([`HANG_UP`]): the same stop as Ctrl-C, with exit 129
-/// ([`check_stop_signal`]); then, on Linux, the real thing: the model's
-/// terminal closed under it ([`check_terminal_hangup`]).
+/// SIGHUP mid-run (`HANG_UP`): the same stop as Ctrl-C, with exit 129
+/// (`check_stop_signal`); then, on Linux, the real thing: the model's
+/// terminal closed under it (`check_terminal_hangup`).
 pub fn check_hangup(model: &ModelBinary<'_>) -> Result<(), String> {
     check_stop_signal(model, &HANG_UP)?;
     #[cfg(target_os = "linux")]
@@ -77,7 +77,7 @@ pub fn check_hangup(model: &ModelBinary<'_>) -> Result<(), String> {
 /// with `stop.signal` at its default disposition whatever this test
 /// process inherited (a test run under `nohup` would otherwise pass its
 /// ignored SIGHUP on).
-pub fn check_stop_signal(model: &ModelBinary<'_>, stop: &StopSignal) -> Result<(), String> {
+pub(crate) fn check_stop_signal(model: &ModelBinary<'_>, stop: &StopSignal) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
 
     let name = stop.name;
@@ -229,9 +229,9 @@ fn read_all(pipe: Option<impl Read>) -> String {
 /// fails (`EIO`). The model must still exit 129 (a panic would be 101, and
 /// death by the signal no status at all), and leave no process behind.
 /// What it printed after the hang-up went nowhere, so no report is
-/// checked here ([`check_stop_signal`] checks it).
+/// checked here (`check_stop_signal` checks it).
 #[cfg(target_os = "linux")]
-pub fn check_terminal_hangup(model: &ModelBinary<'_>) -> Result<(), String> {
+pub(crate) fn check_terminal_hangup(model: &ModelBinary<'_>) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
 
     let name = "terminal hang-up";

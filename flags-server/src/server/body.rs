@@ -13,8 +13,8 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::{Notify, watch};
 use tokio::time::Sleep;
 
+use super::shutdown::stopped;
 use crate::config::DRIP_INTERVAL;
-use crate::server::stopped;
 use crate::stats::InFlight;
 
 /// Size of a huge body: 11 MiB, over the 10 MiB cap of the clients.

@@ -2,7 +2,7 @@
 //! measured from outside.
 //!
 //! ```text
-//! cargo build --release -p flags-process --examples
+//! cargo build --release -p flags-process && cargo build --release -p flags-benches --example worker_start
 //! target/release/examples/worker_start target/release/flags-process \
 //!     http://127.0.0.1:18631/flags [ROUNDS] [spawn|forkserver|both] [OTHER_PROGRAM]
 //! ```

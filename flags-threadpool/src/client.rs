@@ -1,4 +1,4 @@
-//! `--client reqwest`: the same pool on `reqwest::blocking`, kept as a
+//! `--client reqwest`: the same executors on `reqwest::blocking`, kept as a
 //! measured lesson, not as the default.
 //!
 //! `reqwest::blocking::Client` looks blocking from the outside, but it
@@ -8,8 +8,8 @@
 //! channel while one hidden thread runs every `connect`, `sendto` and
 //! `recvfrom` (`strace -f -e trace=connect` shows it). The default client,
 //! [`HttpClient`](flags_seq::HttpClient) (ureq), has no such thread: each
-//! pool thread does its own I/O. The crate's README measures both, side by
-//! side.
+//! pool thread does its own I/O. `flags-compare --models threadpool-reqwest`
+//! measures both, side by side.
 
 use std::io::Read;
 use std::sync::{Arc, OnceLock};

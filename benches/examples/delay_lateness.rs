@@ -14,10 +14,10 @@
 //!
 //! ```text
 //! # Against a server of its own, in this process, with a 0.1 s delay:
-//! cargo run --release -p flags-server --example delay_lateness -- --delay 0.1
+//! cargo run --release -p flags-benches --example delay_lateness -- --delay 0.1
 //! # Against a running server (its --delay must be the one given here):
 //! flags-server --port 8001 --delay 0.1 &
-//! cargo run --release -p flags-server --example delay_lateness -- --delay 0.1 --addr 127.0.0.1:8001
+//! cargo run --release -p flags-benches --example delay_lateness -- --delay 0.1 --addr 127.0.0.1:8001
 //! ```
 //!
 //! The client is a bare socket on a single-threaded runtime, so its own cost
