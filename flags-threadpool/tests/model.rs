@@ -23,8 +23,11 @@ fn job(codes: &[&str], server: &FlagServer, dest: &std::path::Path, max_req: usi
 fn peak_in_flight_equals_max_req_when_codes_outnumber_workers() {
     for (variant, _, _) in &VARIANTS {
         let name = variant.name;
+        // Half a second: long enough that all 15 requests of a round are
+        // in flight together even while the load test beside this one
+        // starts its 676 threads on a 2-core machine.
         let server = FlagServer::start(ServerConfig {
-            delay: Delay::Fixed(Duration::from_millis(100)),
+            delay: Delay::Fixed(Duration::from_millis(500)),
             ..ServerConfig::default()
         })
         .unwrap();
